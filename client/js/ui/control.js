@@ -1,0 +1,102 @@
+// The moderator's control page: timeline commands based on the version this page shows,
+// so a second moderator acting on an old view gets a conflict error shown here.
+import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
+import { renderAgenda, el } from "./agenda.js";
+
+const state = { snapshot: null, you: null, selected: null, hands: new Map() };
+const $ = (id) => document.getElementById(id);
+const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+function banner(text, kind = "error") {
+  const b = $("banner");
+  b.hidden = !text;
+  b.className = `banner ${kind}`;
+  b.textContent = text || "";
+}
+
+function render() {
+  const snap = state.snapshot;
+  if (!snap) return;
+  const tl = snap.timeline;
+  $("version").textContent = `v${tl.version}`;
+  const current = tl.items.find((i) => i.id === tl.current);
+  $("current").textContent = current ? current.title : "–";
+  const selected = tl.items.find((i) => i.id === state.selected);
+  $("selected").textContent = selected ? selected.title : "–";
+  renderAgenda($("agenda"), tl, {
+    eventZone: snap.event.timezone,
+    ownZone: state.you?.timezone || ownZone,
+    onSelect(item) { state.selected = item.id; render(); },
+  });
+  for (const row of $("agenda").querySelectorAll("tr[data-item]")) {
+    if (row.dataset.item === state.selected) row.classList.add("selected");
+  }
+  const list = $("hand-list");
+  list.replaceChildren(...[...state.hands.values()].map((p) => el("li", {}, `${p.name} (${p.city})`)));
+}
+
+function command(action, extra = {}) {
+  const tl = state.snapshot.timeline;
+  const msg = { type: "timeline", action, base_version: tl.version, ...extra };
+  return live.request(msg).then(
+    () => banner(""),
+    (err) => banner(err.code === "conflict"
+      ? `Conflict: someone changed the timeline first (${err.message}). The view is now up to date; check and try again.`
+      : err.message),
+  );
+}
+
+function reorderUp() {
+  const tl = state.snapshot.timeline;
+  const scheduled = tl.items.filter((i) => i.status === "scheduled").map((i) => i.id);
+  const idx = scheduled.indexOf(state.selected);
+  if (idx <= 0) return banner("Select a scheduled item that is not the first one.");
+  [scheduled[idx - 1], scheduled[idx]] = [scheduled[idx], scheduled[idx - 1]];
+  return command("reorder", { order: scheduled });
+}
+
+for (const button of document.querySelectorAll("#timeline-controls button")) {
+  button.addEventListener("click", () => {
+    const action = button.dataset.action;
+    if (action === "up") return reorderUp();
+    if (action === "extend") return command("extend", { minutes: Number(button.dataset.minutes) });
+    if (action === "skip" || action === "jump") {
+      if (!state.selected) return banner("Select an item in the agenda first.");
+      return command(action, { item_id: state.selected });
+    }
+    if (action === "start") return command("start", state.selected ? { item_id: state.selected } : {});
+    return command(action);
+  });
+}
+
+$("notice-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("notice-text").value.trim();
+  if (text) live.request({ type: "notice", text }).then(() => { $("notice-text").value = ""; }, (e) => banner(e.message));
+});
+
+export const live = new LiveConnection({
+  url: wsUrl(),
+  token: tokenFromLocation(),
+  onWelcome(msg) {
+    state.snapshot = msg.snapshot;
+    state.you = msg.you;
+    $("who").textContent = `${msg.you.name} · ${msg.you.role}`;
+    render();
+    document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
+  },
+  onEvent(msg) {
+    if (msg.name === "timeline") state.snapshot.timeline = msg.data.timeline;
+    else if (msg.name === "floor") state.snapshot.floor = msg.data.floor;
+    else if (msg.name === "hand") {
+      if (msg.data.raised) state.hands.set(msg.data.person.id, msg.data.person);
+      else state.hands.delete(msg.data.person.id);
+    }
+    render();
+    document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
+  },
+  onStatus(status) { $("conn").textContent = status === "open" ? "● live" : "○ reconnecting"; },
+  onError(msg) { banner(msg.message); },
+});
+window.simultan = { live, state, command };
+live.connect();

@@ -1,0 +1,198 @@
+// Organizer page: registrations with approve / revoke / role / resend controls.
+// The join token arrives in the fragment (#token=...); it is kept in sessionStorage and
+// removed from the address bar. Every text from the server is inserted with textContent.
+
+const TOKEN_KEY = "simultan.organizer.token";
+const ROLES = ["participant", "panelist", "interpreter", "moderator", "organizer"];
+
+const state = { event: null, registrations: [], token: takeToken() };
+
+const $ = (id) => document.getElementById(id);
+
+function takeToken() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) {
+    sessionStorage.setItem(TOKEN_KEY, fromHash);
+    history.replaceState(null, "", location.pathname + location.search);
+    return fromHash;
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+// el("td", {className: "x"}, "text", child): children are strings (as text) or nodes.
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("aria-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+function showBanner(text, kind = "info") {
+  const banner = $("banner");
+  banner.textContent = text;
+  banner.className = `banner ${kind}`;
+  banner.hidden = !text;
+}
+
+function showLink(name, link) {
+  $("link-name").textContent = name;
+  $("last-link").value = link;
+  $("link-box").hidden = false;
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", Authorization: `Bearer ${state.token}` };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET",
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    data = {};
+  }
+  if (!response.ok) {
+    const fields = data.fields ? Object.entries(data.fields).map(([k, v]) => `${k} ${v}`) : [];
+    const detail = fields.length ? ` (${fields.join("; ")})` : "";
+    throw new Error(`${data.message || `Request failed (${response.status})`}${detail}`);
+  }
+  return data;
+}
+
+async function load() {
+  if (!state.token) {
+    showBanner("Open this page with your organizer join link.", "error");
+    return;
+  }
+  try {
+    const data = await api("/api/admin/registrations");
+    state.event = data.event;
+    state.registrations = data.registrations;
+    render();
+  } catch (error) {
+    showBanner(error.message, "error");
+  }
+}
+
+function replaceRegistration(updated) {
+  const index = state.registrations.findIndex((r) => r.id === updated.id);
+  if (index >= 0) state.registrations[index] = updated;
+  render();
+}
+
+async function act(registration, action, body) {
+  try {
+    const data = await api(`/api/admin/registrations/${encodeURIComponent(registration.id)}/${action}`, {
+      method: "POST",
+      body,
+    });
+    replaceRegistration(data.registration);
+    const who = data.registration.name;
+    if (data.link) showLink(who, data.link);
+    if (action === "revoke") showBanner(`Access of ${who} revoked; their links no longer work.`);
+    else if (data.link && data.mailed) showBanner(`Join link mailed to ${who}.`);
+    else if (data.link) showBanner(`The mail to ${who} could not be sent: pass on the link below.`, "error");
+    else showBanner(`${who} updated.`);
+  } catch (error) {
+    showBanner(error.message, "error");
+  }
+}
+
+function matches(registration, text, status) {
+  if (status && registration.status !== status) return false;
+  if (!text) return true;
+  const haystack = [registration.name, registration.email, registration.city, registration.country, registration.organization]
+    .join(" ")
+    .toLowerCase();
+  return haystack.includes(text);
+}
+
+function roleControls(registration) {
+  const role = el("select", { "aria-label": `Role of ${registration.name}` });
+  for (const name of ROLES) role.append(el("option", { value: name, selected: name === registration.role }, name));
+  const booth = el("select", { "aria-label": `Booth of ${registration.name}` });
+  for (const b of state.event.booths) {
+    booth.append(el("option", { value: b.id, selected: b.id === registration.booth }, `${b.id} (${b.language})`));
+  }
+  const syncBooth = () => { booth.hidden = role.value !== "interpreter"; };
+  role.addEventListener("change", syncBooth);
+  syncBooth();
+  const set = el("button", { type: "button" }, "Set role");
+  set.addEventListener("click", () => {
+    const body = { role: role.value, booth: role.value === "interpreter" ? booth.value : null };
+    act(registration, "role", body);
+  });
+  return el("div", { className: "role-controls" }, role, booth, set);
+}
+
+function linkControls(registration) {
+  const box = el("div", { className: "actions" });
+  const button = (label, action, confirmText) => {
+    const b = el("button", { type: "button" }, label);
+    b.addEventListener("click", () => {
+      if (confirmText && !window.confirm(confirmText)) return;
+      act(registration, action);
+    });
+    box.append(b);
+  };
+  if (registration.status === "approved") {
+    button("Resend link", "resend");
+    button("Revoke", "revoke", `Revoke the access of ${registration.name}? Their links stop working at once.`);
+  } else {
+    button("Approve", "approve");
+  }
+  return box;
+}
+
+function row(registration) {
+  const role = registration.booth ? `${registration.role} (${registration.booth})` : registration.role;
+  return el(
+    "tr",
+    { dataset: { id: registration.id } },
+    el("td", {}, registration.name),
+    el("td", {}, `${registration.city}, ${registration.country}`),
+    el("td", {}, registration.organization),
+    el("td", {}, registration.email),
+    el("td", {}, registration.requested_role),
+    el("td", {}, `${registration.language}, ${registration.timezone}`),
+    el("td", { className: `reg-${registration.status}` }, registration.status),
+    el("td", {}, el("div", { className: "muted" }, role), roleControls(registration)),
+    el("td", {}, linkControls(registration)),
+  );
+}
+
+function render() {
+  const text = $("filter").value.trim().toLowerCase();
+  const status = $("status-filter").value;
+  const shown = state.registrations.filter((r) => matches(r, text, status));
+  $("registrations").tBodies[0].replaceChildren(...shown.map(row));
+  const counts = { pending: 0, approved: 0, revoked: 0 };
+  for (const r of state.registrations) counts[r.status] = (counts[r.status] || 0) + 1;
+  $("counts").textContent =
+    `${state.registrations.length} registered: ${counts.approved} approved, ` +
+    `${counts.pending} pending, ${counts.revoked} revoked (showing ${shown.length})`;
+}
+
+$("filter").addEventListener("input", () => state.event && render());
+$("status-filter").addEventListener("change", () => state.event && render());
+$("reload").addEventListener("click", load);
+$("copy-link").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("last-link").value);
+    showBanner("Link copied.");
+  } catch {
+    $("last-link").select();
+  }
+});
+
+load();

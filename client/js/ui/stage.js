@@ -1,0 +1,63 @@
+// The participant's stage: live agenda (own and event time zones) and, with the media plane,
+// floor video, a language selector and the original-under-interpretation mix.
+import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
+import { renderAgenda, el } from "./agenda.js";
+
+const state = { snapshot: null, you: null };
+const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const $ = (id) => document.getElementById(id);
+
+function banner(text, kind = "error") {
+  const b = $("banner");
+  b.hidden = !text;
+  b.className = `banner ${kind}`;
+  b.textContent = text || "";
+}
+
+function render() {
+  const snap = state.snapshot;
+  if (!snap) return;
+  const zone = state.you?.timezone || ownZone;
+  renderAgenda($("agenda"), snap.timeline, { eventZone: snap.event.timezone, ownZone: zone });
+  const holder = snap.floor?.holder;
+  $("floor-holder").textContent = holder ? `On the floor: ${holder.name} (${holder.city})` : "";
+  const select = $("channel");
+  if (!select.options.length) {
+    for (const lang of snap.event.languages) {
+      select.append(el("option", { value: lang }, lang === snap.event.floor_language ? `${lang} (floor)` : lang));
+    }
+    select.value = state.you?.language && snap.event.languages.includes(state.you.language)
+      ? state.you.language : snap.event.floor_language;
+  }
+}
+
+export const live = new LiveConnection({
+  url: wsUrl(),
+  token: tokenFromLocation(),
+  onWelcome(msg) {
+    state.snapshot = msg.snapshot;
+    state.you = msg.you;
+    $("who").textContent = `${msg.you.name} · ${msg.you.city}`;
+    render();
+    document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
+  },
+  onEvent(msg) {
+    const snap = state.snapshot;
+    if (msg.name === "timeline") snap.timeline = msg.data.timeline;
+    else if (msg.name === "floor") snap.floor = msg.data.floor;
+    else if (msg.name === "notice") {
+      const n = $("notices");
+      n.hidden = false;
+      n.prepend(el("p", {}, msg.data.text));
+    }
+    render();
+    document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
+  },
+  onStatus(status, code) {
+    $("conn").textContent = status === "open" ? "● live" : "○ reconnecting";
+    if (code === 4001 || code === 4003) banner("Your join link is no longer valid. Please ask the organizers for a new one.");
+  },
+  onError(msg) { banner(msg.message); },
+});
+window.simultan = { live, state };
+live.connect();

@@ -1,0 +1,122 @@
+"""The aiohttp application factory: typed state, resources in cleanup contexts, thin routes."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from simultan.eventdef import EventDefinition
+from simultan.mail.mailer import MAILER, mailer_from_settings
+from simultan.session.live import LiveSession
+from simultan.settings import Settings
+from simultan.store.database import open_database
+from simultan.tokens import JoinTokens
+from simultan.web import admin, join, registration
+from simultan.web.auth import TOKENS
+from simultan.web.errors import error_middleware
+from simultan.web.keys import CLOCK, DB, EVENT, ON_REVOKE, SETTINGS, Clock
+from simultan.web.session_key import ON_DISCONNECT, SESSION
+from simultan.web.ws import websocket_handler
+
+log = logging.getLogger("simultan.app")
+
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+CLOSE_REVOKED = 4003
+PAGES = {"/stage": "stage.html", "/control": "control.html", "/booth": "booth.html"}
+METRICS = web.AppKey("metrics", CollectorRegistry)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = await open_database(app[SETTINGS].database_url)
+    app[DB] = engine
+    yield
+    await engine.dispose()
+
+
+async def _live_session(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = LiveSession(
+        app[EVENT], app[DB], clock=app[CLOCK], buffer_size=settings.replay_buffer_size
+    )
+    await session.open()
+    app[SESSION] = session
+
+    async def close_revoked(person_id: str) -> None:
+        for conn in session.hub.connections_of(person_id):
+            conn.close_code = CLOSE_REVOKED
+            conn.stop()
+
+    app[ON_REVOKE].append(close_revoked)
+    Gauge(
+        "simultan_ws_connections", "Open websocket connections", registry=app[METRICS]
+    ).set_function(lambda: len(session.hub.connections))
+    Gauge("simultan_hub_seq", "Last hub event sequence", registry=app[METRICS]).set_function(
+        lambda: session.hub.seq
+    )
+    yield
+    for conn in list(session.hub.connections):
+        conn.stop()
+
+
+def _page(name: str) -> web.Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        text = (CLIENT_DIR / name).read_text(encoding="utf-8")
+        title = html.escape(request.app[EVENT].event.title)
+        return web.Response(
+            text=text.replace("{{event_title}}", title),
+            content_type="text/html",
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+    return handler
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "event": request.app[EVENT].event.id})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/register")
+
+
+def create_app(
+    settings: Settings, defn: EventDefinition, *, clock: Clock = utc_now
+) -> web.Application:
+    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app[EVENT] = defn
+    app[CLOCK] = clock
+    app[ON_REVOKE] = []
+    app[ON_DISCONNECT] = []
+    app[METRICS] = CollectorRegistry()
+    app[MAILER] = mailer_from_settings(settings)
+    app[TOKENS] = JoinTokens(settings.secret_key.get_secret_value(), defn.event.id)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_live_session)
+
+    app.router.add_get("/", _index)
+    app.router.add_get("/ws", websocket_handler)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    for path, name in PAGES.items():
+        app.router.add_get(path, _page(name))
+    app.router.add_static("/static", CLIENT_DIR, append_version=False)
+    registration.setup(app)
+    admin.setup(app)
+    join.setup(app)
+    return app

@@ -1,0 +1,64 @@
+"""Roles map to capabilities as data; handlers check capabilities, never role names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PARTICIPANT = "participant"
+    PANELIST = "panelist"
+    INTERPRETER = "interpreter"
+    MODERATOR = "moderator"
+    ORGANIZER = "organizer"
+
+
+class Capability(StrEnum):
+    LISTEN = "listen"  # receive the floor and any language channel
+    VIEW_AGENDA = "view_agenda"
+    RAISE_HAND = "raise_hand"
+    PUBLISH_FLOOR = "publish_floor"  # only while holding the floor
+    PUBLISH_BOOTH = "publish_booth"  # only into the interpreter's own booth
+    BOOTH_MEMBER = "booth_member"  # handover, cough, slow-down, booth chat
+    DRIVE_TIMELINE = "drive_timeline"
+    GIVE_FLOOR = "give_floor"
+    SET_FLOOR_LANGUAGE = "set_floor_language"
+    FORCE_HANDOVER = "force_handover"
+    BROADCAST = "broadcast"
+    RECORD = "record"
+    TECH_VIEW = "tech_view"
+    SEE_ALL_BOOTH_CHAT = "see_all_booth_chat"
+    MANAGE_REGISTRATIONS = "manage_registrations"
+
+
+_PARTICIPANT = frozenset({Capability.LISTEN, Capability.VIEW_AGENDA, Capability.RAISE_HAND})
+_PANELIST = _PARTICIPANT | {Capability.PUBLISH_FLOOR}
+_INTERPRETER = frozenset(
+    {Capability.LISTEN, Capability.VIEW_AGENDA, Capability.PUBLISH_BOOTH, Capability.BOOTH_MEMBER}
+)
+_MODERATOR = _PANELIST | {
+    Capability.DRIVE_TIMELINE,
+    Capability.GIVE_FLOOR,
+    Capability.SET_FLOOR_LANGUAGE,
+    Capability.FORCE_HANDOVER,
+    Capability.BROADCAST,
+    Capability.RECORD,
+    Capability.TECH_VIEW,
+}
+_ORGANIZER = _MODERATOR | {Capability.SEE_ALL_BOOTH_CHAT, Capability.MANAGE_REGISTRATIONS}
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.PARTICIPANT: _PARTICIPANT,
+    Role.PANELIST: frozenset(_PANELIST),
+    Role.INTERPRETER: _INTERPRETER,
+    Role.MODERATOR: frozenset(_MODERATOR),
+    Role.ORGANIZER: frozenset(_ORGANIZER),
+}
+
+
+def capabilities_of(role: Role) -> frozenset[Capability]:
+    return ROLE_CAPABILITIES[role]
+
+
+def has(role: Role, capability: Capability) -> bool:
+    return capability in ROLE_CAPABILITIES[role]

@@ -1,0 +1,215 @@
+"""Registration rules: what a registrant may send, and what an organizer may assign (pure).
+
+Input arrives as a mapping of untrusted values (a form post or a JSON body). Every field is
+checked and every problem is reported at once, in ``ValidationError.fields``. Markup such as
+``<script>`` is ordinary data here: it is stored as typed and escaped wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from simultan.core.capabilities import Role
+from simultan.errors import ValidationError
+
+FIELDS = (
+    "name",
+    "email",
+    "city",
+    "country",
+    "organization",
+    "requested_role",
+    "language",
+    "timezone",
+)
+
+# Maximum lengths after trimming (they match the columns of store/schema.py).
+MAX_LENGTH: Mapping[str, int] = {
+    "name": 200,
+    "email": 254,
+    "city": 120,
+    "country": 120,
+    "organization": 200,
+    "timezone": 64,
+}
+
+# What a registrant may ask to be; the organizer grants it (everyone starts as a participant).
+REQUESTABLE_ROLES = (Role.PARTICIPANT, Role.PANELIST, Role.INTERPRETER)
+
+# Zone keys that load but depend on the server's own configuration or mean "no zone".
+_NOT_A_PLACE = frozenset({"localtime", "Factory", "posixrules"})
+
+# Bidirectional embeddings, overrides and isolates: they can make a name display as another.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+# A pragmatic address check (not RFC 5322): one @, an ASCII local part without spaces, quotes
+# or brackets, and a domain of at least two labels.
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_LABEL_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class RegistrationForm:
+    """A registrant's validated, normalized answers."""
+
+    name: str
+    email: str
+    city: str
+    country: str
+    organization: str
+    requested_role: Role
+    language: str
+    timezone: str
+
+    @classmethod
+    def validate(
+        cls, data: Mapping[str, object], *, languages: Collection[str]
+    ) -> RegistrationForm:
+        """Check ``data`` against the rules; raise ValidationError naming every bad field.
+
+        ``languages`` are the event's languages (``EventDefinition.languages``).
+        """
+        errors: dict[str, str] = {}
+        for key in data:
+            if key not in FIELDS:
+                errors[str(key)[:64]] = "is not a registration field"
+
+        def text(field: str, *, required: bool = True) -> str:
+            value = data.get(field, "")
+            if not isinstance(value, str):
+                errors[field] = "must be text"
+                return ""
+            try:
+                cleaned = clean_text(value, MAX_LENGTH.get(field, 64))
+            except ValueError as exc:
+                errors[field] = str(exc)
+                return ""
+            if required and not cleaned:
+                errors[field] = "is required"
+            return cleaned
+
+        name = text("name")
+        city = text("city")
+        country = text("country")
+        organization = text("organization", required=False)
+        email = text("email")
+        if email and "email" not in errors:
+            try:
+                email = normalize_email(email)
+            except ValueError as exc:
+                errors["email"] = str(exc)
+
+        role_text = text("requested_role", required=False) or Role.PARTICIPANT.value
+        requested_role = Role.PARTICIPANT
+        if "requested_role" not in errors:
+            if role_text in {r.value for r in REQUESTABLE_ROLES}:
+                requested_role = Role(role_text)
+            else:
+                errors["requested_role"] = "must be one of " + ", ".join(REQUESTABLE_ROLES)
+
+        language = text("language")
+        if language and "language" not in errors and language not in languages:
+            errors["language"] = "must be one of the event's languages: " + ", ".join(languages)
+
+        timezone = text("timezone")
+        if timezone and "timezone" not in errors and not is_time_zone(timezone):
+            errors["timezone"] = "is not a known time zone (for example Europe/Brussels)"
+
+        if errors:
+            raise ValidationError("Please correct the marked fields.", fields=errors)
+        return cls(
+            name=name,
+            email=email,
+            city=city,
+            country=country,
+            organization=organization,
+            requested_role=requested_role,
+            language=language,
+            timezone=timezone,
+        )
+
+
+def clean_text(value: str, max_length: int) -> str:
+    """Trimmed NFC text; ValueError when too long or holding control characters."""
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    for ch in cleaned:
+        if unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} or ch in _BIDI_CONTROLS:
+            raise ValueError("must not contain control characters")
+    if len(cleaned) > max_length:
+        raise ValueError(f"must be at most {max_length} characters")
+    return cleaned
+
+
+def normalize_email(value: str) -> str:
+    """A lower-cased address with an ASCII (IDNA) domain; ValueError when not plausible.
+
+    Addresses are compared lower-cased so one person cannot register twice by changing case.
+    """
+    value = value.strip()
+    if len(value) > MAX_LENGTH["email"]:
+        raise ValueError(f"must be at most {MAX_LENGTH['email']} characters")
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("is not an email address (name@example.org)")
+    if not _LOCAL_RE.match(local) or local.startswith(".") or ".." in local:
+        raise ValueError("is not an email address (name@example.org)")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("has a domain that is not valid") from None
+    labels = ascii_domain.rstrip(".").split(".")
+    if len(labels) < 2 or not all(_LABEL_RE.match(label) for label in labels):
+        raise ValueError("has a domain that is not valid")
+    if labels[-1].isdigit():
+        raise ValueError("has a domain that is not valid")
+    address = f"{local}@{'.'.join(labels)}".lower()
+    if len(address) > MAX_LENGTH["email"]:
+        raise ValueError(f"must be at most {MAX_LENGTH['email']} characters")
+    return address
+
+
+def is_time_zone(key: str) -> bool:
+    """Whether ``key`` names an IANA time zone (Europe/Brussels, Asia/Tokyo, UTC)."""
+    if key in _NOT_A_PLACE or len(key) > MAX_LENGTH["timezone"]:
+        return False
+    try:
+        ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def check_role_assignment(
+    role: object, booth: object, *, booths: Collection[str]
+) -> tuple[Role, str | None]:
+    """Validate an organizer's role assignment: an interpreter needs one of ``booths``.
+
+    Any role may be assigned (an organizer may appoint moderators and other organizers);
+    only interpreters have a booth.
+    """
+    errors: dict[str, str] = {}
+    chosen = Role.PARTICIPANT
+    if isinstance(role, str) and role in {r.value for r in Role}:
+        chosen = Role(role)
+    else:
+        errors["role"] = "must be one of " + ", ".join(Role)
+    booth_id: str | None = None
+    if isinstance(booth, str):
+        booth_id = booth.strip() or None
+    elif booth is not None:
+        errors["booth"] = "must be text"
+    if "role" not in errors and "booth" not in errors:
+        if chosen is Role.INTERPRETER:
+            if booth_id is None:
+                errors["booth"] = "is required for an interpreter"
+            elif booth_id not in booths:
+                errors["booth"] = "must be one of the event's booths: " + ", ".join(booths)
+        elif booth_id is not None:
+            errors["booth"] = "only interpreters have a booth"
+    if errors:
+        raise ValidationError("This role cannot be assigned.", fields=errors)
+    return chosen, booth_id

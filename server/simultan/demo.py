@@ -1,0 +1,155 @@
+"""The demo: the seeded seminar, moved to start now, with synthetic sources and a link per role.
+
+``simultan demo`` resets its own database under var/demo/, seeds an organizer, a moderator,
+a speaker, a participant and the interpreters of every booth, starts the server and prints
+the links to open. With the media plane on, a synthetic floor (moving test pattern and a
+440 Hz tone) and one synthetic interpreter per booth (its own tone) make every channel
+audible at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from simultan.core.capabilities import Role
+from simultan.eventdef import EventDefinition, load_event
+from simultan.settings import Settings, load_settings
+from simultan.store.registrations import create_or_get_registration
+from simultan.web.auth import link_for
+from simultan.web.keys import DB
+
+DEMO_DIR = Path("var/demo")
+
+
+@dataclass(frozen=True)
+class Seed:
+    role: Role
+    name: str
+    email: str
+    city: str
+    language: str = "en"
+    booth: str | None = None
+
+
+def demo_people(defn: EventDefinition) -> list[Seed]:
+    people = [
+        Seed(Role.ORGANIZER, "Demo Organizer", "organizer@demo.example", "Brussels"),
+        Seed(Role.MODERATOR, "Demo Moderator", "moderator@demo.example", "Brussels"),
+        Seed(Role.PANELIST, "Demo Speaker", "speaker@demo.example", "Guadalajara", "es"),
+        Seed(Role.PARTICIPANT, "Demo City Delegate", "delegate@demo.example", "Kitakyushu", "ja"),
+    ]
+    for booth in defn.booths:
+        for i, interp in enumerate(booth.interpreters):
+            email = interp.email or f"{booth.id}-{i}@interpreters.example"
+            people.append(
+                Seed(Role.INTERPRETER, interp.name, email, "", booth.language, booth.id)
+            )
+    return people
+
+
+async def seed(app: web.Application, defn: EventDefinition, now: datetime) -> list[tuple[Seed, str]]:
+    links = []
+    for person in demo_people(defn):
+        reg = await create_or_get_registration(
+            app[DB],
+            defn.event.id,
+            name=person.name,
+            email=person.email,
+            role=person.role,
+            booth=person.booth,
+            language=person.language,
+            timezone=defn.event.timezone,
+            city=person.city,
+            now=now,
+        )
+        links.append((person, link_for(app, reg)))
+    return links
+
+
+async def issue_link(
+    settings: Settings,
+    defn: EventDefinition,
+    *,
+    role: str,
+    name: str,
+    email: str,
+    booth: str | None,
+) -> str:
+    from simultan.app import create_app
+    from simultan.store.database import open_database
+
+    app = create_app(settings, defn)
+    app[DB] = await open_database(settings.database_url)
+    try:
+        reg = await create_or_get_registration(
+            app[DB],
+            defn.event.id,
+            name=name,
+            email=email,
+            role=Role(role),
+            booth=booth,
+            language=defn.event.floor_language,
+            timezone=defn.event.timezone,
+            now=datetime.now(UTC),
+        )
+        return link_for(app, reg)
+    finally:
+        await app[DB].dispose()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    return asyncio.run(_demo(args))
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from simultan.app import create_app
+
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    DEMO_DIR.mkdir(parents=True)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    defn = load_event(args.event).shifted_to(now)
+    settings = load_settings(
+        None,
+        host=args.host,
+        port=args.port,
+        database_url=f"sqlite+aiosqlite:///{DEMO_DIR / 'demo.sqlite3'}",
+        outbox_dir=DEMO_DIR / "outbox",
+        recordings_dir=DEMO_DIR / "recordings",
+        media_enabled=not args.no_media,
+    )
+    app = create_app(settings, defn)
+    if settings.media_enabled:
+        from simultan.media.demo_sources import add_demo_sources
+
+        app.on_startup.append(add_demo_sources)
+    runner = web.AppRunner(app, handle_signals=True)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    links = await seed(app, defn, now)
+    print(f"\nSimultan demo: {defn.event.title}")
+    print(f"Serving on {settings.base_url} (agenda moved to start now; mail goes to {DEMO_DIR}/outbox)")
+    print(f"Register a new city: {settings.base_url}/register\n")
+    for person, link in links:
+        label = person.role.value + (f" ({person.booth} booth)" if person.booth else "")
+        print(f"  {label:<26} {person.name:<22} {link}")
+    print("\nOpen the moderator link to drive the timeline, the delegate link to listen.", flush=True)
+    try:
+        if args.seconds is not None:
+            await asyncio.sleep(args.seconds)
+        else:
+            await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+    return 0

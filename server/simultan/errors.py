@@ -1,0 +1,80 @@
+"""One exception tree for Simultan.
+
+SimultanError
+├── ConfigError          a settings or event-definition file is invalid (names field and line)
+├── ProtocolError        a websocket message is malformed, unknown or too large
+├── AuthError            a join token is missing, tampered, expired, revoked or foreign
+├── ForbiddenError       the caller lacks the capability a command needs
+├── ConflictError        a command was based on a stale version
+├── CommandError         a command is well formed but not allowed in the current state
+├── ValidationError      user input (registration form, API body) is invalid, per field
+└── NotFoundError        a referenced object does not exist
+
+Each error has a stable ``code`` used on the wire (``error`` messages) and an HTTP status;
+``simultan.web.errors`` is the one place that maps them to responses.
+"""
+
+from __future__ import annotations
+
+
+class SimultanError(Exception):
+    code = "internal"
+    http_status = 500
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ConfigError(SimultanError):
+    code = "config"
+    http_status = 500
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message, details={"problems": problems or []})
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        return self.message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class ProtocolError(SimultanError):
+    code = "bad_message"
+    http_status = 400
+
+
+class AuthError(SimultanError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class ForbiddenError(SimultanError):
+    code = "forbidden"
+    http_status = 403
+
+
+class ConflictError(SimultanError):
+    code = "conflict"
+    http_status = 409
+
+
+class CommandError(SimultanError):
+    code = "invalid_command"
+    http_status = 422
+
+
+class ValidationError(SimultanError):
+    code = "invalid_input"
+    http_status = 422
+
+    def __init__(self, message: str, *, fields: dict[str, str]) -> None:
+        super().__init__(message, details={"fields": fields})
+        self.fields = fields
+
+
+class NotFoundError(SimultanError):
+    code = "not_found"
+    http_status = 404

@@ -1,0 +1,216 @@
+"""The join mail: a personal link, the agenda in two time zones, and an ``invite.ics``.
+
+Building a message is pure (no I/O); ``simultan.mail.mailer`` sends it.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from simultan.core.capabilities import Role
+from simultan.eventdef import AgendaItemDef, EventDefinition, item_duration
+from simultan.store.registrations import Registration
+
+PRODID = "-//Simultan//Join link//EN"
+
+
+@dataclass(frozen=True)
+class AgendaLine:
+    """One agenda item as shown in a mail: in the event's zone and in the reader's."""
+
+    day: date  # the event-local day
+    event_times: str  # "09:00–09:30"
+    local_times: str  # "16:00–16:30" or "01:00–01:30 (Fri 4 Dec)"
+    title: str
+
+
+def event_days(defn: EventDefinition) -> list[tuple[date, datetime, datetime]]:
+    """Each event day that has agenda items: (day, first start, last end), in UTC."""
+    spans: dict[date, tuple[datetime, datetime]] = {}
+    for item in defn.agenda:
+        start = defn.planned_start(item)
+        end = start + item_duration(item)
+        first, last = spans.get(item.day, (start, end))
+        spans[item.day] = (min(first, start), max(last, end))
+    return [(day, *spans[day]) for day in sorted(spans)]
+
+
+def agenda_lines(defn: EventDefinition, zone: ZoneInfo) -> list[AgendaLine]:
+    items = sorted(defn.agenda, key=defn.planned_start)
+    return [_line(defn, item, zone) for item in items]
+
+
+def _line(defn: EventDefinition, item: AgendaItemDef, zone: ZoneInfo) -> AgendaLine:
+    start = defn.planned_start(item)
+    end = start + item_duration(item)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    local = f"{local_start:%H:%M}–{local_end:%H:%M}"
+    if local_start.date() != item.day:
+        local += f" ({local_start:%a} {local_start.day} {local_start:%b})"
+    event_end = end.astimezone(defn.zone)
+    return AgendaLine(
+        day=item.day,
+        event_times=f"{item.start:%H:%M}–{event_end:%H:%M}",
+        local_times=local,
+        title=item.title,
+    )
+
+
+def _day_heading(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def _role_text(registration: Registration) -> str:
+    if registration.role is Role.INTERPRETER and registration.booth:
+        return f"interpreter (booth {registration.booth})"
+    return registration.role.value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def invite_calendar(
+    defn: EventDefinition, *, uid_base: str, link: str, now: datetime
+) -> bytes:
+    """An iCalendar file with one VEVENT per event day, times in UTC.
+
+    UIDs derive from ``uid_base`` (the registration id) and the day, so a resent invite
+    updates the reader's calendar entry instead of adding a second one.
+    """
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", _one_line(defn.event.title))
+    cal.add("x-wr-timezone", defn.event.timezone)
+    days = event_days(defn)
+    cal.add_component(
+        icalendar.Timezone.from_tzid(
+            defn.event.timezone,
+            first_date=days[0][0] - timedelta(days=1),
+            last_date=days[-1][0] + timedelta(days=1),
+        )
+    )
+    for number, (day, start, end) in enumerate(days, 1):
+        summary = _one_line(defn.event.title)
+        if len(days) > 1:
+            summary += f" (day {number})"
+        lines = [f"{a.event_times} {a.title}" for a in agenda_lines(defn, defn.zone) if a.day == day]
+        description = "\n".join(
+            [f"Join: {link}", "", f"Agenda ({defn.event.timezone}):", *lines]
+        )
+        event = icalendar.Event()
+        event.add("uid", f"{uid_base}.{day.isoformat()}@simultan")
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("dtstart", start.astimezone(UTC))
+        event.add("dtend", end.astimezone(UTC))
+        event.add("summary", summary)
+        event.add("description", description)
+        event.add("location", "Online")
+        event.add("url", link)
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+def join_message(
+    *,
+    defn: EventDefinition,
+    registration: Registration,
+    link: str,
+    expires_at: datetime,
+    sender: str,
+    now: datetime,
+) -> EmailMessage:
+    """The mail that brings ``registration`` its personal join link."""
+    title = _one_line(defn.event.title)
+    reader_zone = ZoneInfo(registration.timezone)
+    same_zone = registration.timezone == defn.event.timezone
+    lines = agenda_lines(defn, reader_zone)
+    expiry = expires_at.astimezone(reader_zone)
+    expiry_text = f"{expiry:%a} {expiry.day} {expiry:%b %Y %H:%M} ({registration.timezone})"
+
+    text = [
+        f"Dear {registration.name},",
+        "",
+        f'you are registered for "{title}" as {_role_text(registration)}.',
+        "",
+        "Your personal join link (it admits only you; please do not share it):",
+        link,
+        "",
+        f"The link works until {expiry_text}.",
+        "",
+    ]
+    if same_zone:
+        text.append(f"Agenda, times in {defn.event.timezone}:")
+    else:
+        text.append(
+            f"Agenda, times in {defn.event.timezone} (event time) | "
+            f"{registration.timezone} (your time):"
+        )
+    current: date | None = None
+    for line in lines:
+        if line.day != current:
+            current = line.day
+            text += ["", _day_heading(line.day)]
+        times = line.event_times if same_zone else f"{line.event_times} | {line.local_times}"
+        text.append(f"  {times}  {line.title}")
+    text += [
+        "",
+        "The attached invite.ics adds the event to your calendar.",
+        "",
+        f"-- {defn.event.organizer or title}",
+    ]
+
+    esc = html.escape
+    rows: list[str] = []
+    current = None
+    for line in lines:
+        if line.day != current:
+            current = line.day
+            rows.append(f'<tr><th colspan="3">{esc(_day_heading(line.day))}</th></tr>')
+        local_cell = "" if same_zone else f"<td>{esc(line.local_times)}</td>"
+        rows.append(f"<tr><td>{esc(line.event_times)}</td>{local_cell}<td>{esc(line.title)}</td></tr>")
+    zone_head = f"<th>{esc(defn.event.timezone)}</th>"
+    if not same_zone:
+        zone_head += f"<th>{esc(registration.timezone)} (your time)</th>"
+    body = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{esc(title)}</title></head>
+<body style="font-family: sans-serif">
+<p>Dear {esc(registration.name)},</p>
+<p>you are registered for <strong>{esc(title)}</strong> as {esc(_role_text(registration))}.</p>
+<p><a href="{esc(link)}">Join the event</a>: this personal link admits only you;
+please do not share it.<br>{esc(link)}</p>
+<p>The link works until {esc(expiry_text)}.</p>
+<table cellpadding="4"><thead><tr>{zone_head}<th>Agenda</th></tr></thead>
+<tbody>{"".join(rows)}</tbody></table>
+<p>The attached invite.ics adds the event to your calendar.</p>
+<p>&mdash; {esc(defn.event.organizer or title)}</p>
+</body></html>
+"""
+
+    msg = EmailMessage()
+    msg["Subject"] = f"Your join link: {title}"
+    msg["From"] = sender
+    msg["To"] = Address(display_name=_one_line(registration.name), addr_spec=registration.email)
+    msg["Date"] = format_datetime(now.astimezone(UTC))
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "simultan.invalid"
+    msg["Message-ID"] = make_msgid("join", domain=domain)
+    msg.set_content("\n".join(text) + "\n")
+    msg.add_alternative(body, subtype="html")
+    msg.add_attachment(
+        invite_calendar(defn, uid_base=registration.id, link=link, now=now),
+        maintype="text",
+        subtype="calendar",
+        filename="invite.ics",
+        params={"method": "PUBLISH"},
+    )
+    return msg

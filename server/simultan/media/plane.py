@@ -1,0 +1,172 @@
+"""The media port: what the control plane needs from a media engine.
+
+The embedded aiortc SFU (:class:`simultan.media.sfu.EmbeddedSfu`) implements it inside the
+server process; an external engine (Janus, driven through its API) can implement the same
+Protocol later. The five concerns map to methods:
+
+- **publish** and **subscribe**: :meth:`MediaPlane.negotiate` (one peer connection per
+  browser tab carries both), :meth:`MediaPlane.select_channel`,
+  :meth:`MediaPlane.add_local_source`, :meth:`MediaPlane.close_session`;
+- **route**: :meth:`MediaPlane.set_routes` (channel -> source key, computed by the pure
+  routing function of the core) and :meth:`MediaPlane.set_booth_feeds` (what each
+  interpreter hears);
+- **record**: :meth:`MediaPlane.start_recording` / :meth:`MediaPlane.stop_recording`;
+- **stats**: :meth:`MediaPlane.stats`.
+
+Source keys: ``"floor"`` (audio + video) and ``"interpreter:<person_id>"`` (audio), plus
+whatever keys local (server-side) sources are given. Channels are language codes.
+
+What a session receives, by m-line of its offer (in order):
+
+- the video m-line: floor video (if ``listen_to_floor_video``);
+- the first audio m-line, the *program*: the floor for a listener; for an interpreter, the
+  source their booth feed names (the floor, or a relay booth);
+- the second audio m-line, the *channel*: for a listener the source routed to their channel
+  (switchable with ``select_channel``); for an interpreter their booth partner (the page
+  plays it at a lower volume).
+
+A session never receives its own published source. What it publishes (``publish``, already
+authorized by the control plane) comes from the first audio m-line it sends on, plus its
+video m-line when ``publish == "floor"``. With ``publish=None`` incoming media is refused in
+the answer, so nobody can hear it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from simultan.errors import ProtocolError
+
+FLOOR = "floor"
+INTERPRETER_PREFIX = "interpreter:"
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+_CHANNEL = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
+def interpreter_key(person_id: str | int) -> str:
+    return f"{INTERPRETER_PREFIX}{person_id}"
+
+
+def check_source_key(key: object) -> str:
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ProtocolError(f"invalid media source key {key!r}")
+    return key
+
+
+def check_channel(channel: object) -> str:
+    if not isinstance(channel, str) or not _CHANNEL.match(channel):
+        raise ProtocolError(f"invalid channel {channel!r}: expected a language code like 'zh'")
+    return channel
+
+
+@dataclass(frozen=True)
+class BoothFeed:
+    """What one interpreter hears: ``hear`` on the program track, ``partner`` on the second."""
+
+    hear: str = FLOOR
+    partner: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    key: str
+    kinds: tuple[str, ...]
+    local: bool
+    frames_in: int
+    frames_out: int
+    keyframe_requests: int
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    session_id: str
+    publish: str | None
+    channel: str | None
+    connection_state: str
+    frames_out: int
+    drops: int
+
+
+@dataclass(frozen=True)
+class MediaStats:
+    sessions: int
+    sources: Mapping[str, SourceStats]
+    per_session: Mapping[str, SessionStats] = field(default_factory=dict)
+    routes: Mapping[str, str] = field(default_factory=dict)
+    recording: Path | None = None
+
+    @property
+    def frames_in(self) -> int:
+        return sum(s.frames_in for s in self.sources.values())
+
+    @property
+    def frames_out(self) -> int:
+        return sum(s.frames_out for s in self.sources.values())
+
+    @property
+    def drops(self) -> int:
+        return sum(s.drops for s in self.per_session.values())
+
+
+SourceGone = Callable[[str], None]
+
+
+@runtime_checkable
+class MediaPlane(Protocol):
+    """A media engine the control plane drives. All methods run on the server's loop."""
+
+    on_source_gone: SourceGone | None
+
+    async def negotiate(
+        self,
+        session_id: str,
+        offer_sdp: str,
+        *,
+        publish: str | None,
+        channel: str | None,
+        listen_to_floor_video: bool = True,
+    ) -> str:
+        """Answer a tab's (re-)offer; returns the answer SDP. Bad SDP: ProtocolError."""
+        ...
+
+    def select_channel(self, session_id: str, channel: str | None) -> None:
+        """Switch a listener's channel track to another channel, without renegotiation."""
+        ...
+
+    async def close_session(self, session_id: str) -> None: ...
+
+    def set_routes(self, routes: Mapping[str, str]) -> None:
+        """Apply channel -> source key for every channel (the core's routing decision)."""
+        ...
+
+    def set_booth_feeds(self, feeds: Mapping[str, BoothFeed]) -> None:
+        """Apply interpreter source key -> what that interpreter hears."""
+        ...
+
+    def add_local_source(
+        self,
+        key: str,
+        audio: MediaStreamTrack | None,
+        video: MediaStreamTrack | None,
+    ) -> None:
+        """A server-side source (raw frames), encoded once and fanned out like a remote one."""
+        ...
+
+    async def remove_local_source(self, key: str) -> None: ...
+
+    async def start_recording(self, directory: Path) -> Path:
+        """Record every channel and the floor video, each to its own file, under directory."""
+        ...
+
+    async def stop_recording(self) -> list[Path]: ...
+
+    def stats(self) -> MediaStats: ...
+
+    async def close(self) -> None: ...

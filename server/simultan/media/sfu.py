@@ -1,0 +1,462 @@
+"""The embedded SFU: aiortc peer connections inside the server process, forwarding only.
+
+One :class:`RTCPeerConnection` per browser tab (a *session*). Received Opus/VP8 frames come
+out of the receivers as ``av.Packet`` (the pass-through hook, :mod:`.passthrough`), are read
+once per source by a :class:`~.fanout.Feed` and pushed into one bounded
+:class:`~.fanout.DownTrack` per subscriber; each sender only packetizes and encrypts.
+Routing (which source feeds which down track) lives in a :class:`~.fanout.Switchboard`, so
+a channel switch or a route change is a dictionary move, never a renegotiation.
+
+See :mod:`.plane` for the contract (slots per m-line, source keys, self-exclusion).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from simultan.errors import CommandError, NotFoundError, ProtocolError
+from simultan.media import ice, passthrough
+from simultan.media.decode import LevelMeter
+from simultan.media.encode import EncodedTrack
+from simultan.media.fanout import DownTrack, Feed, Switchboard
+from simultan.media.offer import Offer, parse_offer
+from simultan.media.plane import (
+    FLOOR,
+    BoothFeed,
+    MediaStats,
+    SessionStats,
+    SourceGone,
+    SourceStats,
+    check_channel,
+    check_source_key,
+)
+from simultan.media.recorder import Recorder
+from simultan.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+AUDIO_QUEUE = 16  # 320 ms of Opus; a subscriber further behind loses the oldest
+VIDEO_QUEUE = 60  # frames; past that the subscriber waits for the next keyframe
+
+SLOTS = ("video", "program", "channel")
+
+
+@dataclass
+class _Session:
+    id: str
+    pc: RTCPeerConnection
+    publish: str | None = None
+    channel: str | None = None
+    listen_video: bool = True
+    down: dict[str, DownTrack] = field(default_factory=dict)
+    bound: set[str] = field(default_factory=set)
+    feeds: dict[str, Feed] = field(default_factory=dict)  # kind -> feed it publishes
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closing: bool = False
+
+
+@dataclass
+class _LocalSource:
+    key: str
+    tracks: list[EncodedTrack]
+    feeds: list[Feed]
+
+
+def _direction(send: bool, recv: bool) -> str:
+    if send and recv:
+        return "sendrecv"
+    if send:
+        return "sendonly"
+    if recv:
+        return "recvonly"
+    return "inactive"
+
+
+class EmbeddedSfu:
+    """The default :class:`~.plane.MediaPlane`: an aiortc SFU in the server's event loop.
+
+    Creating one installs two process-wide hooks: aiortc's pass-through (remote tracks yield
+    packets) and aioice's host addresses (``settings.ice_host_addresses``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_source_gone: SourceGone | None = None,
+        low_latency_audio: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.on_source_gone = on_source_gone
+        ice.use_host_addresses(settings.ice_host_addresses)
+        passthrough.install(low_latency_audio=low_latency_audio)
+        self._board = Switchboard()
+        self._sessions: dict[str, _Session] = {}
+        self._routes: dict[str, str] = {}
+        self._booth_feeds: dict[str, BoothFeed] = {}
+        self._local: dict[str, _LocalSource] = {}
+        self._meters: dict[str, LevelMeter] = {}
+        self._recorder: Recorder | None = None
+        self._retired: dict[str, tuple[int, int, int]] = {}  # key -> counters of ended feeds
+        self._closed = False
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def negotiate(
+        self,
+        session_id: str,
+        offer_sdp: str,
+        *,
+        publish: str | None,
+        channel: str | None,
+        listen_to_floor_video: bool = True,
+    ) -> str:
+        if self._closed:
+            raise CommandError("the media plane is closed")
+        if not isinstance(session_id, str) or not session_id:
+            raise ProtocolError("session id must be a non-empty string")
+        if publish is not None:
+            check_source_key(publish)
+        if channel is not None:
+            check_channel(channel)
+        offer = parse_offer(offer_sdp, max_bytes=self.settings.max_sdp_bytes)
+
+        session = self._sessions.get(session_id)
+        is_new = session is None
+        if session is None:
+            session = self._new_session(session_id)
+        async with session.lock:
+            if session.closing:
+                raise CommandError(f"media session {session_id!r} is closing")
+            try:
+                await session.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=offer.sdp, type="offer")
+                )
+            except Exception as exc:
+                if is_new:
+                    await self.close_session(session_id)
+                raise ProtocolError(f"SDP offer rejected: {exc}") from exc
+            session.channel = channel
+            session.listen_video = listen_to_floor_video
+            self._apply_offer(session, offer, publish)
+            answer = await session.pc.createAnswer()
+            await session.pc.setLocalDescription(answer)
+            self._take_published_tracks(session, offer)
+            self._resolve(session)
+            return str(session.pc.localDescription.sdp)
+
+    def _new_session(self, session_id: str) -> _Session:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        session = _Session(id=session_id, pc=pc)
+        session.down = {
+            "video": DownTrack("video", self._board, queue_size=VIDEO_QUEUE, name=f"{session_id}/video"),
+            "program": DownTrack("audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/program"),
+            "channel": DownTrack("audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/channel"),
+        }
+        self._sessions[session_id] = session
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState == "failed" and not session.closing:
+                logger.info("media session %s: connection failed", session_id)
+                asyncio.ensure_future(self.close_session(session_id))
+
+        return session
+
+    def _apply_offer(self, session: _Session, offer: Offer, publish: str | None) -> None:
+        """Decide each m-line's direction and bind our down tracks to its sender."""
+        by_mid = {t.mid: t for t in session.pc.getTransceivers()}
+        audio_seen = 0
+        taken = {"audio": False, "video": False}
+        for m in offer.media:
+            transceiver = by_mid.get(m.mid)
+            if transceiver is None:
+                raise ProtocolError(f"SDP offer m-line {m.index} has no a=mid")
+            if m.kind == "video":
+                slot = "video"
+            else:
+                slot = "program" if audio_seen == 0 else "channel"
+                audio_seen += 1
+            send = m.receives and (slot != "video" or session.listen_video)
+            may_publish = publish is not None and (m.kind == "audio" or publish == FLOOR)
+            recv = m.sends and may_publish and not taken[m.kind]
+            if recv:
+                taken[m.kind] = True
+            transceiver.direction = _direction(send, recv)
+            down = session.down[slot]
+            if send:
+                if transceiver.sender.track is not down:
+                    transceiver.sender.replaceTrack(down)
+                session.bound.add(slot)
+            else:
+                if transceiver.sender.track is down:
+                    transceiver.sender.replaceTrack(None)
+                session.bound.discard(slot)
+        if publish != session.publish:
+            for feed in list(session.feeds.values()):
+                asyncio.ensure_future(feed.stop())
+            session.feeds.clear()
+        session.publish = publish
+
+    def _take_published_tracks(self, session: _Session, offer: Offer) -> None:
+        """Start a feed for each remote track this session may publish."""
+        if session.publish is None:
+            return
+        for transceiver in session.pc.getTransceivers():
+            if transceiver.currentDirection not in ("recvonly", "sendrecv"):
+                continue
+            track = transceiver.receiver.track
+            if track is None:
+                continue
+            existing = session.feeds.get(transceiver.kind)
+            if existing is not None and existing.track is track and not existing.ended:
+                continue
+            receiver = transceiver.receiver
+            feed = Feed(
+                session.publish,
+                transceiver.kind,
+                track,
+                self._board,
+                owner=session.id,
+                request_keyframe=lambda r=receiver: passthrough.request_keyframe(r),
+                on_ended=self._feed_ended,
+            )
+            if existing is not None:
+                asyncio.ensure_future(existing.stop())
+            session.feeds[transceiver.kind] = feed
+            self._start_feed(feed)
+
+    def _start_feed(self, feed: Feed) -> None:
+        previous = self._board.set_feed(feed)
+        if previous is not None and previous is not feed:
+            # The old publisher's feed keeps draining its track (nobody hears it) until its
+            # session ends; stopping it would let its receiver queue grow without bound.
+            logger.info("source %s/%s taken over by a new publisher", feed.key, feed.kind)
+        feed.start()
+
+    def _feed_ended(self, feed: Feed) -> None:
+        retired = self._retired.get(feed.key, (0, 0, 0))
+        c = feed.counters
+        self._retired[feed.key] = (
+            retired[0] + c.frames_in,
+            retired[1] + c.frames_out,
+            retired[2] + c.keyframe_requests,
+        )
+        session = self._sessions.get(feed.owner) if feed.owner else None
+        if session is not None and session.feeds.get(feed.kind) is feed:
+            del session.feeds[feed.kind]
+        if not self._board.clear_feed(feed):
+            return  # replaced by another publisher of the same key
+        if any(f.key == feed.key for f in self._board.feeds()):
+            return
+        logger.info("source %s gone", feed.key)
+        if self.on_source_gone is not None and not self._closed:
+            asyncio.get_running_loop().call_soon(self._notify_gone, feed.key)
+
+    def _notify_gone(self, key: str) -> None:
+        if self.on_source_gone is None or self._closed:
+            return
+        if any(f.key == key for f in self._board.feeds()):
+            return  # came back meanwhile
+        try:
+            self.on_source_gone(key)
+        except Exception:  # the control plane's bug must not kill the media plane
+            logger.exception("on_source_gone(%s) failed", key)
+
+    def select_channel(self, session_id: str, channel: str | None) -> None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFoundError(f"no media session {session_id!r}")
+        if channel is not None:
+            check_channel(channel)
+        session.channel = channel
+        self._resolve(session)
+
+    async def close_session(self, session_id: str) -> None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return
+        session.closing = True
+        try:
+            for down in session.down.values():
+                down.stop()
+            for feed in list(session.feeds.values()):
+                await feed.stop()
+            await session.pc.close()
+        finally:
+            if self._sessions.get(session_id) is session:
+                del self._sessions[session_id]
+
+    # -- routing -------------------------------------------------------------------------
+
+    def set_routes(self, routes: Mapping[str, str]) -> None:
+        checked = {check_channel(ch): check_source_key(key) for ch, key in routes.items()}
+        self._routes = checked
+        for session in self._sessions.values():
+            self._resolve(session)
+        if self._recorder is not None:
+            self._recorder.set_routes(checked)
+
+    def set_booth_feeds(self, feeds: Mapping[str, BoothFeed | str]) -> None:
+        checked: dict[str, BoothFeed] = {}
+        for who, feed in feeds.items():
+            if isinstance(feed, str):
+                feed = BoothFeed(hear=feed)
+            check_source_key(who)
+            check_source_key(feed.hear)
+            if feed.partner is not None:
+                check_source_key(feed.partner)
+            checked[who] = feed
+        self._booth_feeds = checked
+        for session in self._sessions.values():
+            self._resolve(session)
+
+    @property
+    def routes(self) -> Mapping[str, str]:
+        return dict(self._routes)
+
+    def _resolve(self, session: _Session) -> None:
+        """Point each of the session's down tracks at the source it should carry now."""
+        booth = self._booth_feeds.get(session.publish) if session.publish else None
+        wanted: dict[str, str | None] = {
+            "video": FLOOR if session.listen_video else None,
+            "program": booth.hear if booth else FLOOR,
+            "channel": (
+                booth.partner
+                if booth
+                else (self._routes.get(session.channel) if session.channel else None)
+            ),
+        }
+        for slot, key in wanted.items():
+            if slot not in session.bound or key == session.publish:
+                key = None
+            self._board.attach(session.down[slot], key)
+
+    # -- local sources -------------------------------------------------------------------
+
+    def add_local_source(
+        self,
+        key: str,
+        audio: MediaStreamTrack | None,
+        video: MediaStreamTrack | None,
+    ) -> None:
+        check_source_key(key)
+        if key in self._local:
+            raise CommandError(f"local source {key!r} exists")
+        source = _LocalSource(key=key, tracks=[], feeds=[])
+        for track in (audio, video):
+            if track is None:
+                continue
+            encoded = track if isinstance(track, EncodedTrack) else EncodedTrack(track)
+            feed = Feed(
+                key,
+                encoded.kind,
+                encoded,
+                self._board,
+                request_keyframe=encoded.force_keyframe,
+                on_ended=self._feed_ended,
+            )
+            source.tracks.append(encoded)
+            source.feeds.append(feed)
+            self._start_feed(feed)
+        self._local[key] = source
+
+    async def remove_local_source(self, key: str) -> None:
+        source = self._local.pop(key, None)
+        if source is None:
+            return
+        for track in source.tracks:
+            track.stop()
+        for feed in source.feeds:
+            await feed.stop()
+
+    # -- metering and recording ----------------------------------------------------------
+
+    def meter(self, key: str, *, silence_dbfs: float = -50.0) -> LevelMeter:
+        """Decode ``key``'s audio (once, from now on) for its level and silence alarm."""
+        check_source_key(key)
+        meter = self._meters.get(key)
+        if meter is None:
+            track = DownTrack("audio", self._board, queue_size=AUDIO_QUEUE, name=f"meter/{key}")
+            self._board.attach(track, key)
+            meter = LevelMeter(track, silence_dbfs=silence_dbfs)
+            meter.start()
+            self._meters[key] = meter
+        return meter
+
+    async def stop_meter(self, key: str) -> None:
+        meter = self._meters.pop(key, None)
+        if meter is not None:
+            await meter.stop()
+
+    async def start_recording(self, directory: Path | None = None) -> Path:
+        if self._recorder is not None:
+            raise CommandError("already recording")
+        recorder = Recorder(self._board)
+        path = await recorder.start(directory or self.settings.recordings_dir, self._routes)
+        self._recorder = recorder
+        return path
+
+    async def stop_recording(self) -> list[Path]:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return []
+        return await recorder.stop()
+
+    # -- stats and shutdown --------------------------------------------------------------
+
+    def stats(self) -> MediaStats:
+        sources: dict[str, SourceStats] = {}
+        keys = {f.key for f in self._board.feeds()}
+        for key in sorted(keys | set(self._retired)):
+            feeds = [f for f in self._board.feeds() if f.key == key]
+            retired = self._retired.get(key, (0, 0, 0))
+            sources[key] = SourceStats(
+                key=key,
+                kinds=tuple(sorted(f.kind for f in feeds)),
+                local=key in self._local,
+                frames_in=retired[0] + sum(f.counters.frames_in for f in feeds),
+                frames_out=retired[1] + sum(f.counters.frames_out for f in feeds),
+                keyframe_requests=retired[2] + sum(f.counters.keyframe_requests for f in feeds),
+            )
+        per_session = {
+            s.id: SessionStats(
+                session_id=s.id,
+                publish=s.publish,
+                channel=s.channel,
+                connection_state=s.pc.connectionState,
+                frames_out=sum(d.counters.frames_out for d in s.down.values()),
+                drops=sum(d.counters.drops for d in s.down.values()),
+            )
+            for s in self._sessions.values()
+        }
+        return MediaStats(
+            sessions=len(self._sessions),
+            sources=sources,
+            per_session=per_session,
+            routes=dict(self._routes),
+            recording=self._recorder.directory if self._recorder else None,
+        )
+
+    def session_ids(self) -> list[str]:
+        return list(self._sessions)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.stop_recording()
+        for key in list(self._meters):
+            await self.stop_meter(key)
+        for key in list(self._local):
+            await self.remove_local_source(key)
+        await asyncio.gather(
+            *(self.close_session(sid) for sid in list(self._sessions)), return_exceptions=True
+        )

@@ -1,0 +1,261 @@
+"""The wire schema of the /ws socket: pydantic models with a ``type`` discriminator.
+
+Every model refuses unknown fields. ``parse_client_message`` turns raw text into a typed
+message or raises ProtocolError; docs/protocol.md documents each message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from simultan.errors import ProtocolError
+
+RequestId = Annotated[str, Field(max_length=64)]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+ItemId = Annotated[str, Field(max_length=64)]
+PersonId = Annotated[str, Field(max_length=64)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- client -> server ------------------------------------------------------------------------
+
+
+class Resume(_Message):
+    epoch: str = Field(max_length=64)
+    seq: int = Field(ge=0)
+
+
+class Hello(_Message):
+    """First message on a new socket: the join token, and where to resume from."""
+
+    type: Literal["hello"]
+    token: str = Field(max_length=4096)
+    resume: Resume | None = None
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+    request_id: RequestId | None = None
+
+
+class TimelineCommand(_Message):
+    """A moderator's timeline command, based on the version the moderator saw."""
+
+    type: Literal["timeline"]
+    request_id: RequestId | None = None
+    action: Literal["start", "next", "pause", "resume", "extend", "skip", "reorder", "jump", "finish"]
+    base_version: int = Field(ge=0)
+    item_id: ItemId | None = None
+    minutes: int | None = Field(default=None, ge=1, le=240)
+    order: list[ItemId] | None = Field(default=None, max_length=500)
+
+
+class RtcOffer(_Message):
+    """A WebRTC offer for this tab's one peer connection (complete ICE, no trickle)."""
+
+    type: Literal["rtc_offer"]
+    request_id: RequestId | None = None
+    sdp: str
+    publish: Literal["floor", "booth"] | None = None
+    channel: Language | None = None
+
+
+class SelectChannel(_Message):
+    type: Literal["select_channel"]
+    request_id: RequestId | None = None
+    channel: Language
+
+
+class FloorCommand(_Message):
+    """Give the floor to a person, or take it back (person_id null)."""
+
+    type: Literal["floor"]
+    request_id: RequestId | None = None
+    person_id: PersonId | None = None
+
+
+class FloorLanguage(_Message):
+    type: Literal["floor_language"]
+    request_id: RequestId | None = None
+    language: Language
+
+
+class RaiseHand(_Message):
+    type: Literal["raise_hand"]
+    request_id: RequestId | None = None
+    raised: bool = True
+
+
+class BoothCommand(_Message):
+    """An interpreter's (or, for force, a moderator's) action on a booth's mic."""
+
+    type: Literal["booth"]
+    request_id: RequestId | None = None
+    booth: Annotated[str, Field(max_length=64)]
+    action: Literal[
+        "take", "release", "offer", "request", "accept", "decline", "cancel", "force", "cough"
+    ]
+    to: PersonId | None = None
+    on: bool | None = None
+
+
+class BoothChat(_Message):
+    type: Literal["booth_chat"]
+    request_id: RequestId | None = None
+    booth: Annotated[str, Field(max_length=64)]
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class SlowDown(_Message):
+    """An interpreter asks the current speaker to slow down (the sender is not named)."""
+
+    type: Literal["slow_down"]
+    request_id: RequestId | None = None
+
+
+class Record(_Message):
+    type: Literal["record"]
+    request_id: RequestId | None = None
+    on: bool
+
+
+class Notice(_Message):
+    type: Literal["notice"]
+    request_id: RequestId | None = None
+    text: str = Field(min_length=1, max_length=1000)
+
+
+ClientMessage = Annotated[
+    Hello
+    | Ping
+    | TimelineCommand
+    | RtcOffer
+    | SelectChannel
+    | FloorCommand
+    | FloorLanguage
+    | RaiseHand
+    | BoothCommand
+    | BoothChat
+    | SlowDown
+    | Record
+    | Notice,
+    Field(discriminator="type"),
+]
+
+_client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+CLIENT_TYPES = (
+    "hello ping timeline rtc_offer select_channel floor floor_language raise_hand booth "
+    "booth_chat slow_down record notice"
+).split()
+
+
+def parse_client_message(text: str | bytes) -> ClientMessage:
+    """Parse one client frame; every failure is a ProtocolError with a clear reason."""
+    try:
+        raw = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("message is not valid JSON") from exc
+    if not isinstance(raw, dict):
+        raise ProtocolError("message must be a JSON object")
+    kind = raw.get("type")
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError(
+            f"unknown message type {str(kind)[:40]!r}", details={"known_types": CLIENT_TYPES}
+        )
+    try:
+        return _client_adapter.validate_python(raw)
+    except PydanticValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'message'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        ]
+        raise ProtocolError(
+            f"invalid {kind} message: {'; '.join(problems)}", details={"problems": problems}
+        ) from exc
+
+
+def request_id_of(text: str | bytes) -> str | None:
+    """Best effort: the request_id of a frame that failed to parse, to address the error."""
+    try:
+        raw = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    rid = raw.get("request_id") if isinstance(raw, dict) else None
+    return rid[:64] if isinstance(rid, str) else None
+
+
+# --- server -> client ------------------------------------------------------------------------
+
+
+class Welcome(_Message):
+    """Sent after a good hello: who you are and a full snapshot of the live state.
+
+    ``resync`` is true when the snapshot replaces a resume that could not be served
+    (too far behind, or another epoch): the client drops its state and starts from here.
+    """
+
+    type: Literal["welcome"] = "welcome"
+    epoch: str
+    seq: int
+    resync: bool = False
+    you: dict[str, Any]
+    snapshot: dict[str, Any]
+
+
+class Event(_Message):
+    """One live-state change. ``seq`` grows by one per event within ``epoch``; a client may
+    see gaps where events were addressed to others (booth chat of another booth)."""
+
+    type: Literal["event"] = "event"
+    epoch: str
+    seq: int
+    name: str
+    data: dict[str, Any]
+
+
+class Resumed(_Message):
+    """Sent after a hello whose resume point could be served: the missed events follow."""
+
+    type: Literal["resumed"] = "resumed"
+    epoch: str
+    from_seq: int
+    to_seq: int
+
+
+class Reply(_Message):
+    type: Literal["reply"] = "reply"
+    request_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorReply(_Message):
+    type: Literal["error"] = "error"
+    request_id: str | None = None
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+    request_id: str | None = None
+
+
+class RtcAnswer(_Message):
+    type: Literal["rtc_answer"] = "rtc_answer"
+    request_id: str | None = None
+    sdp: str
+
+
+ServerMessage = Welcome | Resumed | Event | Reply | ErrorReply | Pong | RtcAnswer
+
+
+def encode(message: ServerMessage) -> str:
+    return message.model_dump_json()

@@ -1,0 +1,323 @@
+"""Registration over HTTP: the form page (works without JavaScript) and a JSON API.
+
+GET  /register            the form, with the event's title and languages
+POST /register            form-encoded; re-renders the form with per-field errors, or thanks
+POST /api/registrations   JSON; 201, or 422 {"error": "invalid_input", "fields": {...}}
+
+Bodies are limited to ``BODY_LIMIT`` bytes (413). A new registrant becomes an approved
+participant (pending when ``settings.require_approval``) whatever role they asked for: the
+organizer grants panelist or interpreter roles. An approved registrant is mailed their link.
+A second registration with the same email is refused (409), without mailing anything: the
+organizers resend links, so nobody can make us mail-bomb a registered address.
+
+Also the small helpers the other HTML/JSON handlers share: page templates from client/,
+bounded body reading, and mailing a join link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import re
+import urllib.parse
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from simultan.core.registration import FIELDS, REQUESTABLE_ROLES, RegistrationForm
+from simultan.errors import ConflictError, SimultanError, ValidationError
+from simultan.mail.mailer import MAILER, MailError
+from simultan.mail.message import join_message
+from simultan.store.registrations import Registration, Status
+from simultan.web.auth import JoinLink, join_link, registrations
+from simultan.web.keys import CLOCK, EVENT, SETTINGS
+
+log = logging.getLogger("simultan.web.registration")
+
+CLIENT_DIR = Path(__file__).resolve().parents[3] / "client"
+BODY_LIMIT = 16 * 1024
+
+LANGUAGE_NAMES = {
+    "ar": "Arabic (العربية)",
+    "cs": "Czech (čeština)",
+    "da": "Danish (dansk)",
+    "de": "German (Deutsch)",
+    "en": "English",
+    "es": "Spanish (español)",
+    "fr": "French (français)",
+    "it": "Italian (italiano)",
+    "ja": "Japanese (日本語)",
+    "ko": "Korean (한국어)",
+    "pl": "Polish (polski)",
+    "pt": "Portuguese (português)",
+    "ru": "Russian (русский)",
+    "uk": "Ukrainian (українська)",
+    "zh": "Chinese (中文)",
+}
+ROLE_LABELS = {
+    "participant": "Participant (city delegate)",
+    "panelist": "Panelist or speaker",
+    "interpreter": "Interpreter",
+}
+TEXT_FIELDS = ("name", "email", "city", "country", "organization")
+
+# The time zones offered in the form: the IANA areas (plus UTC), computed once per app.
+ZONES = web.AppKey("registration_zones", tuple[str, ...])
+_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/")
+_AREAS += ("Indian/", "Pacific/")
+
+
+class BodyTooLarge(SimultanError):
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(SimultanError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+async def render_page(name: str, values: Mapping[str, str]) -> str:
+    """client/``name`` with each ``{{key}}`` replaced by ``values[key]``.
+
+    The values are inserted as they are: callers pass HTML they built with html.escape.
+    """
+    template = await asyncio.to_thread((CLIENT_DIR / name).read_text, encoding="utf-8")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def html_response(body: str, status: int = 200) -> web.Response:
+    response = web.Response(text=body, status=status, content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def message_page(title: str, paragraphs: list[str], status: int = 200) -> web.Response:
+    """A small page of escaped text (thanks, confirmations)."""
+    esc = html.escape
+    body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
+    page = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><link rel=stylesheet href=/static/css/app.css>"
+        f"<main class=message-page><div class=card><h1>{esc(title)}</h1>{body}</div></main></html>"
+    )
+    return html_response(page, status)
+
+
+async def read_body(request: web.Request, limit: int = BODY_LIMIT) -> bytes:
+    """The request body, refused with 413 once it grows past ``limit`` bytes."""
+    too_large = BodyTooLarge(
+        f"The request is too large: at most {limit // 1024} KiB are accepted.",
+        details={"limit_bytes": limit},
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(4096):
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+async def read_json(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, object]:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.")
+    body = await read_body(request, limit)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationError("The body is not valid JSON.", fields={}) from exc
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object.", fields={})
+    return data
+
+
+async def read_form(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, object]:
+    """A url-encoded form; a field given several times maps to a list (which is refused)."""
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded.")
+    body = await read_body(request, limit)
+    try:
+        pairs = urllib.parse.parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=2 * len(FIELDS),
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError("The form could not be read.", fields={}) from exc
+    return {key: values[0] if len(values) == 1 else values for key, values in pairs.items()}
+
+
+@dataclass(frozen=True)
+class MailOutcome:
+    link: JoinLink
+    mailed: bool
+
+
+async def send_join_mail(app: web.Application, registration: Registration) -> MailOutcome:
+    """Issue a fresh link for ``registration`` and mail it; a mail failure is logged, not raised.
+
+    The registration stands either way; the organizers can resend the link.
+    """
+    link = join_link(app, registration)
+    msg = join_message(
+        defn=app[EVENT],
+        registration=registration,
+        link=link.url,
+        expires_at=link.expires_at,
+        sender=app[SETTINGS].mail_from,
+        now=app[CLOCK](),
+    )
+    try:
+        await app[MAILER].send(msg)
+    except MailError as exc:
+        log.warning("! join mail for registration %s not sent: %s", registration.id, exc)
+        return MailOutcome(link, mailed=False)
+    log.info("> join mail for registration %s", registration.id)
+    return MailOutcome(link, mailed=True)
+
+
+# --- registering -----------------------------------------------------------------------------
+
+
+async def register(app: web.Application, data: Mapping[str, object]) -> tuple[Registration, bool]:
+    """Validate, store and (when approved) mail the link: (registration, mailed)."""
+    form = RegistrationForm.validate(data, languages=app[EVENT].languages)
+    status = Status.PENDING if app[SETTINGS].require_approval else Status.APPROVED
+    registration = await registrations(app).create(form, now=app[CLOCK](), status=status)
+    log.info("= registration %s %s", registration.id, status.value)
+    mailed = False
+    if status is Status.APPROVED:
+        mailed = (await send_join_mail(app, registration)).mailed
+    return registration, mailed
+
+
+def _options(choices: list[tuple[str, str]], selected: str) -> str:
+    esc = html.escape
+    return "".join(
+        f'<option value="{esc(value)}"{" selected" if value == selected else ""}>'
+        f"{esc(label)}</option>"
+        for value, label in choices
+    )
+
+
+async def render_form(
+    app: web.Application,
+    values: Mapping[str, object] | None = None,
+    errors: Mapping[str, str] | None = None,
+    message: str | None = None,
+) -> str:
+    defn = app[EVENT]
+    values = values or {}
+    errors = errors or {}
+    esc = html.escape
+
+    def typed(field: str, default: str = "") -> str:
+        value = values.get(field, default)
+        return value if isinstance(value, str) else default
+
+    page: dict[str, str] = {
+        "title": esc(defn.event.title),
+        "organizer": esc(defn.event.organizer or ""),
+        "description": esc(defn.event.description or ""),
+        "fresh": "false" if values else "true",
+    }
+    for field in (*FIELDS, "form"):
+        reason = errors.get(field)
+        page[f"{field}_error"] = (
+            f'<p class="field-error" id="{field}-error">{esc(reason)}</p>' if reason else ""
+        )
+        page[f"{field}_invalid"] = (
+            f' aria-invalid="true" aria-describedby="{field}-error"' if reason else ""
+        )
+    for field in TEXT_FIELDS:
+        page[field] = esc(typed(field))
+    page["role_options"] = _options(
+        [(r.value, ROLE_LABELS[r.value]) for r in REQUESTABLE_ROLES],
+        typed("requested_role", "participant"),
+    )
+    page["language_options"] = _options(
+        [(code, LANGUAGE_NAMES.get(code, code)) for code in defn.languages],
+        typed("language", defn.event.floor_language),
+    )
+    zone = typed("timezone", defn.event.timezone)
+    zones = list(app[ZONES])
+    if zone not in zones:
+        zones.insert(0, zone)
+    page["timezone_options"] = _options([(z, z.replace("_", " ")) for z in zones], zone)
+    banner = ""
+    if message:
+        banner = f'<p class="banner error" role="alert">{esc(message)}</p>'
+    page["banner"] = banner
+    return await render_page("register.html", page)
+
+
+async def get_form(request: web.Request) -> web.Response:
+    return html_response(await render_form(request.app))
+
+
+async def post_form(request: web.Request) -> web.Response:
+    data = await read_form(request)
+    try:
+        registration, mailed = await register(request.app, data)
+    except ValidationError as exc:
+        body = await render_form(request.app, data, exc.fields, exc.message)
+        return html_response(body, status=exc.http_status)
+    except ConflictError as exc:
+        fields = exc.details.get("fields")
+        field_errors = fields if isinstance(fields, dict) else {}
+        body = await render_form(request.app, data, field_errors, exc.message)
+        return html_response(body, status=exc.http_status)
+    title = request.app[EVENT].event.title
+    if registration.status is Status.PENDING:
+        lines = [
+            f"Thank you, {registration.name}: you are registered for {title}.",
+            "The organizers will review your registration. Once it is approved, your personal "
+            f"join link will be mailed to {registration.email}.",
+        ]
+    elif mailed:
+        lines = [
+            f"Thank you, {registration.name}: you are registered for {title}.",
+            f"Your personal join link is on its way to {registration.email}. It admits only "
+            "you, so please do not share it. The mail also holds the agenda in your time zone "
+            "and a calendar invitation.",
+        ]
+    else:
+        lines = [
+            f"Thank you, {registration.name}: you are registered for {title}.",
+            "We could not send the mail with your join link just now. The organizers will send "
+            "it again; you do not need to register a second time.",
+        ]
+    return message_page("You are registered", lines)
+
+
+async def post_api(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    registration, mailed = await register(request.app, data)
+    return web.json_response(
+        {"id": registration.id, "status": registration.status.value, "mailed": mailed},
+        status=201,
+    )
+
+
+def setup(app: web.Application) -> None:
+    app[ZONES] = tuple(
+        ["UTC", *sorted(z for z in zoneinfo.available_timezones() if z.startswith(_AREAS))]
+    )
+    app.router.add_get("/register", get_form)
+    app.router.add_post("/register", post_form)
+    app.router.add_post("/api/registrations", post_api)

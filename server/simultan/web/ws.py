@@ -1,0 +1,152 @@
+"""The /ws endpoint: Origin check before the upgrade, token in the first message, then one
+actor per connection (a reader that dispatches, a writer that drains a bounded queue)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from simultan.errors import AuthError, ProtocolError, SimultanError
+from simultan.hub.hub import RESYNC, Connection
+from simultan.protocol import messages as m
+from simultan.session.dispatch import dispatch
+from simultan.web.keys import SETTINGS
+from simultan.web.auth import authenticate
+from simultan.web.session_key import ON_DISCONNECT, SESSION
+
+log = logging.getLogger("simultan.ws")
+
+HELLO_TIMEOUT = 10.0
+CLOSE_AUTH = 4001
+# Frames up to this many times the limit are read and refused with a typed error; beyond it
+# aiohttp closes the socket (1009) so a client cannot make us buffer without bound.
+HARD_LIMIT_FACTOR = 4
+
+
+def origin_allowed(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    allowed = request.app[SETTINGS].origins
+    return origin.rstrip("/") in allowed or origin.rstrip("/") == f"{request.scheme}://{request.host}"
+
+
+def _error(exc: SimultanError, request_id: str | None = None) -> str:
+    return m.encode(
+        m.ErrorReply(request_id=request_id, code=exc.code, message=exc.message, details=exc.details)
+    )
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    if not origin_allowed(request):
+        raise web.HTTPForbidden(reason="Origin not allowed", text="websocket Origin not allowed")
+    settings = request.app[SETTINGS]
+    limit = settings.max_message_bytes
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=limit * HARD_LIMIT_FACTOR)
+    await ws.prepare(request)
+    session = request.app[SESSION]
+
+    hello = await _await_hello(ws, limit)
+    if hello is None:
+        return ws
+    try:
+        person = await authenticate(request.app, hello.token)
+    except AuthError as exc:
+        await ws.send_str(_error(exc))
+        await ws.close(code=CLOSE_AUTH, message=b"unauthorized")
+        return ws
+
+    conn = Connection(person, ws.send_str, queue_size=settings.client_queue_size)
+    resume = (hello.resume.epoch, hello.resume.seq) if hello.resume else None
+    session.hub.attach(conn, resume)
+    writer = asyncio.create_task(_write(ws, conn, session), name=f"ws-writer-{person.id[:8]}")
+    try:
+        await _read(ws, conn, session, person, limit)
+    finally:
+        session.hub.detach(conn)
+        conn.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer, 2.0)
+        writer.cancel()
+        for hook in request.app.get(ON_DISCONNECT, []):
+            with contextlib.suppress(Exception):
+                await hook(person, conn)
+    return ws
+
+
+async def _await_hello(ws: web.WebSocketResponse, limit: int) -> m.Hello | None:
+    while True:
+        try:
+            frame = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
+        except TimeoutError:
+            await ws.close(code=CLOSE_AUTH, message=b"no hello")
+            return None
+        if frame.type != WSMsgType.TEXT:
+            await ws.close()
+            return None
+        try:
+            if len(frame.data) > limit:
+                raise ProtocolError(f"message too large (limit {limit} bytes)")
+            msg = m.parse_client_message(frame.data)
+            if not isinstance(msg, m.Hello):
+                raise ProtocolError("the first message must be hello with your join token")
+            return msg
+        except ProtocolError as exc:
+            await ws.send_str(_error(exc))
+
+
+async def _read(
+    ws: web.WebSocketResponse, conn: Connection, session: Any, person: Any, limit: int
+) -> None:
+    async for frame in ws:
+        if frame.type != WSMsgType.TEXT:
+            if frame.type == WSMsgType.BINARY:
+                conn.offer(_error(ProtocolError("binary frames are not accepted")))
+                continue
+            break
+        request_id: str | None = None
+        try:
+            if len(frame.data) > limit:
+                raise ProtocolError(f"message too large (limit {limit} bytes)")
+            msg = m.parse_client_message(frame.data)
+            request_id = getattr(msg, "request_id", None)
+            if isinstance(msg, m.Hello):
+                raise ProtocolError("already authenticated")
+            if isinstance(msg, m.Ping):
+                conn.offer(m.encode(m.Pong(request_id=request_id)))
+                continue
+            result = await dispatch(session, person, msg, conn)
+            if isinstance(result, m.RtcAnswer):
+                conn.offer(m.encode(result))
+            else:
+                conn.offer(m.encode(m.Reply(request_id=request_id, data=result)))
+        except SimultanError as exc:
+            conn.offer(_error(exc, request_id or m.request_id_of(frame.data)))
+        except Exception:
+            log.exception("! handler failed for %s", person.id[:8])
+            conn.offer(
+                m.encode(
+                    m.ErrorReply(request_id=request_id, code="internal", message="internal error")
+                )
+            )
+
+
+async def _write(ws: web.WebSocketResponse, conn: Connection, session: Any) -> None:
+    while True:
+        item = await conn.queue.get()
+        if item is None:
+            if conn.close_code is not None:
+                await ws.close(code=conn.close_code, message=b"too slow")
+            return
+        try:
+            if item is RESYNC:
+                await ws.send_str(session.hub.resync(conn))
+            else:
+                await ws.send_str(item)  # type: ignore[arg-type]
+        except (ConnectionResetError, RuntimeError):
+            return
+

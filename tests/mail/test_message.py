@@ -1,0 +1,162 @@
+"""The join mail: link, agenda in two zones, escaped HTML, and an invite.ics that parses."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import icalendar
+import pytest
+
+from simultan.core.capabilities import Role
+from simultan.eventdef import EventDefinition, load_event
+from simultan.mail.message import event_days, invite_calendar, join_message
+from simultan.store.registrations import Registration, Status
+from tests.conftest import FORUM
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+EXPIRES = datetime(2026, 12, 4, 16, 30, tzinfo=UTC)
+LINK = "https://seminar.example/join/abc.def"
+
+
+def registration(**changes: object) -> Registration:
+    reg = Registration(
+        id="7d0c3a34-5b8e-4a55-9d42-3f1f0e2a9b10",
+        event_id="iuc-city-to-city",
+        name="Kenji Mori",
+        email="kenji.mori@kitakyushu.example",
+        city="Kitakyushu",
+        country="Japan",
+        organization="",
+        requested_role=Role.PARTICIPANT,
+        role=Role.PARTICIPANT,
+        booth=None,
+        language="ja",
+        timezone="Asia/Tokyo",
+        status=Status.APPROVED,
+        token_generation=0,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return replace(reg, **changes)  # type: ignore[arg-type]
+
+
+def build(defn: EventDefinition, reg: Registration | None = None, **kw: object) -> EmailMessage:
+    return join_message(
+        defn=defn,
+        registration=reg or registration(),
+        link=LINK,
+        expires_at=EXPIRES,
+        sender="Seminar <no-reply@seminar.example>",
+        now=kw.get("now", NOW),  # type: ignore[arg-type]
+    )
+
+
+def part(msg: EmailMessage, subtype: str) -> str:
+    body = msg.get_body(preferencelist=(subtype,))
+    assert body is not None
+    content = body.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+def ics_of(msg: EmailMessage) -> icalendar.Calendar:
+    attachments = list(msg.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["invite.ics"]
+    assert attachments[0].get_content_type() == "text/calendar"
+    raw = attachments[0].get_payload(decode=True)
+    assert isinstance(raw, bytes)
+    return icalendar.Calendar.from_ical(raw)
+
+
+def test_headers(seminar: EventDefinition) -> None:
+    msg = build(seminar)
+    assert msg["To"] == "Kenji Mori <kenji.mori@kitakyushu.example>"
+    assert msg["From"] == "Seminar <no-reply@seminar.example>"
+    assert msg["Subject"] == f"Your join link: {seminar.event.title}"
+    assert msg["Message-ID"].endswith("@seminar.example>")
+
+
+def test_text_part_has_link_and_agenda_in_both_zones(seminar: EventDefinition) -> None:
+    text = part(build(seminar), "plain")
+    assert LINK in text
+    assert "Europe/Brussels (event time) | Asia/Tokyo (your time)" in text
+    # 09:00 in Brussels on 3 December (UTC+1) is 17:00 in Tokyo (UTC+9).
+    assert "09:00–09:30 | 17:00–17:30  Welcome: what IUC city pairs achieved" in text
+    # The closing ends at 17:30 in Brussels: 01:30 the next day in Tokyo.
+    assert "17:00–17:30 | 01:00–01:30 (Fri 4 Dec)  Closing: what comes after IUC" in text
+    assert "Thursday 3 December 2026" in text
+    assert "Sat 5 Dec 2026 01:30 (Asia/Tokyo)" in text  # the expiry, in the reader's zone
+
+
+def test_same_zone_shows_one_column(seminar: EventDefinition) -> None:
+    text = part(build(seminar, registration(timezone="Europe/Brussels")), "plain")
+    assert "Agenda, times in Europe/Brussels:" in text
+    assert "  09:00–09:30  Welcome" in text
+    assert "|" not in text
+
+
+def test_role_is_named(seminar: EventDefinition) -> None:
+    reg = registration(role=Role.INTERPRETER, booth="ja")
+    assert "as interpreter (booth ja)" in part(build(seminar, reg), "plain")
+
+
+def test_html_part_escapes_user_text(seminar: EventDefinition) -> None:
+    reg = registration(name='<script>alert("x")</script> & Co')
+    html = part(build(seminar, reg), "html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in html
+    assert f'<a href="{LINK}">' in html
+    text = part(build(seminar, reg), "plain")
+    assert '<script>alert("x")</script> & Co' in text  # plain text is not HTML
+
+
+def test_invite_has_one_event_per_day_in_utc(seminar: EventDefinition) -> None:
+    cal = ics_of(build(seminar))
+    assert cal["X-WR-TIMEZONE"] == "Europe/Brussels"
+    assert cal["METHOD"] == "PUBLISH"
+    zones = [tz["TZID"] for tz in cal.walk("VTIMEZONE")]
+    assert zones == ["Europe/Brussels"]
+    events = cal.walk("VEVENT")
+    assert len(events) == 1
+    event = events[0]
+    start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+    assert start == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)  # 09:00 Brussels
+    assert end == datetime(2026, 12, 3, 16, 30, tzinfo=UTC)  # 17:30 Brussels
+    assert start.utcoffset().total_seconds() == 0
+    assert str(event["URL"]) == LINK
+    assert LINK in str(event["DESCRIPTION"])
+    assert event["UID"] == "7d0c3a34-5b8e-4a55-9d42-3f1f0e2a9b10.2026-12-03@simultan"
+    raw = cal.to_ical().decode()
+    assert "DTSTART:20261203T080000Z" in raw
+    assert "DTEND:20261203T163000Z" in raw
+
+
+def test_uid_is_stable_per_registration(seminar: EventDefinition) -> None:
+    first = ics_of(build(seminar)).walk("VEVENT")[0]["UID"]
+    later = ics_of(build(seminar, now=datetime(2026, 11, 30, tzinfo=UTC))).walk("VEVENT")[0]
+    other = ics_of(build(seminar, registration(id="other"))).walk("VEVENT")[0]
+    assert later["UID"] == first
+    assert other["UID"] != first
+
+
+def test_multi_day_event() -> None:
+    forum = load_event(FORUM)
+    days = event_days(forum)
+    assert len(days) == 2
+    raw = invite_calendar(forum, uid_base="r1", link=LINK, now=NOW)
+    cal = icalendar.Calendar.from_ical(raw)
+    assert cal["X-WR-TIMEZONE"] == "Europe/Warsaw"
+    events = cal.walk("VEVENT")
+    assert [e["UID"] for e in events] == [f"r1.{d.isoformat()}@simultan" for d, _, _ in days]
+    for event, (_day, start, end) in zip(events, days, strict=True):
+        assert event.decoded("DTSTART") == start
+        assert event.decoded("DTEND") == end
+        assert str(event["SUMMARY"]).endswith(")")  # "(day 1)", "(day 2)"
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Adak", "Asia/Kathmandu"])
+def test_far_zones_render(seminar: EventDefinition, zone: str) -> None:
+    text = part(build(seminar, registration(timezone=zone)), "plain")
+    assert f"{zone} (your time)" in text

@@ -1,0 +1,262 @@
+"""Shared helpers for media tests and benchmarks: tone tracks, FFT, a loopback "browser tab".
+
+Reuse them from other test packages::
+
+    from tests.media.tones import ToneTrack, Tab, dominant_frequency
+
+Everything runs in one process over 127.0.0.1 (run pytest inside ``unshare -n`` with
+``ip link set lo up``). The pass-through hook the SFU installs is process-wide, so a
+:class:`Tab`'s remote tracks yield encoded packets too; it decodes audio itself with
+:class:`simultan.media.decode.OpusPacketDecoder` and VP8 with PyAV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from simultan.media.decode import OpusPacketDecoder
+from simultan.media.sfu import EmbeddedSfu
+
+RATE = 48000
+FRAME = 960
+FLOOR_HZ = 440.0
+TONES = {"en": FLOOR_HZ, "zh": 523.0, "ja": 659.0, "es": 784.0}
+
+
+class ToneTrack(MediaStreamTrack):
+    """A sine tone as raw 20 ms ``av.AudioFrame``s (numpy), paced in real time."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.amplitude = amplitude
+        self.sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + self.sent * FRAME / RATE
+        if due > now:
+            await asyncio.sleep(due - now)
+        t = (np.arange(FRAME) + self.sent * FRAME) / RATE
+        pcm = (self.amplitude * np.sin(2 * np.pi * self.frequency * t) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self.sent * FRAME
+        frame.time_base = fractions.Fraction(1, RATE)
+        self.sent += 1
+        return frame
+
+
+def dominant_frequency(samples: np.ndarray, rate: int = RATE) -> float:
+    """The strongest frequency in ``samples`` (Hann window, parabolic peak interpolation)."""
+    if samples.size < 64:
+        return 0.0
+    x = samples.astype(np.float64) * np.hanning(samples.size)
+    spectrum = np.abs(np.fft.rfft(x))
+    spectrum[0] = 0
+    k = int(np.argmax(spectrum))
+    if 0 < k < spectrum.size - 1:
+        a, b, c = np.log(spectrum[k - 1 : k + 2] + 1e-12)
+        k = k + 0.5 * (a - c) / (a - 2 * b + c)  # type: ignore[assignment]
+    return float(k * rate / samples.size)
+
+
+def closest_tone(samples: np.ndarray, candidates: Iterable[float], rate: int = RATE) -> float | None:
+    """Which candidate frequency carries the most energy (Goertzel-like), None if silent."""
+    if samples.size == 0 or float(np.max(np.abs(samples))) < 0.01:
+        return None
+    t = np.arange(samples.size) / rate
+    best, best_power = None, 0.0
+    for f in candidates:
+        power = abs(np.dot(samples, np.exp(-2j * np.pi * f * t)))
+        if power > best_power:
+            best, best_power = f, power
+    return best
+
+
+@dataclass
+class Heard:
+    """Decoded audio of one received track, as (arrival time, samples) per frame."""
+
+    frames: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=1500))
+    packets: int = 0
+
+    def recent(self, seconds: float) -> np.ndarray:
+        need = int(seconds * RATE)
+        chunks: list[np.ndarray] = []
+        total = 0
+        for _, samples in reversed(self.frames):
+            chunks.append(samples)
+            total += samples.size
+            if total >= need:
+                break
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(list(reversed(chunks)))[-need:]
+
+    def frequency(self, seconds: float = 0.5) -> float:
+        return dominant_frequency(self.recent(seconds))
+
+    def first_heard(self, tone: float, *, after: float, run: int = 5) -> float | None:
+        """Arrival time of the first of ``run`` consecutive frames carrying ``tone``."""
+        streak, first = 0, None
+        candidates = sorted(set(TONES.values()) | {tone})
+        for arrival, samples in list(self.frames):
+            if arrival < after:
+                continue
+            if closest_tone(samples, candidates) == tone:
+                if streak == 0:
+                    first = arrival
+                streak += 1
+                if streak >= run:
+                    return first
+            else:
+                streak = 0
+        return None
+
+
+@dataclass
+class SeenVideo:
+    packets: int = 0
+    keyframes: int = 0
+    decoded: int = 0
+    first_decoded_at: float | None = None
+    size: tuple[int, int] | None = None
+
+
+class Tab:
+    """A loopback stand-in for a browser tab: one aiortc peer connection to the SFU.
+
+    M-lines in the order media.js uses: video (floor video), audio (program, carries the
+    published audio), audio (channel).
+    """
+
+    def __init__(
+        self,
+        sfu: EmbeddedSfu,
+        session_id: str,
+        *,
+        publish: str | None = None,
+        channel: str | None = None,
+        audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        decode_video: bool = False,
+    ) -> None:
+        self.sfu = sfu
+        self.session_id = session_id
+        self.publish = publish
+        self.channel = channel
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.program = Heard()
+        self.channel_audio = Heard()
+        self.video = SeenVideo()
+        self._decode_video = decode_video
+        self._tasks: list[asyncio.Task[None]] = []
+        self.video_t = self.pc.addTransceiver(video or "video", direction="sendrecv" if video else "recvonly")
+        self.program_t = self.pc.addTransceiver(audio or "audio", direction="sendrecv" if audio else "recvonly")
+        self.channel_t = self.pc.addTransceiver("audio", direction="recvonly")
+        self._started: set[int] = set()
+
+    async def connect(self, *, listen_to_floor_video: bool = True) -> str:
+        """Offer, get the SFU's answer, apply it; returns the answer SDP."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        answer = await self.sfu.negotiate(
+            self.session_id,
+            self.pc.localDescription.sdp,
+            publish=self.publish,
+            channel=self.channel,
+            listen_to_floor_video=listen_to_floor_video,
+        )
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        self._start_readers()
+        return answer
+
+    async def publish_now(self, key: str, audio: MediaStreamTrack, video: MediaStreamTrack | None = None) -> str:
+        """Renegotiate to start publishing (a panelist given the floor)."""
+        self.publish = key
+        self.program_t.sender.replaceTrack(audio)
+        self.program_t.direction = "sendrecv"
+        if video is not None:
+            self.video_t.sender.replaceTrack(video)
+            self.video_t.direction = "sendrecv"
+        return await self.connect()
+
+    def _start_readers(self) -> None:
+        for transceiver, sink in (
+            (self.program_t, self.program),
+            (self.channel_t, self.channel_audio),
+        ):
+            track = transceiver.receiver.track
+            if track is not None and id(track) not in self._started:
+                self._started.add(id(track))
+                self._tasks.append(asyncio.ensure_future(self._read_audio(track, sink)))
+        track = self.video_t.receiver.track
+        if track is not None and id(track) not in self._started:
+            self._started.add(id(track))
+            self._tasks.append(asyncio.ensure_future(self._read_video(track)))
+
+    async def _read_audio(self, track: MediaStreamTrack, sink: Heard) -> None:
+        decoder = OpusPacketDecoder()
+        try:
+            while True:
+                packet = await track.recv()
+                sink.packets += 1
+                samples = decoder.decode(packet)
+                sink.frames.append((time.monotonic(), samples))
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def _read_video(self, track: MediaStreamTrack) -> None:
+        codec = av.CodecContext.create("libvpx", "r")
+        try:
+            while True:
+                packet = await track.recv()
+                self.video.packets += 1
+                if packet.is_keyframe:
+                    self.video.keyframes += 1
+                if self._decode_video:
+                    try:
+                        frames = codec.decode(packet)
+                    except av.FFmpegError:
+                        continue
+                    for frame in frames:
+                        self.video.decoded += 1
+                        self.video.size = (frame.width, frame.height)
+                        if self.video.first_decoded_at is None:
+                            self.video.first_decoded_at = time.monotonic()
+        except (MediaStreamError, asyncio.CancelledError):
+            pass
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pc.close()
+
+
+async def wait_until(predicate, timeout: float, interval: float = 0.05) -> float:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until true; returns the seconds it took. AssertionError on timeout."""
+    start = time.monotonic()
+    while True:
+        if predicate():
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

@@ -1,0 +1,274 @@
+"""Registration over HTTP: the form, the JSON API, the mail, and the link it carries."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from simultan.core.capabilities import Role
+from simultan.store.registrations import Status
+from simultan.web.auth import registrations
+from simultan.web.keys import EVENT, SETTINGS
+from tests.web.conftest import BASE_URL, MakeWebApp, WebApp, join_path, token_of
+
+FORM = {
+    "name": "Amara Okafor",
+    "email": "Amara.Okafor@Lagos.example",
+    "city": "Lagos",
+    "country": "Nigeria",
+    "organization": "Lagos State Ministry of Environment",
+    "requested_role": "participant",
+    "language": "en",
+    "timezone": "Africa/Lagos",
+}
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+async def test_form_page_shows_event_and_its_languages(web_app: WebApp) -> None:
+    response = await web_app.client.get("/register", headers=HTML)
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    page = await response.text()
+    title = web_app.app[EVENT].event.title
+    assert f"<h1>{html.escape(title)}</h1>" in page
+    for code, label in [("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("es", "Spanish")]:
+        assert f'<option value="{code}"' in page
+        assert label in page
+    assert '<option value="fr"' not in page
+    assert '<option value="Europe/Brussels" selected>' in page  # the event's zone by default
+    assert '<form class="card register-form" method="post" action="/register"' in page
+    assert "{{" not in page
+
+
+async def test_form_post_mails_a_link_that_leads_to_the_stage(web_app: WebApp) -> None:
+    response = await web_app.client.post("/register", data=FORM, headers=HTML)
+    assert response.status == 200
+    page = await response.text()
+    assert "You are registered" in page
+    assert "amara.okafor@lagos.example" in page
+
+    assert len(web_app.mails) == 1
+    mail = web_app.mails[0]
+    assert mail["To"] == "Amara Okafor <amara.okafor@lagos.example>"
+    path = join_path(mail)
+    joined = await web_app.client.get(path, allow_redirects=False)
+    assert joined.status == 303
+    assert joined.headers["Location"] == f"/stage#token={token_of(path)}"
+    assert joined.headers["Referrer-Policy"] == "no-referrer"
+
+    stored = await registrations(web_app.app).get_by_email("amara.okafor@lagos.example")
+    assert stored is not None
+    assert stored.status is Status.APPROVED
+    assert stored.role is Role.PARTICIPANT
+    assert stored.organization == FORM["organization"]
+
+
+async def test_requested_roles_are_only_requests(web_app: WebApp) -> None:
+    response = await web_app.client.post(
+        "/register", data={**FORM, "requested_role": "interpreter"}, headers=HTML
+    )
+    assert response.status == 200
+    stored = await registrations(web_app.app).get_by_email(FORM["email"])
+    assert stored is not None
+    assert stored.requested_role is Role.INTERPRETER
+    assert stored.role is Role.PARTICIPANT and stored.booth is None
+    location = (await web_app.client.get(join_path(web_app.mails[0]), allow_redirects=False))
+    assert location.headers["Location"].startswith("/stage#token=")
+
+
+async def test_link_lives_through_the_event(web_app: WebApp) -> None:
+    defn = web_app.app[EVENT]
+    web_app.clock.now = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)  # two months ahead
+    await web_app.client.post("/register", data=FORM, headers=HTML)
+    path = join_path(web_app.mails[0])
+    last_end = datetime(2026, 12, 3, 16, 30, tzinfo=UTC)  # 17:30 Brussels
+    assert defn.event.days[-1] == last_end.date()
+    web_app.clock.now = last_end + timedelta(hours=23)
+    assert (await web_app.client.get(path, allow_redirects=False)).status == 303
+    web_app.clock.now = last_end + timedelta(days=1)
+    expired = await web_app.client.get(path, allow_redirects=False)
+    assert expired.status == 401
+    assert "This join link has expired" in await expired.text()
+
+
+async def test_fields_too_long_or_with_markup_are_refused_and_escaped(web_app: WebApp) -> None:
+    evil = "<script>alert(1)</script>"
+    data = {
+        **FORM,
+        "name": evil + "x" * 200,
+        "email": evil,
+        "city": '"><img src=x onerror=alert(1)>',
+        "country": "",
+        "language": "fr",
+    }
+    response = await web_app.client.post("/register", data=data, headers=HTML)
+    assert response.status == 422
+    page = await response.text()
+    assert "<script>alert" not in page
+    assert "<img" not in page
+    assert html.escape(data["name"]) in page  # the typed value, escaped, for correcting
+    assert html.escape(data["city"]) in page
+    assert "must be at most 200 characters" in page
+    assert "is not an email address" in page
+    assert "is required" in page  # country
+    assert "must be one of the event&#x27;s languages" in page
+    assert '<option value="en" selected>' not in page  # the typed (bad) language is kept...
+    assert 'aria-invalid="true" aria-describedby="name-error"' in page
+    assert web_app.mails == []
+    assert await registrations(web_app.app).list() == []
+
+
+async def test_markup_in_a_valid_name_is_stored_as_typed_and_shown_escaped(
+    web_app: WebApp,
+) -> None:
+    name = "<b>Bold</b> & <script>x</script>"
+    response = await web_app.client.post("/register", data={**FORM, "name": name}, headers=HTML)
+    assert response.status == 200
+    page = await response.text()
+    assert "<script>x" not in page and "<b>Bold" not in page
+    assert html.escape(name) in page
+    stored = await registrations(web_app.app).get_by_email(FORM["email"])
+    assert stored is not None and stored.name == name
+    mail_html = web_app.mails[0].get_body(preferencelist=("html",))
+    assert mail_html is not None and "<script>x" not in mail_html.get_content()
+
+
+async def test_oversize_form_is_413(web_app: WebApp) -> None:
+    big = {**FORM, "organization": "x" * 20_000}
+    response = await web_app.client.post("/register", data=big, headers=HTML)
+    assert response.status == 413
+    assert "too large" in await response.text()
+    api = await web_app.client.post("/api/registrations", json=big)
+    assert api.status == 413
+    body = await api.json()
+    assert body["error"] == "too_large"
+    assert body["limit_bytes"] == 16 * 1024
+    assert "at most 16 KiB" in body["message"]
+
+
+async def test_oversize_chunked_body_is_413(web_app: WebApp) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(40):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = await web_app.client.post(
+        "/api/registrations", data=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 413
+
+
+async def test_json_api_success(web_app: WebApp) -> None:
+    response = await web_app.client.post("/api/registrations", json=FORM)
+    assert response.status == 201
+    body = await response.json()
+    assert set(body) == {"id", "status", "mailed"}
+    assert body["status"] == "approved" and body["mailed"] is True
+    assert len(web_app.mails) == 1
+    assert token_of(join_path(web_app.mails[0])) not in await response.text()
+
+
+async def test_json_api_errors_are_typed(web_app: WebApp) -> None:
+    response = await web_app.client.post(
+        "/api/registrations", json={**FORM, "email": "nope", "timezone": "Moon/Base", "x": 1}
+    )
+    assert response.status == 422
+    body = await response.json()
+    assert body["error"] == "invalid_input"
+    assert body["fields"] == {
+        "email": "is not an email address (name@example.org)",
+        "timezone": "is not a known time zone (for example Europe/Brussels)",
+        "x": "is not a registration field",
+    }
+    assert "Traceback" not in await response.text()
+
+
+async def test_json_api_bad_bodies(web_app: WebApp) -> None:
+    client = web_app.client
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 422, "JSON"),
+        ({"json": ["a", "list"]}, 422, "object"),
+        ({"data": b"\xff\xfe", "headers": {"Content-Type": "application/json"}}, 422, "JSON"),
+        ({"data": "name=x", "headers": {"Content-Type": "text/plain"}}, 415, "application/json"),
+    ]
+    for kwargs, status, words in cases:
+        response = await client.post("/api/registrations", **kwargs)
+        assert response.status == status, kwargs
+        body = await response.json()
+        assert words in body["message"]
+
+
+async def test_form_bad_bodies(web_app: WebApp) -> None:
+    client = web_app.client
+    twice = await client.post(
+        "/register",
+        data="name=a&name=b&email=a%40b.example",
+        headers={**HTML, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.status == 422
+    assert "must be text" in await twice.text()
+    bad_utf8 = await client.post(
+        "/register",
+        data=b"name=%ff%fe",
+        headers={**HTML, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert bad_utf8.status == 422
+    multipart = await client.post(
+        "/register", data={"name": "x", "file": b"bytes"}, headers=HTML
+    )
+    assert multipart.status == 415
+
+
+async def test_duplicate_email_is_409(web_app: WebApp) -> None:
+    first = await web_app.client.post("/api/registrations", json=FORM)
+    assert first.status == 201
+    again = await web_app.client.post(
+        "/api/registrations", json={**FORM, "email": "AMARA.OKAFOR@lagos.example"}
+    )
+    assert again.status == 409
+    body = await again.json()
+    assert body["error"] == "conflict"
+    assert "already registered" in body["message"]
+    assert body["fields"] == {"email": "is already registered for this event"}
+    form = await web_app.client.post("/register", data=FORM, headers=HTML)
+    assert form.status == 409
+    page = await form.text()
+    assert "is already registered for this event" in page
+    assert html.escape(FORM["name"]) in page
+    assert len(web_app.mails) == 1  # nothing is mailed again
+
+
+async def test_require_approval_keeps_registrations_pending(make_web_app: MakeWebApp) -> None:
+    app = await make_web_app(require_approval=True)
+    response = await app.client.post("/register", data=FORM, headers=HTML)
+    assert response.status == 200
+    assert "will review your registration" in await response.text()
+    assert app.mails == []
+    api = await app.client.post(
+        "/api/registrations", json={**FORM, "email": "second@lagos.example"}
+    )
+    assert (await api.json())["status"] == "pending"
+    assert {r.status for r in await registrations(app.app).list()} == {Status.PENDING}
+
+
+async def test_mail_failure_keeps_the_registration(make_web_app: MakeWebApp) -> None:
+    app = await make_web_app(smtp_port=1)  # nothing listens there
+    response = await app.client.post("/register", data=FORM, headers=HTML)
+    assert response.status == 200
+    assert "could not send the mail" in await response.text()
+    api = await app.client.post("/api/registrations", json={**FORM, "email": "b@lagos.example"})
+    assert api.status == 201
+    assert (await api.json())["mailed"] is False
+    assert len(await registrations(app.app).list()) == 2
+
+
+async def test_outbox_when_no_smtp_host(make_web_app: MakeWebApp) -> None:
+    app = await make_web_app(smtp=False)
+    response = await app.client.post("/api/registrations", json=FORM)
+    assert (await response.json())["mailed"] is True
+    files = list(app.app[SETTINGS].outbox_dir.glob("*.eml"))
+    assert len(files) == 1
+    assert f"{BASE_URL}/join/" in files[0].read_text()
