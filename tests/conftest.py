@@ -100,7 +100,7 @@ class LiveServer:
         self, token: str, *, resume: dict[str, Any] | None = None, origin: str | None = None
     ) -> Client:
         ws = await websockets.connect(
-            self.ws_url, origin=origin or self.origin, max_size=2**22  # type: ignore[arg-type]
+            self.ws_url, origin=origin or self.origin, max_size=2**22, close_timeout=0.5
         )
         client = Client(ws)
         self.clients.append(client)

@@ -185,13 +185,16 @@ def test_roles_that_cannot_be_requested(role: str) -> None:
     assert "requested_role" in errors_of(good(requested_role=role))
 
 
-@pytest.mark.parametrize("zone", ["Europe/Brussels", "Asia/Tokyo", "America/Argentina/Cordoba", "UTC"])
+@pytest.mark.parametrize(
+    "zone", ["Europe/Brussels", "Asia/Tokyo", "America/Argentina/Cordoba", "UTC"]
+)
 def test_known_time_zones(zone: str) -> None:
     assert is_time_zone(zone)
 
 
 @pytest.mark.parametrize(
-    "zone", ["", "Mars/Base", "localtime", "Factory", "../../etc/passwd", "/etc/localtime", "x" * 80]
+    "zone",
+    ["", "Mars/Base", "localtime", "Factory", "../../etc/passwd", "/etc/localtime", "x" * 80],
 )
 def test_unknown_time_zones(zone: str) -> None:
     assert not is_time_zone(zone)

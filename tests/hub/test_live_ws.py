@@ -146,7 +146,7 @@ async def test_slow_client_does_not_hold_back_others(tmp_path, clock, seminar) -
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
         slow = await websockets.connect(
-            server.ws_url, origin=server.origin, max_queue=1, sock=sock
+            server.ws_url, origin=server.origin, max_queue=1, sock=sock, close_timeout=0.5
         )
         await slow.send(json.dumps({"type": "hello", "token": slow_t}))
         await welcome_of(moderator)

@@ -83,9 +83,9 @@ def test_text_part_has_link_and_agenda_in_both_zones(seminar: EventDefinition) -
     assert LINK in text
     assert "Europe/Brussels (event time) | Asia/Tokyo (your time)" in text
     # 09:00 in Brussels on 3 December (UTC+1) is 17:00 in Tokyo (UTC+9).
-    assert "09:00–09:30 | 17:00–17:30  Welcome: what IUC city pairs achieved" in text
+    assert "09:00-09:30 | 17:00-17:30  Welcome: what IUC city pairs achieved" in text
     # The closing ends at 17:30 in Brussels: 01:30 the next day in Tokyo.
-    assert "17:00–17:30 | 01:00–01:30 (Fri 4 Dec)  Closing: what comes after IUC" in text
+    assert "17:00-17:30 | 01:00-01:30 (Fri 4 Dec)  Closing: what comes after IUC" in text
     assert "Thursday 3 December 2026" in text
     assert "Sat 5 Dec 2026 01:30 (Asia/Tokyo)" in text  # the expiry, in the reader's zone
 
@@ -93,7 +93,7 @@ def test_text_part_has_link_and_agenda_in_both_zones(seminar: EventDefinition) -
 def test_same_zone_shows_one_column(seminar: EventDefinition) -> None:
     text = part(build(seminar, registration(timezone="Europe/Brussels")), "plain")
     assert "Agenda, times in Europe/Brussels:" in text
-    assert "  09:00–09:30  Welcome" in text
+    assert "  09:00-09:30  Welcome" in text
     assert "|" not in text
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from simultan.media.decode import OpusPacketDecoder
@@ -96,6 +96,8 @@ class Heard:
     """Decoded audio of one received track, as (arrival time, samples) per frame."""
 
     frames: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=1500))
+    # (arrival, pts) per packet: pts is the RTP timestamp relative to the first one.
+    timestamps: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=1500))
     packets: int = 0
 
     def recent(self, seconds: float) -> np.ndarray:
@@ -163,7 +165,10 @@ class Tab:
         self.session_id = session_id
         self.publish = publish
         self.channel = channel
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle, like a browser: aiortc's balanced policy breaks a second audio m-line.
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self.program = Heard()
         self.channel_audio = Heard()
         self.video = SeenVideo()
@@ -217,9 +222,11 @@ class Tab:
         try:
             while True:
                 packet = await track.recv()
+                now = time.monotonic()
                 sink.packets += 1
+                sink.timestamps.append((now, int(packet.pts or 0)))
                 samples = decoder.decode(packet)
-                sink.frames.append((time.monotonic(), samples))
+                sink.frames.append((now, samples))
         except (MediaStreamError, asyncio.CancelledError):
             pass
 

@@ -33,7 +33,12 @@ async def test_form_page_shows_event_and_its_languages(web_app: WebApp) -> None:
     page = await response.text()
     title = web_app.app[EVENT].event.title
     assert f"<h1>{html.escape(title)}</h1>" in page
-    for code, label in [("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("es", "Spanish")]:
+    for code, label in [
+        ("en", "English"),
+        ("zh", "Chinese"),
+        ("ja", "Japanese"),
+        ("es", "Spanish"),
+    ]:
         assert f'<option value="{code}"' in page
         assert label in page
     assert '<option value="fr"' not in page
@@ -74,7 +79,7 @@ async def test_requested_roles_are_only_requests(web_app: WebApp) -> None:
     assert stored is not None
     assert stored.requested_role is Role.INTERPRETER
     assert stored.role is Role.PARTICIPANT and stored.booth is None
-    location = (await web_app.client.get(join_path(web_app.mails[0]), allow_redirects=False))
+    location = await web_app.client.get(join_path(web_app.mails[0]), allow_redirects=False)
     assert location.headers["Location"].startswith("/stage#token=")
 
 
@@ -216,9 +221,7 @@ async def test_form_bad_bodies(web_app: WebApp) -> None:
         headers={**HTML, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert bad_utf8.status == 422
-    multipart = await client.post(
-        "/register", data={"name": "x", "file": b"bytes"}, headers=HTML
-    )
+    multipart = await client.post("/register", data={"name": "x", "file": b"bytes"}, headers=HTML)
     assert multipart.status == 415
 
 

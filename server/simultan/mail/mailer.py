@@ -78,7 +78,9 @@ class Mailer:
                 timeout=smtp.timeout,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            log.warning("! mail %s via %s:%s failed: %s", msg["Message-ID"], smtp.host, smtp.port, exc)
+            log.warning(
+                "! mail %s via %s:%s failed: %s", msg["Message-ID"], smtp.host, smtp.port, exc
+            )
             raise MailError(f"The mail server did not accept the message ({exc}).") from exc
         log.info("> mail %s via %s:%s", msg["Message-ID"], smtp.host, smtp.port)
 

@@ -27,8 +27,8 @@ class AgendaLine:
     """One agenda item as shown in a mail: in the event's zone and in the reader's."""
 
     day: date  # the event-local day
-    event_times: str  # "09:00–09:30"
-    local_times: str  # "16:00–16:30" or "01:00–01:30 (Fri 4 Dec)"
+    event_times: str  # "09:00-09:30"
+    local_times: str  # "16:00-16:30" or "01:00-01:30 (Fri 4 Dec)"
     title: str
 
 
@@ -52,13 +52,13 @@ def _line(defn: EventDefinition, item: AgendaItemDef, zone: ZoneInfo) -> AgendaL
     start = defn.planned_start(item)
     end = start + item_duration(item)
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-    local = f"{local_start:%H:%M}–{local_end:%H:%M}"
+    local = f"{local_start:%H:%M}-{local_end:%H:%M}"
     if local_start.date() != item.day:
         local += f" ({local_start:%a} {local_start.day} {local_start:%b})"
     event_end = end.astimezone(defn.zone)
     return AgendaLine(
         day=item.day,
-        event_times=f"{item.start:%H:%M}–{event_end:%H:%M}",
+        event_times=f"{item.start:%H:%M}-{event_end:%H:%M}",
         local_times=local,
         title=item.title,
     )
@@ -78,9 +78,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def invite_calendar(
-    defn: EventDefinition, *, uid_base: str, link: str, now: datetime
-) -> bytes:
+def invite_calendar(defn: EventDefinition, *, uid_base: str, link: str, now: datetime) -> bytes:
     """An iCalendar file with one VEVENT per event day, times in UTC.
 
     UIDs derive from ``uid_base`` (the registration id) and the day, so a resent invite
@@ -104,10 +102,10 @@ def invite_calendar(
         summary = _one_line(defn.event.title)
         if len(days) > 1:
             summary += f" (day {number})"
-        lines = [f"{a.event_times} {a.title}" for a in agenda_lines(defn, defn.zone) if a.day == day]
-        description = "\n".join(
-            [f"Join: {link}", "", f"Agenda ({defn.event.timezone}):", *lines]
-        )
+        lines = [
+            f"{a.event_times} {a.title}" for a in agenda_lines(defn, defn.zone) if a.day == day
+        ]
+        description = "\n".join([f"Join: {link}", "", f"Agenda ({defn.event.timezone}):", *lines])
         event = icalendar.Event()
         event.add("uid", f"{uid_base}.{day.isoformat()}@simultan")
         event.add("dtstamp", now.astimezone(UTC))
@@ -118,7 +116,7 @@ def invite_calendar(
         event.add("location", "Online")
         event.add("url", link)
         cal.add_component(event)
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
 
 def join_message(
@@ -178,7 +176,9 @@ def join_message(
             current = line.day
             rows.append(f'<tr><th colspan="3">{esc(_day_heading(line.day))}</th></tr>')
         local_cell = "" if same_zone else f"<td>{esc(line.local_times)}</td>"
-        rows.append(f"<tr><td>{esc(line.event_times)}</td>{local_cell}<td>{esc(line.title)}</td></tr>")
+        rows.append(
+            f"<tr><td>{esc(line.event_times)}</td>{local_cell}<td>{esc(line.title)}</td></tr>"
+        )
     zone_head = f"<th>{esc(defn.event.timezone)}</th>"
     if not same_zone:
         zone_head += f"<th>{esc(registration.timezone)} (your time)</th>"

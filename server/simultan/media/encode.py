@@ -54,6 +54,10 @@ class EncodedTrack(MediaStreamTrack):
         self._force_keyframe = True
         return True
 
+    def keyframe_requested(self) -> None:
+        """Sender hook (see :mod:`.passthrough`): a peer sent PLI/FIR for this track."""
+        self.force_keyframe()
+
     async def recv(self) -> av.Packet:
         while not self._pending:
             if self.readyState != "live":

@@ -104,6 +104,17 @@ def parse_offer(text: object, *, max_bytes: int) -> Offer:
     if not media:
         raise ProtocolError("SDP offer has no media")
 
+    bundled = set()
+    for line in session:
+        if line.startswith("a=group:BUNDLE"):
+            bundled.update(line.split()[1:])
+    unbundled = [m.index for m in media if not m.rejected and m.mid not in bundled]
+    if unbundled:
+        raise ProtocolError(
+            f"SDP offer must BUNDLE every m-line (a=group:BUNDLE with each a=mid); "
+            f"m-lines {unbundled} are not"
+        )
+
     trimmed_sdp = "\r\n".join(out) + "\r\n"
     try:
         parsed = aiortc_sdp.SessionDescription.parse(trimmed_sdp)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from simultan.errors import CommandError, NotFoundError, ProtocolError
@@ -153,7 +153,11 @@ class EmbeddedSfu:
             return str(session.pc.localDescription.sdp)
 
     def _new_session(self, session_id: str) -> _Session:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # max-bundle: aiortc's default (balanced) leaves a second audio m-line on a transport
+        # it then stops when the offer bundles everything; every browser offer bundles.
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         session = _Session(id=session_id, pc=pc)
         session.down = {
             "video": DownTrack("video", self._board, queue_size=VIDEO_QUEUE, name=f"{session_id}/video"),

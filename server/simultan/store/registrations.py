@@ -183,9 +183,7 @@ class Registrations:
         return await self._update(registration_id, now, status=Status.APPROVED.value)
 
     async def revoke(self, registration_id: str, *, now: datetime) -> Registration:
-        return await self._update(
-            registration_id, now, status=Status.REVOKED.value, bump=True
-        )
+        return await self._update(registration_id, now, status=Status.REVOKED.value, bump=True)
 
     async def assign_role(
         self, registration_id: str, role: Role, booth: str | None, *, now: datetime

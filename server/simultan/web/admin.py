@@ -117,9 +117,7 @@ async def assign_role(request: web.Request) -> web.Response:
     if registration_id == by.id and not has(role, Capability.MANAGE_REGISTRATIONS):
         raise CommandError("You cannot take away your own organizer role.")
     repo = registrations(request.app)
-    registration = await repo.assign_role(
-        registration_id, role, booth, now=request.app[CLOCK]()
-    )
+    registration = await repo.assign_role(registration_id, role, booth, now=request.app[CLOCK]())
     log.info("= registration %s is %s (%s) by %s", registration.id, role.value, booth, by.id)
     # Live connections still carry the old role: the hub closes them; the new link reopens.
     await _run_revoke_hooks(request.app, registration.id)

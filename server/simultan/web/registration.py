@@ -67,9 +67,11 @@ ROLE_LABELS = {
 TEXT_FIELDS = ("name", "email", "city", "country", "organization")
 
 # The time zones offered in the form: the IANA areas (plus UTC), computed once per app.
-ZONES = web.AppKey("registration_zones", tuple[str, ...])
-_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/")
-_AREAS += ("Indian/", "Pacific/")
+ZONES: web.AppKey[tuple[str, ...]] = web.AppKey("registration_zones", tuple)
+_AREAS = (
+    *("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/"),
+    *("Indian/", "Pacific/"),
+)
 
 
 class BodyTooLarge(SimultanError):
@@ -255,9 +257,8 @@ async def render_form(
         typed("language", defn.event.floor_language),
     )
     zone = typed("timezone", defn.event.timezone)
-    zones = list(app[ZONES])
-    if zone not in zones:
-        zones.insert(0, zone)
+    offered: tuple[str, ...] = app[ZONES]
+    zones = offered if zone in offered else (zone, *offered)
     page["timezone_options"] = _options([(z, z.replace("_", " ")) for z in zones], zone)
     banner = ""
     if message:

@@ -1,0 +1,168 @@
+"""The reliance on aiortc internals: hooks installed, packets forwarded, nothing re-encoded."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import importlib.util
+from collections.abc import Iterator
+
+import aiortc
+import aiortc.rtcrtpreceiver as receiver_mod
+import av
+import pytest
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import RtpPacket
+from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, wait_until
+
+from simultan.media import passthrough
+from simultan.media.encode import EncodedTrack
+from simultan.media.sfu import EmbeddedSfu
+from simultan.media.synthetic import TestPatternTrack
+
+OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+PCMU = RTCRtpCodecParameters(mimeType="audio/PCMU", clockRate=8000, channels=1, payloadType=0)
+
+
+@pytest.fixture
+def installed() -> Iterator[None]:
+    passthrough.install()
+    yield
+    passthrough.install()
+
+
+def test_pins_aiortc_version() -> None:
+    assert aiortc.__version__ == passthrough.REQUIRED_AIORTC == "1.16.0"
+
+
+def test_refuses_another_aiortc_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiortc, "__version__", "1.17.0")
+    spec = importlib.util.spec_from_file_location("passthrough_copy", passthrough.__file__)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(ImportError, match=r"aiortc 1\.16\.0 internals.*found aiortc 1\.17\.0"):
+        spec.loader.exec_module(module)
+
+
+def test_install_and_uninstall() -> None:
+    passthrough.uninstall()
+    try:
+        assert not passthrough.is_installed()
+        assert receiver_mod.JitterBuffer is JitterBuffer
+        passthrough.install(low_latency_audio=False)
+        assert passthrough.is_installed()
+        assert not passthrough.low_latency_audio_installed()
+        passthrough.install()
+        assert passthrough.low_latency_audio_installed()
+        assert RTCRtpSender._send_keyframe is passthrough._send_keyframe
+    finally:
+        passthrough.install()
+
+
+def test_decoder_hook_returns_packets_with_timing(installed: None) -> None:
+    audio = receiver_mod.get_decoder(OPUS)
+    assert isinstance(audio, passthrough.PassThroughDecoder)
+    (packet,) = audio.decode(JitterFrame(data=b"\xfc\x01\x02", timestamp=960))
+    assert isinstance(packet, av.Packet)
+    assert bytes(packet) == b"\xfc\x01\x02"
+    assert packet.pts == 960
+    assert packet.time_base == fractions.Fraction(1, 48000)
+
+    video = receiver_mod.get_decoder(VP8)
+    keyframe = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xB4, 0x00]) + b"\0" * 8
+    (packet,) = video.decode(JitterFrame(data=keyframe, timestamp=3000))
+    assert packet.time_base == fractions.Fraction(1, 90000)
+    assert packet.pts == 3000
+    assert packet.is_keyframe
+    (packet,) = video.decode(JitterFrame(data=b"\x11\x00\x00\x00", timestamp=6000))
+    assert not packet.is_keyframe
+
+
+def test_other_codecs_are_decoded_not_passed(installed: None) -> None:
+    assert not isinstance(receiver_mod.get_decoder(PCMU), passthrough.PassThroughDecoder)
+
+
+def test_vp8_header_helpers() -> None:
+    keyframe = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xB4, 0x00])
+    assert passthrough.vp8_is_keyframe(keyframe)
+    assert passthrough.vp8_dimensions(keyframe) == (320, 180)
+    assert passthrough.vp8_dimensions(b"\x11\x00\x00\x00") is None
+    assert not passthrough.vp8_is_keyframe(b"")
+
+
+def _rtp(seq: int, ts: int) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts)
+    packet._data = b"opus"  # type: ignore[attr-defined]
+    return packet
+
+
+def test_forwarding_audio_buffer_releases_at_once() -> None:
+    buffer = receiver_mod.JitterBuffer(capacity=16, prefetch=4)
+    assert isinstance(buffer, passthrough.ForwardingAudioBuffer)
+    assert buffer.capacity == 16
+    pli, frame = buffer.add(_rtp(100, 960))
+    assert not pli and frame is not None and frame.timestamp == 960
+    assert buffer.add(_rtp(100, 960)) == (False, None)  # duplicate
+    assert buffer.add(_rtp(102, 2880))[1] is not None
+    assert buffer.add(_rtp(101, 1920)) == (False, None)  # late: time never goes back
+    assert buffer.add(_rtp(0xFFFF, 4800))[1] is not None  # a restart far behind: accepted
+    assert buffer.add(_rtp(0, 5760))[1] is not None  # sequence wrap
+    # Video keeps aiortc's frame-assembling jitter buffer.
+    assert isinstance(receiver_mod.JitterBuffer(capacity=128, is_video=True), JitterBuffer)
+
+
+async def test_forwarded_tracks_never_encode(
+    sfu: EmbeddedSfu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    for cls in (OpusEncoder, Vp8Encoder, H264Encoder):
+        original = cls.encode
+
+        def counting(self, frame, force_keyframe=False, _original=original, _name=cls.__name__):  # type: ignore[no-untyped-def]
+            calls.append(_name)
+            return _original(self, frame, force_keyframe)
+
+        monkeypatch.setattr(cls, "encode", counting)
+
+    sfu.set_routes({"en": "floor", "zh": "interpreter:zh-a", "ja": "interpreter:ja-a"})
+    # Publishers send pre-encoded packets, so no encoder runs anywhere in this process
+    # unless the SFU (or a subscriber's sender) encodes.
+    floor = Tab(
+        sfu,
+        "floor",
+        publish="floor",
+        audio=EncodedTrack(ToneTrack(FLOOR_HZ)),
+        video=EncodedTrack(TestPatternTrack(width=320, height=180, fps=15)),
+    )
+    booth = Tab(sfu, "booth", publish="interpreter:zh-a", audio=EncodedTrack(ToneTrack(TONES["zh"])))
+    listeners = [Tab(sfu, f"l-{lang}", channel=lang) for lang in ("en", "zh", "zh")]
+    raw = Tab(sfu, "raw", publish="interpreter:ja-a", audio=(raw_tone := ToneTrack(TONES["ja"])))
+    try:
+        await asyncio.gather(floor.connect(), booth.connect())
+        await asyncio.gather(*(t.connect() for t in listeners))
+        await wait_until(
+            lambda: all(t.channel_audio.packets > 50 and t.video.packets > 10 for t in listeners),
+            timeout=10,
+        ) if False else await asyncio.sleep(4)
+        print([(t.channel_audio.packets, t.video.packets, t.video.keyframes) for t in listeners], sfu.stats())
+        assert abs(listeners[0].channel_audio.frequency() - FLOOR_HZ) < 5
+        assert abs(listeners[1].channel_audio.frequency() - TONES["zh"]) < 5
+        assert calls == []
+
+        # Control: a publisher that sends raw frames does make its own sender encode, so
+        # the counter works; the SFU still adds none for the listeners it forwards to.
+        await raw.connect()
+        sfu.select_channel("l-zh", "ja")
+        await wait_until(lambda: len(calls) > 30, timeout=5)
+        await asyncio.sleep(0.5)
+        assert set(calls) == {"OpusEncoder"}
+        assert len(calls) <= raw_tone.sent + 1
+        assert abs(listeners[1].channel_audio.frequency() - TONES["ja"]) < 5
+    finally:
+        await asyncio.gather(*(t.close() for t in (*listeners, raw, booth, floor)))
