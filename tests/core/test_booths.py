@@ -429,32 +429,48 @@ PEOPLE = [ANA, BEN, CHO, MOD]
 
 
 # A step is drawn as plain numbers and read against the state it meets (``command_for``):
-# one static strategy is fast to generate and shrinks well, while the reading can lean on the
-# people the state makes relevant. Blind draws almost never reach an accept (it needs a
-# connect, a take and an offer first); leaning on the live one, the parties of a pending
-# handover and whoever is connected exercises every transition, and the tail of the people
-# list (everybody, the moderator included) still yields plenty of invalid moves.
+# one static strategy is fast to generate and shrinks well, and the reading can pick the
+# person each move makes sense for. Blind draws almost never reach an accept of a live
+# handover (connect, take, offer, then the right person accepting). Low "who" numbers pick
+# that natural actor, higher ones anybody (the moderator included), so invalid moves stay
+# plentiful too.
 MOVES = (
     "offer", "request", "accept", "decline", "cancel", "take", "release", "force", "cough",
-    "offer", "accept", "decline", "cancel", "connect", "disconnect",
+    "offer", "request", "accept", "connect", "disconnect",
 )  # fmt: skip
 step = st.tuples(
     st.sampled_from(MOVES),
-    st.integers(min_value=0, max_value=9),  # who acts
-    st.integers(min_value=0, max_value=9),  # whom to (None for a forced mic-off)
+    st.integers(min_value=0, max_value=7),  # who acts
+    st.integers(min_value=0, max_value=7),  # to whom (None ends a forced handover)
     st.booleans(),  # cough on/off
     st.integers(min_value=0, max_value=600),  # seconds since the previous step
 )
 Step = tuple[str, int, int, bool, int]
 
 
+def natural_actor(b: Booth, move: str) -> list[str]:
+    h = b.pending
+    standby = sorted(b.connected - {b.live} if b.live else b.connected)
+    match move:
+        case "offer" | "release" | "cough":
+            return [b.live] if b.live else []
+        case "request" | "take" | "disconnect":
+            return standby
+        case "accept" | "decline":
+            return [h.responder] if h else []
+        case "cancel":
+            return [h.initiator] if h and h.initiator else []
+        case "connect":
+            return sorted(b.member_ids - b.connected)
+        case _:
+            return [MOD]
+
+
 def command_for(b: Booth, drawn: Step) -> tuple[BoothCommand, timedelta]:
     move, who, whom, on, seconds = drawn
-    h = b.pending
-    roles = (b.live, *((h.responder, h.initiator) if h else ()))
-    people = [p for p in roles if p is not None] + sorted(b.connected) + PEOPLE
+    people = natural_actor(b, move) + PEOPLE
     by = people[who % len(people)]
-    targets: list[str | None] = [*sorted(b.connected - {by}), *PEOPLE, None]
+    targets: list[str | None] = [*sorted(b.connected - {by, b.live}), *PEOPLE, None]
     to = targets[whom % len(targets)]
     cmd: BoothCommand
     match move:

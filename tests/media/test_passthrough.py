@@ -141,7 +141,7 @@ async def test_forwarded_tracks_never_encode(
         video=EncodedTrack(TestPatternTrack(width=320, height=180, fps=15)),
     )
     booth = Tab(sfu, "booth", publish="interpreter:zh-a", audio=EncodedTrack(ToneTrack(TONES["zh"])))
-    listeners = [Tab(sfu, f"l-{lang}", channel=lang) for lang in ("en", "zh", "zh")]
+    listeners = [Tab(sfu, f"l{i}", channel=lang) for i, lang in enumerate(("en", "zh", "zh"))]
     raw = Tab(sfu, "raw", publish="interpreter:ja-a", audio=(raw_tone := ToneTrack(TONES["ja"])))
     try:
         await asyncio.gather(floor.connect(), booth.connect())
@@ -149,8 +149,7 @@ async def test_forwarded_tracks_never_encode(
         await wait_until(
             lambda: all(t.channel_audio.packets > 50 and t.video.packets > 10 for t in listeners),
             timeout=10,
-        ) if False else await asyncio.sleep(4)
-        print([(t.channel_audio.packets, t.video.packets, t.video.keyframes) for t in listeners], sfu.stats())
+        )
         assert abs(listeners[0].channel_audio.frequency() - FLOOR_HZ) < 5
         assert abs(listeners[1].channel_audio.frequency() - TONES["zh"]) < 5
         assert calls == []
@@ -158,7 +157,7 @@ async def test_forwarded_tracks_never_encode(
         # Control: a publisher that sends raw frames does make its own sender encode, so
         # the counter works; the SFU still adds none for the listeners it forwards to.
         await raw.connect()
-        sfu.select_channel("l-zh", "ja")
+        sfu.select_channel("l1", "ja")
         await wait_until(lambda: len(calls) > 30, timeout=5)
         await asyncio.sleep(0.5)
         assert set(calls) == {"OpusEncoder"}

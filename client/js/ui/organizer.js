@@ -99,6 +99,7 @@ async function act(registration, action, body) {
     replaceRegistration(data.registration);
     const who = data.registration.name;
     if (data.link) showLink(who, data.link);
+    else if (action === "revoke") $("link-box").hidden = true; // any link shown is dead now
     if (action === "revoke") showBanner(`Access of ${who} revoked; their links no longer work.`);
     else if (data.link && data.mailed) showBanner(`Join link mailed to ${who}.`);
     else if (data.link) showBanner(`The mail to ${who} could not be sent: pass on the link below.`, "error");
@@ -122,7 +123,8 @@ function roleControls(registration) {
   for (const name of ROLES) role.append(el("option", { value: name, selected: name === registration.role }, name));
   const booth = el("select", { "aria-label": `Booth of ${registration.name}` });
   for (const b of state.event.booths) {
-    booth.append(el("option", { value: b.id, selected: b.id === registration.booth }, `${b.id} (${b.language})`));
+    const label = b.id === b.language ? b.id : `${b.id} (${b.language})`;
+    booth.append(el("option", { value: b.id, selected: b.id === registration.booth }, label));
   }
   const syncBooth = () => { booth.hidden = role.value !== "interpreter"; };
   role.addEventListener("change", syncBooth);
@@ -160,7 +162,7 @@ function row(registration) {
     "tr",
     { dataset: { id: registration.id } },
     el("td", {}, registration.name),
-    el("td", {}, `${registration.city}, ${registration.country}`),
+    el("td", {}, [registration.city, registration.country].filter(Boolean).join(", ")),
     el("td", {}, registration.organization),
     el("td", {}, registration.email),
     el("td", {}, registration.requested_role),

@@ -52,6 +52,9 @@ class OfferedMedia:
 class Offer:
     sdp: str
     media: tuple[OfferedMedia, ...]
+    # The offerer's DTLS certificate fingerprint: a new one means a new peer connection
+    # (a reloaded tab), not a renegotiation of the existing one.
+    fingerprint: str = ""
 
     def of_kind(self, kind: str) -> list[OfferedMedia]:
         return [m for m in self.media if m.kind == kind]
@@ -123,11 +126,16 @@ def parse_offer(text: object, *, max_bytes: int) -> Offer:
     if len(parsed.media) != len(media):  # pragma: no cover - both parsers split on m=
         raise ProtocolError("SDP offer cannot be parsed: m-lines disagree")
     for m in parsed.media:
-        if not m.ice.usernameFragment or not m.ice.password:
+        if not m.ice or not m.ice.usernameFragment or not m.ice.password:
             raise ProtocolError("SDP offer lacks ICE credentials (a=ice-ufrag/a=ice-pwd)")
         if not m.dtls or not m.dtls.fingerprints:
             raise ProtocolError("SDP offer lacks a DTLS fingerprint (a=fingerprint)")
-    return Offer(sdp=trimmed_sdp, media=tuple(media))
+    first = parsed.media[0].dtls.fingerprints[0]
+    return Offer(
+        sdp=trimmed_sdp,
+        media=tuple(media),
+        fingerprint=f"{first.algorithm} {first.value}".lower(),
+    )
 
 
 def _trim_section(index: int, section: list[str]) -> tuple[list[str], OfferedMedia]:

@@ -55,6 +55,7 @@ class _Session:
     publish: str | None = None
     channel: str | None = None
     listen_video: bool = True
+    fingerprint: str = ""
     down: dict[str, DownTrack] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)
     feeds: dict[str, Feed] = field(default_factory=dict)  # kind -> feed it publishes
@@ -129,6 +130,12 @@ class EmbeddedSfu:
         offer = parse_offer(offer_sdp, max_bytes=self.settings.max_sdp_bytes)
 
         session = self._sessions.get(session_id)
+        if session is not None and session.fingerprint not in ("", offer.fingerprint):
+            # Another peer connection under the same session id (the tab reloaded):
+            # the old one is dead, start afresh rather than confuse aiortc.
+            logger.info("media session %s: new peer connection replaces the old", session_id)
+            await self.close_session(session_id)
+            session = None
         is_new = session is None
         if session is None:
             session = self._new_session(session_id)
@@ -143,6 +150,7 @@ class EmbeddedSfu:
                 if is_new:
                     await self.close_session(session_id)
                 raise ProtocolError(f"SDP offer rejected: {exc}") from exc
+            session.fingerprint = offer.fingerprint
             session.channel = channel
             session.listen_video = listen_to_floor_video
             self._apply_offer(session, offer, publish)

@@ -1,0 +1,90 @@
+"""Event definitions: the seeded examples load; a bad file names the field and the line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from simultan.errors import ConfigError
+from simultan.eventdef import ItemKind, load_event, parse_event
+from tests.conftest import FORUM, SEMINAR
+
+
+def test_seminar_follows_the_announcement() -> None:
+    defn = load_event(SEMINAR)
+    assert defn.event.floor_language == "en"
+    assert defn.languages == ("en", "zh", "ja", "es")
+    first, last = defn.agenda[0], defn.agenda[-1]
+    # Thursday 3 December, 09:00-17:30 CET
+    assert defn.planned_start(first) == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    end = defn.planned_start(last).timestamp() + last.duration_minutes * 60
+    assert datetime.fromtimestamp(end, UTC) == datetime(2026, 12, 3, 16, 30, tzinfo=UTC)
+    discussions = [i for i in defn.agenda if i.kind is ItemKind.DISCUSSION]
+    assert len(discussions) == 2
+    assert "Covid-19" in discussions[0].title and "Green Deal" in discussions[0].title
+    assert "climate neutrality" in discussions[1].title
+
+
+def test_forum_has_five_panels_then_a_b2b_day() -> None:
+    defn = load_event(FORUM)
+    panels = [i for i in defn.agenda if i.kind is ItemKind.PANEL]
+    assert len(panels) == 5
+    assert all(any(s.remote for s in p.speakers) for p in panels)
+    b2b_days = {i.day for i in defn.agenda if i.kind is ItemKind.B2B}
+    assert b2b_days == {defn.event.days[1]}
+
+
+def bad(text_from: Path, old: str, new: str) -> str:
+    text = text_from.read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line"),
+    [
+        ("timezone: Europe/Brussels", "timezone: Europe/Atlantis", "event.timezone", 8),
+        ("duration_minutes: 60, kind: panel", "duration_minutes: 0, kind: panel", "agenda.1.duration_minutes", 37),
+        ("kind: keynote,\n     title: \"Welcome", "kind: party,\n     title: \"Welcome", "agenda.0.kind", 34),
+        ("  - id: ja\n    language: ja", "  - id: ja\n    language: JAPANESE", "booths.1.language", 22),
+        ("floor_language: en", "floor_language: en\n  colour: blue", "event.colour", 11),
+    ],
+)
+def test_bad_field_is_named_with_its_line(old: str, new: str, field: str, line: int) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_event(bad(SEMINAR, old, new), "seminar.yaml")
+    text = str(info.value)
+    assert f"seminar.yaml:line {line}: {field}" in text, text
+
+
+def test_yaml_syntax_error_names_the_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_event("event:\n  id: [unclosed\n", "broken.yaml")
+    assert "broken.yaml:" in str(info.value) and "YAML" in str(info.value)
+
+
+def test_cross_field_rules() -> None:
+    text = bad(SEMINAR, "  - id: zh\n    language: zh", "  - id: zh\n    language: en")
+    with pytest.raises(ConfigError, match="floor language"):
+        parse_event(text, "x.yaml")
+    text = bad(SEMINAR, "{id: lunch, day: 2026-12-03", "{id: opening, day: 2026-12-03")
+    with pytest.raises(ConfigError, match="unique"):
+        parse_event(text, "x.yaml")
+
+
+def test_check_config_command_and_server_refuse_a_bad_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(bad(SEMINAR, "duration_minutes: 60, kind: panel", "duration_minutes: -1, kind: panel"))
+    ok = subprocess.run([sys.executable, "-m", "simultan", "check-config", str(SEMINAR)],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    for args in (["check-config", str(broken)], ["serve", "--event", str(broken), "--port", "0"]):
+        run = subprocess.run([sys.executable, "-m", "simultan", *args],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2
+        assert "agenda.1.duration_minutes" in run.stderr and "line 37" in run.stderr
+        assert "Traceback" not in run.stderr
