@@ -68,6 +68,32 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
         conn.stop()
 
 
+async def _media_plane(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = app[SESSION]
+    session.recordings_dir = settings.recordings_dir
+    if not settings.media_enabled:
+        yield
+        return
+    import asyncio
+
+    from simultan.media.sfu import EmbeddedSfu
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    def source_gone(key: str) -> None:
+        task = asyncio.get_running_loop().create_task(session.source_gone(key))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    sfu = EmbeddedSfu(settings, on_source_gone=source_gone)
+    session.stage.media = sfu
+    session.stage.apply_routes(session.floor.language)
+    yield
+    session.stage.media = None
+    await sfu.close()
+
+
 def _page(name: str) -> web.Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         text = (CLIENT_DIR / name).read_text(encoding="utf-8")
@@ -108,6 +134,7 @@ def create_app(
     app[TOKENS] = JoinTokens(settings.secret_key.get_secret_value(), defn.event.id)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_live_session)
+    app.cleanup_ctx.append(_media_plane)
 
     app.router.add_get("/", _index)
     app.router.add_get("/ws", websocket_handler)

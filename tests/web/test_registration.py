@@ -11,6 +11,7 @@ from simultan.core.capabilities import Role
 from simultan.store.registrations import Status
 from simultan.web.auth import registrations
 from simultan.web.keys import EVENT, SETTINGS
+from tests.conftest import free_port
 from tests.web.conftest import BASE_URL, MakeWebApp, WebApp, join_path, token_of
 
 FORM = {
@@ -96,6 +97,17 @@ async def test_link_lives_through_the_event(web_app: WebApp) -> None:
     expired = await web_app.client.get(path, allow_redirects=False)
     assert expired.status == 401
     assert "This join link has expired" in await expired.text()
+
+
+async def test_link_issued_after_the_event_lives_for_the_ttl(make_web_app: MakeWebApp) -> None:
+    app = await make_web_app(token_ttl_hours=2)
+    app.clock.now = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)  # a week after the event
+    await app.client.post("/register", data=FORM, headers=HTML)
+    path = join_path(app.mails[0])
+    app.clock.advance(hours=1, minutes=59)
+    assert (await app.client.get(path, allow_redirects=False)).status == 303
+    app.clock.advance(minutes=1)
+    assert (await app.client.get(path, allow_redirects=False)).status == 401
 
 
 async def test_fields_too_long_or_with_markup_are_refused_and_escaped(web_app: WebApp) -> None:
@@ -258,7 +270,7 @@ async def test_require_approval_keeps_registrations_pending(make_web_app: MakeWe
 
 
 async def test_mail_failure_keeps_the_registration(make_web_app: MakeWebApp) -> None:
-    app = await make_web_app(smtp_port=1)  # nothing listens there
+    app = await make_web_app(smtp_port=free_port())  # nothing listens there
     response = await app.client.post("/register", data=FORM, headers=HTML)
     assert response.status == 200
     assert "could not send the mail" in await response.text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ class Connection:
         resync_window: float = 60.0,
     ) -> None:
         self.person = person
+        self.id = uuid.uuid4().hex  # also this tab's media session id
+        self.media_publish: str | None = None
         self._send = send
         self.queue: asyncio.Queue[str | _Resync | None] = asyncio.Queue(maxsize=queue_size)
         self._resyncs: deque[float] = deque()

@@ -79,16 +79,19 @@ class EncodedTrack(MediaStreamTrack):
 
     def _encode_audio(self, frame: av.AudioFrame) -> list[av.Packet]:
         if self._codec is None:
+            # Mono stays mono (an Opus stream may carry mono packets; upmixing through the
+            # resampler would cost 3 dB).
+            layout = "mono" if len(frame.layout.channels) == 1 else "stereo"
             codec = av.CodecContext.create("libopus", "w")
             codec.sample_rate = AUDIO_RATE
-            codec.layout = "stereo"
+            codec.layout = layout
             codec.format = "s16"
             codec.bit_rate = self._audio_bitrate
             codec.time_base = AUDIO_TIME_BASE
             codec.options = {"application": "audio", "frame_duration": "20"}
             self._codec = codec
             self._resampler = av.AudioResampler(
-                format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=OPUS_FRAME
+                format="s16", layout=layout, rate=AUDIO_RATE, frame_size=OPUS_FRAME
             )
         assert self._resampler is not None
         out: list[av.Packet] = []

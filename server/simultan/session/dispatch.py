@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from simultan.core.capabilities import Capability
-from simultan.errors import ProtocolError
+from simultan.errors import CommandError, ForbiddenError, ProtocolError
 from simultan.hub.audience import Audience
 from simultan.people import Person
 from simultan.protocol import messages as m
@@ -46,15 +46,116 @@ async def _raise_hand(session: LiveSession, person: Person, msg: m.RaiseHand) ->
     return {}
 
 
+async def _floor(session: LiveSession, person: Person, msg: m.FloorCommand) -> dict[str, Any]:
+    holder = await session.person_by_id(msg.person_id) if msg.person_id else None
+    return await session.set_floor(person, holder=holder, change_holder=True)
+
+
+async def _floor_language(
+    session: LiveSession, person: Person, msg: m.FloorLanguage
+) -> dict[str, Any]:
+    return await session.set_floor(person, language=msg.language)
+
+
+async def _booth(session: LiveSession, person: Person, msg: m.BoothCommand) -> dict[str, Any]:
+    return await session.booth_command(person, msg.booth, msg.action, msg.to, msg.on)
+
+
+async def _booth_chat(session: LiveSession, person: Person, msg: m.BoothChat) -> dict[str, Any]:
+    mine = person.can(Capability.BOOTH_MEMBER) and person.booth == msg.booth
+    if not (mine or person.can(Capability.SEE_ALL_BOOTH_CHAT)):
+        raise ForbiddenError(f"booth {msg.booth} chat is for its interpreters and the organizers")
+    if msg.booth not in session.stage.booths:
+        raise CommandError(f"no booth {msg.booth!r}")
+    await session.publish(
+        "booth_chat",
+        {"booth": msg.booth, "text": msg.text, "by": person.public()},
+        Audience(booth=msg.booth),
+    )
+    return {}
+
+
+async def _slow_down(session: LiveSession, person: Person, msg: m.SlowDown) -> dict[str, Any]:
+    require(person, Capability.BOOTH_MEMBER)
+    # Not named on purpose: the speaker and the moderators see "a booth", not who.
+    data = {"booth": person.booth, "at": session.now().isoformat()}
+    await session.publish("slow_down", data, Audience(capability=Capability.GIVE_FLOOR))
+    holder = session.floor.holder
+    if holder is not None and not holder.can(Capability.GIVE_FLOOR):
+        await session.publish("slow_down", data, Audience(person=holder.id))
+    return {}
+
+
+async def _rtc_offer(
+    session: LiveSession, person: Person, msg: m.RtcOffer, conn: Any
+) -> m.RtcAnswer:
+    media = session.stage.media
+    if media is None:
+        raise CommandError("the media plane is off on this server")
+    publish: str | None = None
+    if msg.publish == "floor":
+        require(person, Capability.PUBLISH_FLOOR)
+        holder = session.floor.holder
+        if holder is None or holder.id != person.id:
+            raise ForbiddenError("only the person holding the floor may publish to it")
+        publish = "floor"
+    elif msg.publish == "booth":
+        require(person, Capability.PUBLISH_BOOTH)
+        session.stage.booth_of(person)
+        publish = f"interpreter:{person.id}"
+    channel = msg.channel or (
+        person.language if person.language in session.defn.languages else session.stage.floor_channel
+    )
+    if channel not in session.defn.languages:
+        raise CommandError(f"no channel {channel!r}: choose one of {', '.join(session.defn.languages)}")
+    answer = await media.negotiate(conn.id, msg.sdp, publish=publish, channel=channel)
+    conn.media_publish = publish
+    if publish and publish.startswith("interpreter:"):
+        await session.interpreter_present(person, True)
+    return m.RtcAnswer(request_id=msg.request_id, sdp=answer)
+
+
+async def _select_channel(
+    session: LiveSession, person: Person, msg: m.SelectChannel, conn: Any
+) -> dict[str, Any]:
+    require(person, Capability.LISTEN)
+    media = session.stage.media
+    if media is None:
+        raise CommandError("the media plane is off on this server")
+    if msg.channel not in session.defn.languages:
+        raise CommandError(
+            f"no channel {msg.channel!r}: choose one of {', '.join(session.defn.languages)}"
+        )
+    media.select_channel(conn.id, msg.channel)
+    return {"channel": msg.channel}
+
+
+async def _record(session: LiveSession, person: Person, msg: m.Record) -> dict[str, Any]:
+    require(person, Capability.RECORD)
+    return await session.set_recording(person, msg.on)
+
+
 HANDLERS: dict[str, Handler] = {
     "timeline": _timeline,
     "notice": _notice,
     "raise_hand": _raise_hand,
+    "floor": _floor,
+    "floor_language": _floor_language,
+    "booth": _booth,
+    "booth_chat": _booth_chat,
+    "slow_down": _slow_down,
+    "record": _record,
+}
+CONNECTION_HANDLERS: dict[str, Any] = {
+    "rtc_offer": _rtc_offer,
+    "select_channel": _select_channel,
 }
 
 
 async def dispatch(session: LiveSession, person: Person, msg: Any, conn: Any = None) -> Any:
     """Run the handler for ``msg``; ``conn`` is the sender's connection (media signaling)."""
+    if msg.type in CONNECTION_HANDLERS:
+        return await CONNECTION_HANDLERS[msg.type](session, person, msg, conn)
     handler = HANDLERS.get(msg.type)
     if handler is None:
         raise ProtocolError(f"{msg.type!r} is not available on this server")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simultan.core import timeline as tl
 from simultan.core.capabilities import Capability
-from simultan.errors import ForbiddenError
+from simultan.errors import CommandError, ForbiddenError
 from simultan.eventdef import EventDefinition
 from simultan.hub.audience import EVERYONE, Audience
 from simultan.hub.hub import Hub, HubEvent, make_event
 from simultan.people import Person
+from simultan.session.stage import Stage
 from simultan.store import event_log
 
 log = logging.getLogger("simultan.session")
@@ -67,6 +69,9 @@ class LiveSession:
         self.items = tl.plan_from_definition(defn)
         self.timeline = tl.initial_timeline(self.items)
         self.floor = FloorState(holder=None, language=defn.event.floor_language)
+        self.stage = Stage(defn)
+        self.recording = False
+        self.recordings_dir = Path("var/recordings")
         self.hub: Hub = Hub(epoch="", seq=0, snapshot=self.snapshot)
         # Hooks other planes register (media routing follows floor/booth changes).
         self.on_change: list[Callable[[str], Awaitable[None]]] = []
@@ -78,6 +83,9 @@ class LiveSession:
         records = await event_log.load_commands(self._engine, self.event_id)
         timeline_records = [(r.command, r.at) for r in records if r.stream == "timeline"]
         self.timeline = tl.replay(self.items, timeline_records)
+        for r in records:
+            if r.stream == "floor":
+                self.floor = _floor_from_dict(r.command, self.floor)
         epoch, seq, stored = await event_log.load_hub(
             self._engine, self.event_id, self._buffer_size
         )
@@ -134,6 +142,7 @@ class LiveSession:
             "event": self.event_info(),
             "timeline": tl.to_dict(self.timeline, now),
             "floor": self.floor.to_dict(),
+            **self.stage.snapshot(self.floor.language, now),
             "server_time": now.isoformat(),
         }
 
@@ -181,3 +190,126 @@ class LiveSession:
         """A numbered event that changes no persisted state (notices, hands, chat)."""
         async with self._lock:
             await self._commit([], [(name, data, audience)])
+
+    async def person_by_id(self, person_id: str) -> Person:
+        from simultan.store.registrations import Registrations, Status
+
+        reg = await Registrations(self._engine, self.event_id).get(person_id)
+        if reg.status is not Status.APPROVED:
+            raise CommandError(f"{reg.name} is not an approved participant")
+        return reg.person
+
+    # --- the floor ---------------------------------------------------------------------------
+
+    async def set_floor(
+        self, person: Person, *, holder: Person | None = None, language: str | None = None,
+        change_holder: bool = False,
+    ) -> dict[str, Any]:
+        if change_holder:
+            require(person, Capability.GIVE_FLOOR)
+            if holder is not None and not holder.can(Capability.PUBLISH_FLOOR):
+                raise CommandError(f"{holder.name} has no speaking role; make them a panelist first")
+        if language is not None:
+            require(person, Capability.SET_FLOOR_LANGUAGE)
+            if language not in self.defn.languages:
+                raise CommandError(
+                    f"the floor can speak {', '.join(self.defn.languages)}, not {language!r}"
+                )
+        async with self._lock:
+            new = FloorState(
+                holder=holder if change_holder else self.floor.holder,
+                language=language or self.floor.language,
+            )
+            now = self.now()
+            routing = self.stage.routing(new.language)
+            data = {"floor": new.to_dict(), "routing": routing.to_dict(), "by": person.public()}
+            await self._commit(
+                [event_log.LoggedCommand("floor", _floor_to_dict(new), now, person.id)],
+                [("floor", data, EVERYONE)],
+            )
+            self.floor = new
+            self.stage.apply_routes(new.language)
+        return {"floor": new.to_dict()}
+
+    # --- recording ---------------------------------------------------------------------------
+
+    async def set_recording(self, person: Person, on: bool) -> dict[str, Any]:
+        media = self.stage.media
+        if media is None:
+            raise CommandError("the media plane is off on this server")
+        if on == self.recording:
+            return {"recording": on}
+        files: list[str] = []
+        if on:
+            folder = await media.start_recording(self.recordings_dir / self.now().strftime("%Y%m%dT%H%M%SZ"))
+            files = [str(folder)]
+        else:
+            files = [str(p) for p in await media.stop_recording()]
+        self.recording = on
+        await self.publish("recording", {"on": on, "by": person.public(), "files": files},
+                           Audience(capability=Capability.RECORD))
+        await self.publish("recording_state", {"on": on})
+        return {"recording": on, "files": files}
+
+    # --- booths ------------------------------------------------------------------------------
+
+    async def booth_command(
+        self, person: Person, booth_id: str, action: str, to: str | None, on: bool | None
+    ) -> dict[str, Any]:
+        cmd = self.stage.booth_command(person, booth_id, action, to, on)
+        async with self._lock:
+            now = self.now()
+            booth, events = self.stage.apply(booth_id, cmd, now)
+            await self._commit([], [self.stage.booth_event(booth, events, now)])
+            self.stage.apply_routes(self.floor.language)
+        return {"version": booth.version}
+
+    async def source_gone(self, key: str) -> None:
+        """The media plane lost a source: an interpreter whose media died leaves the booth,
+        so the partner is offered the mic and listeners fall back to the floor at once."""
+        from simultan.core import booths as bc
+
+        if not key.startswith("interpreter:"):
+            return
+        person_id = key.removeprefix("interpreter:")
+        async with self._lock:
+            for booth in list(self.stage.booths.values()):
+                if person_id in booth.connected:
+                    now = self.now()
+                    new, events = self.stage.apply(booth.id, bc.Disconnect(by=person_id), now)
+                    await self._commit([], [self.stage.booth_event(new, events, now)])
+            self.stage.apply_routes(self.floor.language)
+
+    async def interpreter_present(self, person: Person, present: bool) -> None:
+        """An interpreter's media joined (or left): connect (or disconnect) them in the booth."""
+        from simultan.core import booths as bc
+
+        async with self._lock:
+            booth = self.stage.seat(person) if present else self.stage.booth_of(person)
+            if (person.id in booth.connected) == present or not booth.is_member(person.id):
+                return
+            cmd = bc.Connect(by=person.id) if present else bc.Disconnect(by=person.id)
+            now = self.now()
+            booth, events = self.stage.apply(booth.id, cmd, now)
+            await self._commit([], [self.stage.booth_event(booth, events, now)])
+            self.stage.apply_routes(self.floor.language)
+
+
+def _floor_to_dict(floor: FloorState) -> dict[str, Any]:
+    holder = None
+    if floor.holder is not None:
+        h = floor.holder
+        holder = {"id": h.id, "name": h.name, "city": h.city, "role": h.role.value,
+                  "booth": h.booth, "language": h.language, "timezone": h.timezone}
+    return {"holder": holder, "language": floor.language}
+
+
+def _floor_from_dict(data: dict[str, Any], current: FloorState) -> FloorState:
+    from simultan.core.capabilities import Role
+
+    h = data.get("holder")
+    holder = None
+    if h is not None:
+        holder = Person(h["id"], h["name"], h["city"], Role(h["role"]), h["booth"],
+                        h["language"], h["timezone"])
+    return FloorState(holder=holder, language=data.get("language", current.language))

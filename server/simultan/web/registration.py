@@ -68,9 +68,9 @@ TEXT_FIELDS = ("name", "email", "city", "country", "organization")
 
 # The time zones offered in the form: the IANA areas (plus UTC), computed once per app.
 ZONES: web.AppKey[tuple[str, ...]] = web.AppKey("registration_zones", tuple)
-_AREAS = (
-    *("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/"),
-    *("Indian/", "Pacific/"),
+_AREAS = tuple(
+    f"{area}/"
+    for area in "Africa America Antarctica Asia Atlantic Australia Europe Indian Pacific".split()
 )
 
 

@@ -76,10 +76,25 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer, 2.0)
         writer.cancel()
+        await _media_gone(session, person, conn)
         for hook in request.app.get(ON_DISCONNECT, []):
             with contextlib.suppress(Exception):
                 await hook(person, conn)
     return ws
+
+
+async def _media_gone(session: Any, person: Any, conn: Connection) -> None:
+    """The tab is gone: close its peer connection; an interpreter leaves the booth."""
+    media = session.stage.media
+    if media is None:
+        return
+    with contextlib.suppress(Exception):
+        await media.close_session(conn.id)
+    if conn.media_publish and conn.media_publish.startswith("interpreter:"):
+        still = [c for c in session.hub.connections_of(person.id) if c.media_publish]
+        if not still:
+            with contextlib.suppress(SimultanError):
+                await session.interpreter_present(person, False)
 
 
 async def _await_hello(ws: web.WebSocketResponse, limit: int) -> m.Hello | None:

@@ -1,0 +1,137 @@
+"""The stage: the floor (holder and language), the booths and the media routing they imply.
+
+Decisions come from the pure core (``core.booths.apply``, ``core.routing.route``); this
+module keeps the current values, checks capabilities, publishes hub events and tells the
+media plane what feeds each channel. Booth state is about live connections, so it is not
+replayed after a restart (everyone reconnects); the floor is (``stream = "floor"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from simultan.core import booths as bc
+from simultan.core.capabilities import Capability
+from simultan.core.routing import Routing, Source, route
+from simultan.errors import CommandError, ForbiddenError, NotFoundError
+from simultan.eventdef import EventDefinition
+from simultan.hub.audience import EVERYONE, Audience
+from simultan.people import Person
+
+if TYPE_CHECKING:
+    from simultan.media.plane import MediaPlane
+
+log = logging.getLogger("simultan.stage")
+
+SEAT_ORDER: tuple[bc.Seat, ...] = bc.SEATS
+
+
+def source_key(source: Source) -> str:
+    return "floor" if source.kind == "floor" else f"interpreter:{source.person}"
+
+
+class Stage:
+    def __init__(self, defn: EventDefinition) -> None:
+        self.floor_channel = defn.event.floor_language
+        self.languages = defn.languages
+        # Seats are taken by registration ids when interpreters connect (see ``seat``).
+        self.booths: dict[str, bc.Booth] = {
+            b.id: bc.booth_from_definition(b.model_copy(update={"interpreters": ()}))
+            for b in defn.booths
+        }
+        # Seat preference from the definition, by interpreter name (A, B or backup).
+        self._seat_by_name = {
+            i.name.lower(): (b.id, i.seat) for b in defn.booths for i in b.interpreters
+        }
+        self.media: MediaPlane | None = None
+
+    # --- routing -------------------------------------------------------------------------
+
+    def routing(self, floor_language: str) -> Routing:
+        return route(self.floor_channel, floor_language, list(self.booths.values()))
+
+    def apply_routes(self, floor_language: str) -> Routing:
+        decision = self.routing(floor_language)
+        if self.media is not None:
+            from simultan.media.plane import BoothFeed
+
+            self.media.set_routes({ch: source_key(s) for ch, s in decision.channels.items()})
+            feeds: dict[str, BoothFeed] = {}
+            for booth in self.booths.values():
+                hear = source_key(decision.booth_hears[booth.id])
+                for pid in booth.connected:
+                    partner = next((p for p in sorted(booth.connected) if p != pid), None)
+                    feeds[f"interpreter:{pid}"] = BoothFeed(
+                        hear=hear, partner=f"interpreter:{partner}" if partner else None
+                    )
+            self.media.set_booth_feeds(feeds)
+        return decision
+
+    # --- booths --------------------------------------------------------------------------
+
+    def booth_of(self, person: Person) -> bc.Booth:
+        if person.booth is None or person.booth not in self.booths:
+            raise ForbiddenError("you are not assigned to a booth")
+        return self.booths[person.booth]
+
+    def seat(self, person: Person) -> bc.Booth:
+        """The person's booth, with them seated (A, B, backup) if they were not yet."""
+        booth = self.booth_of(person)
+        if booth.is_member(person.id):
+            return booth
+        members = dict(booth.members)
+        wanted = self._seat_by_name.get(person.name.lower())
+        free = [s for s in SEAT_ORDER if s not in members]
+        if not free:
+            raise CommandError(f"booth {booth.id} has no free seat")
+        seat = wanted[1] if wanted and wanted[1] in free else free[0]
+        members[seat] = person.id  # type: ignore[index]
+        booth = dataclasses.replace(booth, members=members)
+        self.booths[booth.id] = booth
+        return booth
+
+    def booth_command(self, person: Person, booth_id: str, action: str, to: str | None, on: bool | None) -> bc.BoothCommand:
+        if booth_id not in self.booths:
+            raise NotFoundError(f"no booth {booth_id!r}")
+        if action == "force":
+            if not person.can(Capability.FORCE_HANDOVER):
+                raise ForbiddenError("only a moderator or organizer can force a handover")
+            return bc.ForceHandover(by=person.id, to=to)
+        if not person.can(Capability.BOOTH_MEMBER) or person.booth != booth_id:
+            raise ForbiddenError(f"you are not a member of booth {booth_id}")
+        if action == "offer":
+            if to is None:
+                raise CommandError("offer needs 'to': the partner to hand the mic to")
+            return bc.OfferMic(by=person.id, to=to)
+        if action == "cough":
+            return bc.Cough(by=person.id, on=bool(on))
+        simple: dict[str, type[Any]] = {
+            "take": bc.TakeMic,
+            "release": bc.ReleaseMic,
+            "request": bc.RequestMic,
+            "accept": bc.Accept,
+            "decline": bc.Decline,
+            "cancel": bc.Cancel,
+        }
+        return simple[action](by=person.id)  # type: ignore[no-any-return]
+
+    def apply(self, booth_id: str, cmd: bc.BoothCommand, now: datetime) -> tuple[bc.Booth, tuple[bc.BoothEvent, ...]]:
+        new, events = bc.apply(self.booths[booth_id], cmd, now)
+        self.booths[booth_id] = new
+        return new, events
+
+    def booth_event(self, booth: bc.Booth, events: tuple[bc.BoothEvent, ...], now: datetime) -> tuple[str, dict[str, Any], Audience]:
+        return (
+            "booth",
+            {"booth": bc.booth_to_dict(booth, now), "changes": [e.to_dict() for e in events]},
+            EVERYONE,
+        )
+
+    def snapshot(self, floor_language: str, now: datetime) -> dict[str, Any]:
+        return {
+            "booths": {bid: bc.booth_to_dict(b, now) for bid, b in self.booths.items()},
+            "routing": self.routing(floor_language).to_dict(),
+        }
