@@ -105,6 +105,45 @@ async def issue_link(
         await app[DB].dispose()
 
 
+# Each synthetic source has its own tone, so a listener can tell by ear which one they hear.
+DEMO_TONES = {"floor": 440.0, "zh": 523.25, "ja": 659.25, "es": 783.99, "pl": 587.33, "uk": 698.46}
+
+
+async def add_demo_sources(app: web.Application) -> None:
+    """A synthetic floor (test pattern + 440 Hz) and a synthetic live interpreter per booth.
+
+    The synthetic interpreters sit in each booth and hold its mic, so every channel is
+    audible at once; a real interpreter who joins can ask for the mic and take over.
+    """
+    from simultan.core import booths as bc
+    from simultan.media.synthetic import TestPatternTrack, ToneTrack
+    from simultan.people import Person
+    from simultan.web.session_key import SESSION
+
+    session = app[SESSION]
+    media = session.stage.media
+    if media is None:
+        return
+    media.add_local_source("floor", ToneTrack(DEMO_TONES["floor"]), TestPatternTrack("FLOOR"))
+    now = session.now()
+    for booth in session.defn.booths:
+        synthetic = Person(
+            id=f"synthetic-{booth.id}",
+            name=f"Synthetic {booth.language} interpreter",
+            city="",
+            role=Role.INTERPRETER,
+            booth=booth.id,
+            language=booth.language,
+            timezone=session.defn.event.timezone,
+        )
+        session.stage.seat(synthetic)
+        for cmd in (bc.Connect(by=synthetic.id), bc.TakeMic(by=synthetic.id)):
+            session.stage.apply(booth.id, cmd, now)
+        tone = DEMO_TONES.get(booth.language, 880.0)
+        media.add_local_source(f"interpreter:{synthetic.id}", ToneTrack(tone), None)
+    session.stage.apply_routes(session.floor.language)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     return asyncio.run(_demo(args))
 
@@ -126,15 +165,13 @@ async def _demo(args: argparse.Namespace) -> int:
         media_enabled=not args.no_media,
     )
     app = create_app(settings, defn)
-    if settings.media_enabled:
-        from simultan.media.demo_sources import add_demo_sources
-
-        app.on_startup.append(add_demo_sources)
     runner = web.AppRunner(app, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     links = await seed(app, defn, now)
+    if settings.media_enabled:
+        await add_demo_sources(app)
     print(f"\nSimultan demo: {defn.event.title}")
     print(f"Serving on {settings.base_url} (agenda moved to start now; mail goes to {DEMO_DIR}/outbox)")
     print(f"Register a new city: {settings.base_url}/register\n")

@@ -12,7 +12,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from simultan.media.fanout import DownTrack, Feed, Switchboard
 
 
-def packet(pts: int, *, keyframe: bool = False, kind: str = "audio", data: bytes = b"x") -> av.Packet:
+def packet(
+    pts: int, *, keyframe: bool = False, kind: str = "audio", data: bytes = b"x"
+) -> av.Packet:
     p = av.Packet(data)
     p.pts = pts
     p.time_base = fractions.Fraction(1, 48000 if kind == "audio" else 90000)
@@ -80,7 +82,9 @@ def test_video_waits_for_a_keyframe_and_asks_for_one() -> None:
     board = Switchboard()
     asked: list[str] = []
     track = QueueTrack("video")
-    feed = Feed("floor", "video", track, board, request_keyframe=lambda: asked.append("pli") or True)
+    feed = Feed(
+        "floor", "video", track, board, request_keyframe=lambda: asked.append("pli") or True
+    )
     board.set_feed(feed)
     down = DownTrack("video", board, queue_size=4)
     board.attach(down, "floor")

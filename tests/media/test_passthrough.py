@@ -18,12 +18,12 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RtpPacket
-from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, wait_until
 
 from simultan.media import passthrough
 from simultan.media.encode import EncodedTrack
 from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import TestPatternTrack
+from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, wait_until
 
 OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=96)
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
@@ -140,7 +140,9 @@ async def test_forwarded_tracks_never_encode(
         audio=EncodedTrack(ToneTrack(FLOOR_HZ)),
         video=EncodedTrack(TestPatternTrack(width=320, height=180, fps=15)),
     )
-    booth = Tab(sfu, "booth", publish="interpreter:zh-a", audio=EncodedTrack(ToneTrack(TONES["zh"])))
+    booth = Tab(
+        sfu, "booth", publish="interpreter:zh-a", audio=EncodedTrack(ToneTrack(TONES["zh"]))
+    )
     listeners = [Tab(sfu, f"l{i}", channel=lang) for i, lang in enumerate(("en", "zh", "zh"))]
     raw = Tab(sfu, "raw", publish="interpreter:ja-a", audio=(raw_tone := ToneTrack(TONES["ja"])))
     try:

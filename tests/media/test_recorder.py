@@ -8,20 +8,19 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, closest_tone, dominant_frequency
 
 from simultan.errors import CommandError
 from simultan.media.recorder import opus_packet_samples
 from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import TestPatternTrack, load_audio
+from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, closest_tone, dominant_frequency
 
 
 def _tone_over_time(path: Path, window: float = 0.5) -> list[float | None]:
     samples = load_audio(path)
     n = int(window * 48000)
     return [
-        closest_tone(samples[i : i + n], TONES.values())
-        for i in range(0, len(samples) - n + 1, n)
+        closest_tone(samples[i : i + n], TONES.values()) for i in range(0, len(samples) - n + 1, n)
     ]
 
 

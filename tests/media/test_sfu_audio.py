@@ -7,11 +7,11 @@ import time
 
 import pytest
 from aiortc.sdp import SessionDescription
-from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, wait_until
 
 from simultan.errors import NotFoundError
 from simultan.media.plane import BoothFeed, MediaPlane
 from simultan.media.sfu import EmbeddedSfu
+from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, wait_until
 
 ROUTES = {
     "en": "floor",
@@ -41,7 +41,9 @@ def _switch_pts_ok(timestamps: list[tuple[float, int]]) -> None:
         step = p1 - p0
         assert step > 0, f"timestamp went back or repeated: {p0} -> {p1}"
         # Arrival times jitter; allow 100 ms of slack over the wall-clock gap.
-        assert step <= (t1 - t0 + 0.1) * 48000, f"timestamp jumped {step} samples in {t1 - t0:.3f} s"
+        assert step <= (t1 - t0 + 0.1) * 48000, (
+            f"timestamp jumped {step} samples in {t1 - t0:.3f} s"
+        )
 
 
 async def test_is_a_media_plane(sfu: EmbeddedSfu) -> None:

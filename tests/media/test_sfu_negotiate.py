@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
-from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, wait_until
 
 from simultan.errors import CommandError, ProtocolError
 from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import ToneTrack as ServerTone
+from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, wait_until
 
 
 async def _offer(*kinds: str) -> str:

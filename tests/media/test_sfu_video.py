@@ -6,12 +6,12 @@ import asyncio
 import time
 
 import pytest
-from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, wait_until
 
 from simultan.media import passthrough
 from simultan.media.encode import EncodedTrack
 from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import TestPatternTrack
+from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, wait_until
 
 
 def _camera(keyframe_interval: int = 100_000) -> EncodedTrack:
@@ -77,7 +77,9 @@ async def test_subscriber_pli_reaches_the_publisher(sfu: EmbeddedSfu) -> None:
     try:
         await publisher.connect()
         await viewer.connect()
-        await wait_until(lambda: viewer.video.keyframes >= 1 and viewer.video.packets > 10, timeout=5)
+        await wait_until(
+            lambda: viewer.video.keyframes >= 1 and viewer.video.packets > 10, timeout=5
+        )
         before = viewer.video.keyframes
         # A lossy viewer asks for a picture: PLI to the SFU's sender -> PLI to the publisher.
         assert passthrough.request_keyframe(viewer.video_t.receiver)

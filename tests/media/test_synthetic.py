@@ -9,7 +9,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, dominant_frequency, wait_until
 
 from simultan.media.decode import OpusPacketDecoder, dbfs, frame_to_mono
 from simultan.media.encode import EncodedTrack
@@ -21,6 +20,7 @@ from simultan.media.synthetic import (
     render_text,
 )
 from simultan.media.synthetic import ToneTrack as SyntheticTone
+from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, dominant_frequency, wait_until
 
 
 async def test_tone_track_is_48k_20ms_at_its_frequency() -> None:

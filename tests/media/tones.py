@@ -78,7 +78,9 @@ def dominant_frequency(samples: np.ndarray, rate: int = RATE) -> float:
     return float(k * rate / samples.size)
 
 
-def closest_tone(samples: np.ndarray, candidates: Iterable[float], rate: int = RATE) -> float | None:
+def closest_tone(
+    samples: np.ndarray, candidates: Iterable[float], rate: int = RATE
+) -> float | None:
     """Which candidate frequency carries the most energy (Goertzel-like), None if silent."""
     if samples.size == 0 or float(np.max(np.abs(samples))) < 0.01:
         return None
@@ -174,8 +176,12 @@ class Tab:
         self.video = SeenVideo()
         self._decode_video = decode_video
         self._tasks: list[asyncio.Task[None]] = []
-        self.video_t = self.pc.addTransceiver(video or "video", direction="sendrecv" if video else "recvonly")
-        self.program_t = self.pc.addTransceiver(audio or "audio", direction="sendrecv" if audio else "recvonly")
+        self.video_t = self.pc.addTransceiver(
+            video or "video", direction="sendrecv" if video else "recvonly"
+        )
+        self.program_t = self.pc.addTransceiver(
+            audio or "audio", direction="sendrecv" if audio else "recvonly"
+        )
         self.channel_t = self.pc.addTransceiver("audio", direction="recvonly")
         self._started: set[int] = set()
 
@@ -193,7 +199,9 @@ class Tab:
         self._start_readers()
         return answer
 
-    async def publish_now(self, key: str, audio: MediaStreamTrack, video: MediaStreamTrack | None = None) -> str:
+    async def publish_now(
+        self, key: str, audio: MediaStreamTrack, video: MediaStreamTrack | None = None
+    ) -> str:
         """Renegotiate to start publishing (a panelist given the floor)."""
         self.publish = key
         self.program_t.sender.replaceTrack(audio)

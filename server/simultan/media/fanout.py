@@ -99,7 +99,9 @@ class Feed:
                 if not isinstance(packet, av.Packet):
                     # A decoded frame means the pass-through hook is not in place; forwarding
                     # it would make every sender encode. Refuse loudly, once.
-                    logger.error("feed %s/%s got a decoded frame: hook missing", self.key, self.kind)
+                    logger.error(
+                        "feed %s/%s got a decoded frame: hook missing", self.key, self.kind
+                    )
                     break
                 if self._board.feed(self.key, self.kind) is not self:
                     continue  # superseded by another publisher of the key: drain only
@@ -365,4 +367,3 @@ class DownTrack(MediaStreamTrack):
 
     def queued(self) -> int:
         return len(self._queue)
-

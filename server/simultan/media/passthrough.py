@@ -51,7 +51,7 @@ if aiortc.__version__ != REQUIRED_AIORTC:  # pragma: no cover - depends on the e
 
 import aiortc.rtcrtpreceiver as _receiver_mod  # noqa: E402
 from aiortc.codecs.base import Decoder  # noqa: E402
-from aiortc.jitterbuffer import JitterBuffer, JitterFrame  # noqa: E402
+from aiortc.jitterbuffer import JitterFrame  # noqa: E402
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
 from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402

@@ -168,9 +168,15 @@ class EmbeddedSfu:
         )
         session = _Session(id=session_id, pc=pc)
         session.down = {
-            "video": DownTrack("video", self._board, queue_size=VIDEO_QUEUE, name=f"{session_id}/video"),
-            "program": DownTrack("audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/program"),
-            "channel": DownTrack("audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/channel"),
+            "video": DownTrack(
+                "video", self._board, queue_size=VIDEO_QUEUE, name=f"{session_id}/video"
+            ),
+            "program": DownTrack(
+                "audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/program"
+            ),
+            "channel": DownTrack(
+                "audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/channel"
+            ),
         }
         self._sessions[session_id] = session
 

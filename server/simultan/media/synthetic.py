@@ -175,7 +175,9 @@ def render_text(text: str, scale: int) -> np.ndarray:
     return np.kron(mask, np.ones((scale, scale), dtype=bool))
 
 
-def draw_text(image: np.ndarray, text: str, x: int, y: int, scale: int, color: tuple[int, int, int]) -> None:
+def draw_text(
+    image: np.ndarray, text: str, x: int, y: int, scale: int, color: tuple[int, int, int]
+) -> None:
     """Draw ``text`` into an RGB image in place, clipped to the image."""
     mask = render_text(text, scale)
     h = min(mask.shape[0], image.shape[0] - y)
@@ -202,8 +204,15 @@ class TestPatternTrack(MediaStreamTrack):
         self.fps = fps
         self._pacer = _Pacer(1 / fps)
         bars = np.array(
-            [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0),
-             (192, 0, 192), (192, 0, 0), (0, 0, 192)],
+            [
+                (192, 192, 192),
+                (192, 192, 0),
+                (0, 192, 192),
+                (0, 192, 0),
+                (192, 0, 192),
+                (192, 0, 0),
+                (0, 0, 192),
+            ],
             dtype=np.uint8,
         )
         index = (np.arange(width) * len(bars) // width).astype(int)
@@ -222,7 +231,9 @@ class TestPatternTrack(MediaStreamTrack):
         image[band : 2 * band, :] //= 3
         scale = self._scale
         label_w = render_text(self.label, scale).shape[1]
-        draw_text(image, self.label, (self.width - label_w) // 2, band + scale, scale, (255, 255, 255))
+        draw_text(
+            image, self.label, (self.width - label_w) // 2, band + scale, scale, (255, 255, 255)
+        )
         seconds = n // self.fps
         clock = f"{seconds // 60:02d}:{seconds % 60:02d}"
         small = max(1, scale // 2)
