@@ -7,6 +7,7 @@ import pytest
 from simultan.errors import ProtocolError
 from simultan.media.offer import parse_offer
 
+FP = ":".join(["AA", "BB", "CC", "DD", "EE", "FF", "00", "11"] * 4)
 SESSION = """v=0
 o=- 4611731400430051336 2 IN IP4 127.0.0.1
 s=-
@@ -20,7 +21,7 @@ c=IN IP4 0.0.0.0
 a=rtcp:9 IN IP4 0.0.0.0
 a=ice-ufrag:abcd
 a=ice-pwd:abcdefghijklmnopqrstuvwx
-a=fingerprint:sha-256 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99
+a=fingerprint:sha-256 {fp}
 a=setup:actpass
 a=mid:{mid}
 a={direction}
@@ -44,7 +45,7 @@ c=IN IP4 0.0.0.0
 a=rtcp:9 IN IP4 0.0.0.0
 a=ice-ufrag:abcd
 a=ice-pwd:abcdefghijklmnopqrstuvwx
-a=fingerprint:sha-256 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99
+a=fingerprint:sha-256 {fp}
 a=setup:actpass
 a=mid:{mid}
 a={direction}
@@ -67,7 +68,8 @@ def offer(*kinds: str, directions: tuple[str, ...] | None = None, bundle: bool =
     directions = directions or ("recvonly",) * len(kinds)
     text = SESSION.format(mids=" ".join(mids) if bundle else "")
     for mid, kind, direction in zip(mids, kinds, directions, strict=True):
-        text += (VIDEO if kind == "video" else AUDIO).format(mid=mid, direction=direction)
+        section = VIDEO if kind == "video" else AUDIO
+        text += section.format(mid=mid, direction=direction, fp=FP)
     return text.replace("\n", "\r\n")
 
 
@@ -140,7 +142,7 @@ def test_bad_offers_are_protocol_errors(text: object, message: str) -> None:
 
 
 def test_a_rejected_m_line_is_left_alone() -> None:
-    rejected = AUDIO.format(mid="1", direction="inactive").replace(
+    rejected = AUDIO.format(mid="1", direction="inactive", fp=FP).replace(
         "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110", "m=audio 0 UDP/TLS/RTP/SAVPF 0"
     )
     text = offer("audio") + rejected.replace("\n", "\r\n")

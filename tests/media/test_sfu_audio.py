@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -37,7 +38,7 @@ async def _publishers(sfu: EmbeddedSfu) -> list[Tab]:
 
 def _switch_pts_ok(timestamps: list[tuple[float, int]]) -> None:
     """RTP timestamps only move forward, and never by more than wall-clock time allows."""
-    for (t0, p0), (t1, p1) in zip(timestamps, timestamps[1:], strict=False):
+    for (t0, p0), (t1, p1) in itertools.pairwise(timestamps):
         step = p1 - p0
         assert step > 0, f"timestamp went back or repeated: {p0} -> {p1}"
         # Arrival times jitter; allow 100 ms of slack over the wall-clock gap.

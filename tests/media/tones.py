@@ -16,7 +16,7 @@ import asyncio
 import fractions
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import av
@@ -266,7 +266,11 @@ class Tab:
         await self.pc.close()
 
 
-async def wait_until(predicate, timeout: float, interval: float = 0.05) -> float:  # type: ignore[no-untyped-def]
+async def wait_until(
+    predicate: Callable[[], object],
+    timeout: float,  # noqa: ASYNC109 - bounds the polling of a condition
+    interval: float = 0.05,
+) -> float:
     """Poll ``predicate`` until true; returns the seconds it took. AssertionError on timeout."""
     start = time.monotonic()
     while True:

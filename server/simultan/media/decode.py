@@ -12,6 +12,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -23,7 +24,7 @@ SAMPLE_RATE = 48000
 
 
 class OpusPacketDecoder:
-    """Decodes Opus ``av.Packet``s to mono float32 samples in [-1, 1] at 48 kHz."""
+    """Decodes Opus ``av.Packet[Any]``s to mono float32 samples in [-1, 1] at 48 kHz."""
 
     def __init__(self) -> None:
         self._codec = av.CodecContext.create("libopus", "r")
@@ -32,7 +33,7 @@ class OpusPacketDecoder:
         self._codec.format = "s16"
         self.frames = 0
 
-    def decode(self, packet: av.Packet) -> np.ndarray:
+    def decode(self, packet: av.Packet[Any]) -> np.ndarray:
         chunks = []
         for frame in self._codec.decode(packet):
             chunks.append(frame_to_mono(frame))
@@ -51,8 +52,8 @@ def frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
     else:
         samples = data.reshape(-1, channels).mean(axis=1)
     if np.issubdtype(data.dtype, np.integer):
-        samples = samples / float(np.iinfo(data.dtype).max)
-    return samples.astype(np.float32)
+        samples = samples / float(np.iinfo(cast(Any, data.dtype)).max)
+    return cast(np.ndarray, samples.astype(np.float32))
 
 
 def dbfs(samples: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 """Encode a raw track once: server-side sources (synthetic demo sources, test publishers).
 
 :class:`EncodedTrack` wraps a track that yields ``av.AudioFrame``/``av.VideoFrame`` and
-yields Opus (20 ms) or VP8 ``av.Packet``s with ``pts`` and ``time_base`` set, exactly like a
+yields Opus (20 ms) or VP8 ``av.Packet[Any]``s with ``pts`` and ``time_base`` set, exactly like a
 remote track behind the pass-through hook. The SFU fans those out to every subscriber, so
 a local source costs one encode, not one per listener. Encoding uses PyAV directly (not
 aiortc's encoders, which return RTP payloads rather than frames).
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 from collections import deque
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -39,12 +40,12 @@ class EncodedTrack(MediaStreamTrack):
         self.kind = source.kind
         self.source = source
         self.encoded_frames = 0
-        self._pending: deque[av.Packet] = deque()
+        self._pending: deque[av.Packet[Any]] = deque()
         self._force_keyframe = False
         self._audio_bitrate = audio_bitrate
         self._video_bitrate = video_bitrate
         self._keyframe_interval = keyframe_interval
-        self._codec: av.CodecContext | None = None
+        self._codec: Any = None
         self._resampler: av.AudioResampler | None = None
         self._first_pts: int | None = None
         self._size: tuple[int, int] | None = None
@@ -58,7 +59,7 @@ class EncodedTrack(MediaStreamTrack):
         """Sender hook (see :mod:`.passthrough`): a peer sent PLI/FIR for this track."""
         self.force_keyframe()
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         while not self._pending:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -77,7 +78,7 @@ class EncodedTrack(MediaStreamTrack):
         super().stop()
         self.source.stop()
 
-    def _encode_audio(self, frame: av.AudioFrame) -> list[av.Packet]:
+    def _encode_audio(self, frame: av.AudioFrame) -> list[av.Packet[Any]]:
         if self._codec is None:
             # Mono stays mono (an Opus stream may carry mono packets; upmixing through the
             # resampler would cost 3 dB).
@@ -94,13 +95,13 @@ class EncodedTrack(MediaStreamTrack):
                 format="s16", layout=layout, rate=AUDIO_RATE, frame_size=OPUS_FRAME
             )
         assert self._resampler is not None
-        out: list[av.Packet] = []
+        out: list[av.Packet[Any]] = []
         for chunk in self._resampler.resample(frame):
             for packet in self._codec.encode(chunk):
                 out.append(self._stamp(packet, AUDIO_TIME_BASE))
         return out
 
-    def _encode_video(self, frame: av.VideoFrame) -> list[av.Packet]:
+    def _encode_video(self, frame: av.VideoFrame) -> list[av.Packet[Any]]:
         if frame.format.name != "yuv420p":
             frame = frame.reformat(format="yuv420p")
         if self._codec is None or self._size != (frame.width, frame.height):
@@ -132,7 +133,7 @@ class EncodedTrack(MediaStreamTrack):
             frame.pict_type = av.video.frame.PictureType.NONE
         return [self._stamp(p, VIDEO_TIME_BASE) for p in self._codec.encode(frame)]
 
-    def _stamp(self, packet: av.Packet, time_base: fractions.Fraction) -> av.Packet:
+    def _stamp(self, packet: av.Packet[Any], time_base: fractions.Fraction) -> av.Packet[Any]:
         self.encoded_frames += 1
         pts = packet.pts if packet.pts is not None else 0
         if self._first_pts is None:

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -50,7 +50,7 @@ _feed_ids = itertools.count(1)
 class Subscriber(Protocol):
     kind: str
 
-    def push(self, packet: av.Packet, feed_id: int, arrival: float) -> None: ...
+    def push(self, packet: av.Packet[Any], feed_id: int, arrival: float) -> None: ...
 
 
 @dataclass
@@ -234,7 +234,7 @@ class DownCounters:
 
 
 class DownTrack(MediaStreamTrack):
-    """An outgoing track fed by whichever source its key names; yields ``av.Packet``s."""
+    """An outgoing track fed by whichever source its key names; yields ``av.Packet[Any]``s."""
 
     def __init__(
         self,
@@ -251,7 +251,7 @@ class DownTrack(MediaStreamTrack):
         self.name = name
         self.counters = DownCounters()
         self._board = board
-        self._queue: deque[tuple[av.Packet, int, float]] = deque()
+        self._queue: deque[tuple[av.Packet[Any], int, float]] = deque()
         self._queue_size = queue_size
         self._waiter: asyncio.Future[None] | None = None
         self._clock_rate = AUDIO_CLOCK if kind == "audio" else VIDEO_CLOCK
@@ -279,7 +279,7 @@ class DownTrack(MediaStreamTrack):
             self._need_keyframe = True
             self._board.request_keyframe(self.source)
 
-    def push(self, packet: av.Packet, feed_id: int, arrival: float) -> None:
+    def push(self, packet: av.Packet[Any], feed_id: int, arrival: float) -> None:
         if self.readyState != "live":
             return
         if self.kind == "video":
@@ -306,7 +306,7 @@ class DownTrack(MediaStreamTrack):
 
     # -- consumer side (a sender or a recorder) ------------------------------------------
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
@@ -319,13 +319,13 @@ class DownTrack(MediaStreamTrack):
             raise MediaStreamError
         return self._take()
 
-    def recv_nowait(self) -> av.Packet | None:
+    def recv_nowait(self) -> av.Packet[Any] | None:
         """The next packet if one is queued (recorders drain with it)."""
         return self._take() if self._queue else None
 
-    def _take(self) -> av.Packet:
+    def _take(self) -> av.Packet[Any]:
         packet, feed_id, arrival = self._queue.popleft()
-        out = av.Packet(packet)  # the source's packet is shared by every subscriber
+        out = av.Packet(bytes(packet))  # the source's packet is shared by all subscribers
         pts = self._retime(packet.pts or 0, feed_id, arrival)
         out.pts = pts
         out.dts = pts

@@ -74,4 +74,4 @@ def current_host_addresses() -> tuple[str, ...] | None:
 
 def restore_default() -> None:
     """Put aioice's own gathering back (tests)."""
-    aioice.ice.get_host_addresses = _ORIGINAL
+    aioice.ice.get_host_addresses = _ORIGINAL  # type: ignore[assignment]

@@ -130,7 +130,9 @@ def parse_offer(text: object, *, max_bytes: int) -> Offer:
             raise ProtocolError("SDP offer lacks ICE credentials (a=ice-ufrag/a=ice-pwd)")
         if not m.dtls or not m.dtls.fingerprints:
             raise ProtocolError("SDP offer lacks a DTLS fingerprint (a=fingerprint)")
-    first = parsed.media[0].dtls.fingerprints[0]
+    dtls = parsed.media[0].dtls
+    assert dtls is not None  # checked above
+    first = dtls.fingerprints[0]
     return Offer(
         sdp=trimmed_sdp,
         media=tuple(media),

@@ -64,8 +64,8 @@ AUDIO_TIME_BASE = fractions.Fraction(1, 48000)
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 
 # What install() replaced, to check and to restore.
-_ORIGINAL_GET_DECODER = _receiver_mod.get_decoder
-_ORIGINAL_JITTER_BUFFER = _receiver_mod.JitterBuffer
+_ORIGINAL_GET_DECODER = _receiver_mod.get_decoder  # type: ignore[attr-defined]
+_ORIGINAL_JITTER_BUFFER = _receiver_mod.JitterBuffer  # type: ignore[attr-defined]
 _ORIGINAL_SEND_KEYFRAME = RTCRtpSender._send_keyframe
 
 for _name, _owner in (
@@ -163,26 +163,25 @@ def _send_keyframe(self: RTCRtpSender) -> None:
 
 def install(*, low_latency_audio: bool = True) -> None:
     """Install the hooks (idempotent). Affects receivers started afterwards."""
-    _receiver_mod.get_decoder = _get_decoder  # type: ignore[assignment]
-    _receiver_mod.JitterBuffer = (  # type: ignore[misc]
-        _jitter_buffer if low_latency_audio else _ORIGINAL_JITTER_BUFFER
-    )
+    buffer: Any = _jitter_buffer if low_latency_audio else _ORIGINAL_JITTER_BUFFER
+    _receiver_mod.get_decoder = _get_decoder  # type: ignore[attr-defined]
+    _receiver_mod.JitterBuffer = buffer  # type: ignore[attr-defined]
     RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Put aiortc back as it was (tests)."""
-    _receiver_mod.get_decoder = _ORIGINAL_GET_DECODER
-    _receiver_mod.JitterBuffer = _ORIGINAL_JITTER_BUFFER  # type: ignore[misc]
+    _receiver_mod.get_decoder = _ORIGINAL_GET_DECODER  # type: ignore[attr-defined]
+    _receiver_mod.JitterBuffer = _ORIGINAL_JITTER_BUFFER  # type: ignore[attr-defined]
     RTCRtpSender._send_keyframe = _ORIGINAL_SEND_KEYFRAME  # type: ignore[method-assign]
 
 
 def is_installed() -> bool:
-    return _receiver_mod.get_decoder is _get_decoder
+    return bool(_receiver_mod.get_decoder is _get_decoder)  # type: ignore[attr-defined]
 
 
 def low_latency_audio_installed() -> bool:
-    return _receiver_mod.JitterBuffer is _jitter_buffer
+    return bool(_receiver_mod.JitterBuffer is _jitter_buffer)  # type: ignore[attr-defined]
 
 
 def remote_ssrc(receiver: RTCRtpReceiver) -> int | None:

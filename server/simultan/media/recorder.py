@@ -70,7 +70,9 @@ class _Output:
         self.packets = 0
         self.task: asyncio.Task[None] | None = None
 
-    def _open(self, packet: av.Packet) -> bool:
+    def _open(self, packet: av.Packet[Any]) -> bool:
+        container: Any
+        stream: Any
         if self.track.kind == "audio":
             container = av.open(str(self.path), "w", format="ogg")
             stream = container.add_stream("libopus", rate=48000)
@@ -88,7 +90,7 @@ class _Output:
         self.container, self.stream = container, stream
         return True
 
-    def write(self, packet: av.Packet) -> None:
+    def write(self, packet: av.Packet[Any]) -> None:
         if self.container is None and not self._open(packet):
             return
         if self.track.kind == "audio":

@@ -1,7 +1,7 @@
 """The embedded SFU: aiortc peer connections inside the server process, forwarding only.
 
 One :class:`RTCPeerConnection` per browser tab (a *session*). Received Opus/VP8 frames come
-out of the receivers as ``av.Packet`` (the pass-through hook, :mod:`.passthrough`), are read
+out of the receivers as ``av.Packet[Any]`` (the pass-through hook, :mod:`.passthrough`), are read
 once per source by a :class:`~.fanout.Feed` and pushed into one bounded
 :class:`~.fanout.DownTrack` per subscriber; each sender only packetizes and encrypts.
 Routing (which source feeds which down track) lives in a :class:`~.fanout.Switchboard`, so
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from simultan.errors import CommandError, NotFoundError, ProtocolError
 from simultan.media import ice, passthrough
@@ -70,6 +72,16 @@ class _LocalSource:
     feeds: list[Feed]
 
 
+class _KeyframeRequester:
+    """Asks the publisher behind a receiver for a keyframe (looked up at call time)."""
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        self.receiver = receiver
+
+    def __call__(self) -> bool:
+        return passthrough.request_keyframe(self.receiver)
+
+
 def _direction(send: bool, recv: bool) -> str:
     if send and recv:
         return "sendrecv"
@@ -107,6 +119,13 @@ class EmbeddedSfu:
         self._recorder: Recorder | None = None
         self._retired: dict[str, tuple[int, int, int]] = {}  # key -> counters of ended feeds
         self._closed = False
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -184,7 +203,7 @@ class EmbeddedSfu:
         def on_state() -> None:
             if pc.connectionState == "failed" and not session.closing:
                 logger.info("media session %s: connection failed", session_id)
-                asyncio.ensure_future(self.close_session(session_id))
+                self._spawn(self.close_session(session_id))
 
         return session
 
@@ -219,7 +238,7 @@ class EmbeddedSfu:
                 session.bound.discard(slot)
         if publish != session.publish:
             for feed in list(session.feeds.values()):
-                asyncio.ensure_future(feed.stop())
+                self._spawn(feed.stop())
             session.feeds.clear()
         session.publish = publish
 
@@ -236,18 +255,17 @@ class EmbeddedSfu:
             existing = session.feeds.get(transceiver.kind)
             if existing is not None and existing.track is track and not existing.ended:
                 continue
-            receiver = transceiver.receiver
             feed = Feed(
                 session.publish,
                 transceiver.kind,
                 track,
                 self._board,
                 owner=session.id,
-                request_keyframe=lambda r=receiver: passthrough.request_keyframe(r),
+                request_keyframe=_KeyframeRequester(transceiver.receiver),
                 on_ended=self._feed_ended,
             )
             if existing is not None:
-                asyncio.ensure_future(existing.stop())
+                self._spawn(existing.stop())
             session.feeds[transceiver.kind] = feed
             self._start_feed(feed)
 
@@ -478,3 +496,4 @@ class EmbeddedSfu:
         await asyncio.gather(
             *(self.close_session(sid) for sid in list(self._sessions)), return_exceptions=True
         )
+        await asyncio.gather(*self._tasks, return_exceptions=True)
