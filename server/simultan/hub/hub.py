@@ -33,11 +33,11 @@ class HubEvent:
     name: str
     data: dict[str, Any]
     audience: Audience
-    wire: str  # encoded once, shared by every connection
+    wire: bytes  # encoded once (JSON, UTF-8), shared by every connection
 
 
 def make_event(epoch: str, seq: int, name: str, data: dict[str, Any], audience: Audience) -> HubEvent:
-    wire = encode(Event(epoch=epoch, seq=seq, name=name, data=data))
+    wire = encode(Event(epoch=epoch, seq=seq, name=name, data=data)).encode()
     return HubEvent(seq=seq, name=name, data=data, audience=audience, wire=wire)
 
 
@@ -65,14 +65,14 @@ class Connection:
         self.id = uuid.uuid4().hex  # also this tab's media session id
         self.media_publish: str | None = None
         self._send = send
-        self.queue: asyncio.Queue[str | _Resync | None] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[str | bytes | _Resync | None] = asyncio.Queue(maxsize=queue_size)
         self._resyncs: deque[float] = deque()
         self._max_resyncs = max_resyncs
         self._resync_window = resync_window
         self.close_code: int | None = None
         self.log = logging.getLogger(f"simultan.hub.conn.{person.id[:8]}")
 
-    def offer(self, wire: str | _Resync) -> None:
+    def offer(self, wire: str | bytes | _Resync) -> None:
         """Queue a message without ever waiting; overflow turns into a resync."""
         if self.close_code is not None:
             return
@@ -171,7 +171,9 @@ class Hub:
             conn.offer(wire)
         self.connections.add(conn)
 
-    def _catch_up(self, person: Person, resume: tuple[str, int] | None) -> list[str]:
+    def _catch_up(
+        self, person: Person, resume: tuple[str, int] | None
+    ) -> list[str | bytes]:
         if resume is None:
             return [self.welcome(person, resync=False)]
         epoch, seq = resume
@@ -180,7 +182,7 @@ class Hub:
             return [self.welcome(person, resync=True)]
         resumed = encode(Resumed(epoch=self.epoch, from_seq=seq, to_seq=self.seq))
         missed = [e.wire for e in self._buffer if e.seq > seq and e.audience.admits(person)]
-        return [resumed, *missed]
+        return [resumed, *missed]  # type: ignore[list-item]
 
     def resync(self, conn: Connection) -> str:
         return self.welcome(conn.person, resync=True)

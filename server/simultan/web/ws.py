@@ -164,6 +164,9 @@ async def _write(ws: web.WebSocketResponse, conn: Connection, session: Any) -> N
         try:
             if item is RESYNC:
                 await ws.send_str(session.hub.resync(conn))
+            elif isinstance(item, bytes):
+                # hub events arrive encoded once for every connection: no per-send encoding
+                await ws.send_frame(item, WSMsgType.TEXT)
             else:
                 await ws.send_str(item)  # type: ignore[arg-type]
         except (ConnectionResetError, RuntimeError):

@@ -1,0 +1,679 @@
+"""The stage end to end: real /ws signaling, real aiortc peers, real routing, tones by FFT.
+
+Every participant, panelist and interpreter here is a websocket client of a real server
+(``start_server(..., media_enabled=True)``) plus one aiortc peer connection whose offer goes
+through ``rtc_offer`` on /ws, exactly as a browser tab does. Interpreters publish a sine tone
+each; what every listener hears is checked on the decoded audio.
+
+Tones: floor 440 Hz, zh interpreters A 523 / B 587, ja 659, es 784.
+
+Run inside a loopback-only namespace (see /work/shared/TESTING.md)::
+
+    unshare -n sh -c 'ip link set lo up && python -m pytest tests/integration -q'
+
+Measured figures are printed as ``MEASURED ...`` lines (visible with ``-s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiortc import RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription
+
+from simultan.core.capabilities import Role
+from simultan.eventdef import EventDefinition
+from simultan.media.sfu import EmbeddedSfu
+from simultan.web.session_key import SESSION
+from tests.conftest import FakeClock, LiveServer, start_server
+from tests.media.tones import RATE, Heard, Tab, ToneTrack, closest_tone, dominant_frequency
+
+pytestmark = pytest.mark.media
+
+FLOOR_HZ = 440.0
+ZH_A_HZ = 523.0
+ZH_B_HZ = 587.0
+JA_HZ = 659.0
+ES_HZ = 784.0
+ALL_TONES = (FLOOR_HZ, ZH_A_HZ, ZH_B_HZ, JA_HZ, ES_HZ)
+
+# Interpreter names from config/iuc-city-to-city.yaml: the stage seats them by name.
+NAMES = {
+    ("zh", "A"): "Li Wei",
+    ("zh", "B"): "Zhang Min",
+    ("ja", "A"): "Sato Yuki",
+    ("ja", "B"): "Tanaka Ken",
+    ("es", "A"): "Lucía García",
+    ("es", "B"): "Mateo López",
+}
+
+TOLERANCE_HZ = 5.0
+WARM_UP = 10.0  # seconds allowed for ICE + DTLS + first packets (normally well under 2 s)
+
+
+def log_measure(what: str, **figures: float) -> None:
+    text = " ".join(f"{k}={v:.1f}" for k, v in figures.items())
+    print(f"MEASURED {what}: {text}")
+
+
+# --- a tab: one /ws client plus one aiortc peer connection ---------------------------------
+
+
+class OfferRefused(Exception):
+    def __init__(self, reply: dict[str, Any]) -> None:
+        super().__init__(f"{reply.get('code')}: {reply.get('message')}")
+        self.reply = reply
+
+
+class Peer:
+    """One browser tab: a /ws client whose every message is kept (with arrival time), and
+    at most one aiortc peer connection negotiated through ``rtc_offer``."""
+
+    def __init__(self, server: LiveServer, name: str, person_id: str, client: Any) -> None:
+        self.server = server
+        self.name = name
+        self.id = person_id
+        self.client = client
+        self.inbox: list[tuple[float, dict[str, Any]]] = []
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._n = 0
+        self.tab: WsTab | None = None
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in self.client.ws:
+                msg = json.loads(raw)
+                self.inbox.append((time.monotonic(), msg))
+                rid = msg.get("request_id")
+                if msg["type"] != "event" and rid in self._waiting:
+                    future = self._waiting.pop(rid)
+                    if not future.done():
+                        future.set_result(msg)
+
+    @property
+    def open(self) -> bool:
+        return not self.reader.done()
+
+    async def request(self, message: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        self._n += 1
+        rid = f"{self.name}-{self._n}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = future
+        await self.client.send({**message, "request_id": rid})
+        return await asyncio.wait_for(future, timeout)
+
+    async def ok(self, message: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.request(message)
+        assert reply["type"] == "reply", reply
+        return reply
+
+    async def wait_message(
+        self, predicate: Callable[[dict[str, Any]], bool], *, since: int = 0, timeout: float = 5.0
+    ) -> tuple[float, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for at, msg in self.inbox[since:]:
+                if predicate(msg):
+                    return at, msg
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: no matching message within {timeout} s")
+            await asyncio.sleep(0.02)
+
+    def events(self, name: str, *, since: int = 0) -> list[dict[str, Any]]:
+        return [
+            msg["data"]
+            for _, msg in self.inbox[since:]
+            if msg["type"] == "event" and msg["name"] == name
+        ]
+
+    async def offer(
+        self,
+        *,
+        publish: str | None = None,
+        channel: str | None = None,
+        audio: MediaStreamTrack | None = None,
+    ) -> WsTab:
+        """Create this tab's peer connection and negotiate it over /ws."""
+        tab = WsTab(self, publish=publish, channel=channel, audio=audio)
+        self.tab = tab
+        await tab.connect()
+        return tab
+
+    async def close(self) -> None:
+        if self.tab is not None:
+            await self.tab.close()
+        await self.client.close()
+        await asyncio.gather(self.reader, return_exceptions=True)
+
+
+class WsTab(Tab):
+    """The media side of a :class:`Peer`: ``tests.media.tones.Tab`` (video, program, channel
+    m-lines, decoding what it receives) signaled through /ws instead of the SFU's API."""
+
+    def __init__(
+        self,
+        peer: Peer,
+        *,
+        publish: str | None,
+        channel: str | None,
+        audio: MediaStreamTrack | None,
+    ) -> None:
+        super().__init__(None, peer.name, publish=publish, channel=channel, audio=audio)  # type: ignore[arg-type]
+        self.peer = peer
+        self.answer: str | None = None
+
+    def offer_message(self, sdp: str) -> dict[str, Any]:
+        return {"type": "rtc_offer", "sdp": sdp, "publish": self.publish, "channel": self.channel}
+
+    async def connect(self, *, listen_to_floor_video: bool = True) -> str:
+        if self.pc.localDescription is None or self.pc.signalingState == "stable":
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.peer.request(self.offer_message(self.pc.localDescription.sdp))
+        if reply["type"] != "rtc_answer":
+            raise OfferRefused(reply)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+        self.answer = reply["sdp"]
+        self._start_readers()
+        return reply["sdp"]
+
+
+# --- the stage: a real server with media, and people joining it ----------------------------
+
+
+class Stage:
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.peers: list[Peer] = []
+
+    @property
+    def sfu(self) -> EmbeddedSfu:
+        media = self.server.app[SESSION].stage.media
+        assert isinstance(media, EmbeddedSfu)
+        return media
+
+    async def join(
+        self, role: Role | str, name: str, *, booth: str | None = None, language: str = "en"
+    ) -> Peer:
+        person_id, token = await self.server.person(role, name, booth=booth, language=language)
+        client = await self.server.connect(token)
+        peer = Peer(self.server, name.split()[0].lower(), person_id, client)
+        self.peers.append(peer)
+        _, welcome = await peer.wait_message(lambda m: m["type"] in ("welcome", "error"))
+        assert welcome["type"] == "welcome", welcome
+        return peer
+
+    async def listener(self, channel: str, name: str | None = None) -> Peer:
+        peer = await self.join(Role.PARTICIPANT, name or f"Listener {channel}", language=channel)
+        await peer.offer(channel=channel)
+        return peer
+
+    async def interpreter(self, booth: str, seat: str, tone: float, *, take: bool = False) -> Peer:
+        peer = await self.join(Role.INTERPRETER, NAMES[(booth, seat)], booth=booth, language=booth)
+        await peer.offer(publish="booth", audio=ToneTrack(tone))
+        if take:
+            await peer.ok({"type": "booth", "booth": booth, "action": "take"})
+        return peer
+
+    def local_floor(self) -> None:
+        """A server-side floor source (no panelist): a 440 Hz tone."""
+        self.sfu.add_local_source("floor", ToneTrack(FLOOR_HZ), None)
+
+    async def panelist_floor(self, moderator: Peer) -> Peer:
+        """A panelist is given the floor by the moderator, then publishes 440 Hz to it."""
+        panelist = await self.join(Role.PANELIST, "Pat Panelist")
+        await moderator.ok({"type": "floor", "person_id": panelist.id})
+        await panelist.offer(publish="floor", channel="en", audio=ToneTrack(FLOOR_HZ))
+        return panelist
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.close() for p in self.peers), return_exceptions=True)
+
+
+@pytest.fixture
+async def stage(tmp_path: Path, clock: FakeClock, seminar: EventDefinition) -> AsyncIterator[Stage]:
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    assert server.settings.ice_host_addresses == ("127.0.0.1",)
+    st = Stage(server)
+    try:
+        yield st
+    finally:
+        await st.close()
+        await runner.cleanup()
+
+
+# --- what a track carries -----------------------------------------------------------------
+
+
+async def until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
+    return time.monotonic() - start
+
+
+def tone_of(heard: Heard, seconds: float = 0.5) -> float:
+    """The dominant frequency of the last ``seconds`` of a track (0 when nothing came)."""
+    return dominant_frequency(heard.recent(seconds))
+
+
+async def settled(heard: Heard, tone: float, timeout: float = 3.0) -> None:
+    """Wait until the last half second of ``heard`` is ``tone``."""
+    try:
+        await until(lambda: abs(tone_of(heard) - tone) < TOLERANCE_HZ, timeout, 0.05)
+    except AssertionError:
+        raise AssertionError(
+            f"expected {tone} Hz, heard {tone_of(heard):.1f} Hz ({heard.packets} packets)"
+        ) from None
+
+
+def first_run(heard: Heard, tone: float, *, after: float, run: int = 5) -> float | None:
+    """Arrival time of the first of ``run`` consecutive frames whose closest tone (among
+    every tone in the test) is ``tone``."""
+    streak, first = 0, None
+    for arrival, samples in list(heard.frames):
+        if arrival < after:
+            continue
+        if closest_tone(samples, ALL_TONES) == tone:
+            if streak == 0:
+                first = arrival
+            streak += 1
+            if streak >= run:
+                return first
+        else:
+            streak = 0
+    return None
+
+
+def tone_levels(samples: np.ndarray, freqs: tuple[float, ...]) -> np.ndarray:
+    """Amplitude of each of ``freqs`` in ``samples``, by a joint least-squares sine fit.
+
+    Unlike FFT bins (50 Hz apart for 20 ms), the joint fit separates 523 from 587 Hz in a
+    single 20 ms window: a window carrying both shows two non-zero amplitudes."""
+    t = np.arange(samples.size) / RATE
+    columns = [np.ones_like(t)]
+    for f in freqs:
+        columns += [np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t)]
+    coef, *_ = np.linalg.lstsq(np.stack(columns, axis=1), samples.astype(np.float64), rcond=None)
+    return np.hypot(coef[1::2], coef[2::2])
+
+
+def two_peaks(samples: np.ndarray) -> bool:
+    """True when the FFT of one window shows two separate peaks of comparable height."""
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size), n=8 * samples.size))
+    spectrum[0] = 0
+    peaks = [
+        i
+        for i in range(1, spectrum.size - 1)
+        if spectrum[i] >= spectrum[i - 1] and spectrum[i] > spectrum[i + 1]
+    ]
+    heights = sorted((spectrum[i] for i in peaks), reverse=True)
+    return len(heights) >= 2 and heights[1] > 0.5 * heights[0]
+
+
+@dataclass
+class Transition:
+    switch_ms: float  # from the command to the first frame of the new tone (wall clock)
+    gap_ms: float  # media time between the last old-tone frame and the first new-tone frame
+    overlap_ms: float  # total length of frames in which both tones are heard
+    longest_silence_ms: float  # longest silent (or missing) stretch around the switch
+    worst_mix: float  # largest min(old, new) level in one frame, relative to the old level
+    two_peak_frames: int  # frames whose FFT shows two comparable peaks
+
+
+def transition(heard: Heard, old: float, new: float, t0: float, *, span: float = 1.0) -> Transition:
+    """Analyse a switch from ``old`` to ``new`` at wall-clock ``t0``, frame by 20 ms frame."""
+    rows = [
+        (arrival, pts, samples)
+        for (arrival, pts), (arrival2, samples) in zip(
+            list(heard.timestamps), list(heard.frames), strict=True
+        )
+        if t0 - span <= arrival <= t0 + span + 1.0 and samples.size
+    ]
+    assert rows, "no frames around the switch"
+    freqs = (old, new, *(f for f in ALL_TONES if f not in (old, new)))
+    levels = [tone_levels(s, freqs) for _, _, s in rows]
+    nominal = float(np.median([lv[0] for (a, _, _), lv in zip(rows, levels, strict=True) if a < t0]))
+    assert nominal > 0.05, f"the old tone was not playing before the switch ({nominal:.3f})"
+    threshold = 0.3 * nominal
+    old_on = [lv[0] > threshold for lv in levels]
+    new_on = [lv[1] > threshold for lv in levels]
+    silent = [float(np.sqrt(np.mean(np.square(s)))) < 0.05 * nominal for _, _, s in rows]
+    first_new = next(i for i, (a, on) in enumerate(zip([r[0] for r in rows], new_on, strict=True)) if on and a >= t0 - 0.05)
+    last_old = max((i for i in range(first_new) if old_on[i]), default=None)
+    assert last_old is not None, "no old-tone frame before the new tone"
+    frame = rows[0][2].size
+    gap = (rows[first_new][1] - rows[last_old][1] - frame) / RATE * 1000
+    overlap = sum(1 for o, n in zip(old_on, new_on, strict=True) if o and n) * frame / RATE * 1000
+    worst = max(min(lv[0], lv[1]) for lv in levels) / nominal
+    # Silence: silent frames plus media time that never arrived (a jump in pts).
+    longest = run = 0.0
+    for i, (_, pts, s) in enumerate(rows):
+        missing = 0.0 if i == 0 else (pts - rows[i - 1][1] - frame) / RATE * 1000
+        if missing > 0:
+            run += missing
+        if silent[i]:
+            run += s.size / RATE * 1000
+        else:
+            longest, run = max(longest, run), 0.0
+    longest = max(longest, run)
+    return Transition(
+        switch_ms=(rows[first_new][0] - t0) * 1000,
+        gap_ms=gap,
+        overlap_ms=overlap,
+        longest_silence_ms=longest,
+        worst_mix=worst,
+        two_peak_frames=sum(1 for _, _, s in rows if two_peaks(s)),
+    )
+
+
+def booth_state(event: dict[str, Any]) -> dict[str, Any]:
+    return event["booth"]
+
+
+def change_kinds(event: dict[str, Any]) -> list[str]:
+    return [c["kind"] for c in event["changes"]]
+
+
+# --- 1. every channel carries its booth, or the floor -------------------------------------
+
+
+async def test_listeners_hear_their_channel_and_empty_booths_carry_the_floor(stage: Stage) -> None:
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    await stage.panelist_floor(moderator)
+    interpreters = {
+        "zh": await stage.interpreter("zh", "A", ZH_A_HZ),
+        "ja": await stage.interpreter("ja", "A", JA_HZ),
+        "es": await stage.interpreter("es", "A", ES_HZ),
+    }
+    listeners = {lang: await stage.listener(lang) for lang in ("en", "zh", "ja", "es")}
+    for peer in [*listeners.values(), *interpreters.values()]:
+        assert peer.tab is not None and peer.tab.answer is not None
+        hosts = {c.ip for m in SessionDescription.parse(peer.tab.answer).media for c in m.ice_candidates}
+        assert hosts == {"127.0.0.1"}  # media stays on loopback
+
+    # Connected but nobody took the mic: every channel carries the floor.
+    await until(
+        lambda: all(p.tab.channel_audio.packets > 30 for p in listeners.values()),  # type: ignore[union-attr]
+        WARM_UP,
+    )
+    for lang, peer in listeners.items():
+        assert peer.tab is not None
+        await settled(peer.tab.channel_audio, FLOOR_HZ)
+        await settled(peer.tab.program, FLOOR_HZ)
+
+    # Each interpreter takes the mic: each channel carries its booth.
+    for lang, peer in interpreters.items():
+        await peer.ok({"type": "booth", "booth": lang, "action": "take"})
+    expected = {"en": FLOOR_HZ, "zh": ZH_A_HZ, "ja": JA_HZ, "es": ES_HZ}
+    for lang, peer in listeners.items():
+        assert peer.tab is not None
+        await settled(peer.tab.channel_audio, expected[lang])
+        assert abs(tone_of(peer.tab.program) - FLOOR_HZ) < TOLERANCE_HZ, lang
+    for lang, peer in interpreters.items():  # every booth works from the floor
+        assert peer.tab is not None
+        await settled(peer.tab.program, FLOOR_HZ)
+    routes = stage.sfu.routes
+    assert routes["zh"] == f"interpreter:{interpreters['zh'].id}"
+
+    # The es interpreter releases the mic: nobody is live in es, its channel gets the floor.
+    released = time.monotonic()
+    await interpreters["es"].ok({"type": "booth", "booth": "es", "action": "release"})
+    es = listeners["es"].tab
+    assert es is not None
+    await until(lambda: first_run(es.channel_audio, FLOOR_HZ, after=released) is not None, 3)
+    await settled(es.channel_audio, FLOOR_HZ)
+    for lang in ("en", "zh", "ja"):
+        assert abs(tone_of(listeners[lang].tab.channel_audio) - expected[lang]) < TOLERANCE_HZ  # type: ignore[union-attr]
+
+
+# --- 2. handover inside the zh booth ---------------------------------------------------
+
+
+async def test_handover_in_booth_has_no_overlap_and_no_gap(stage: Stage) -> None:
+    stage.local_floor()
+    a = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    b = await stage.interpreter("zh", "B", ZH_B_HZ)
+    listener = await stage.listener("zh")
+    heard = listener.tab.channel_audio  # type: ignore[union-attr]
+    await until(lambda: heard.packets > 30, WARM_UP)
+    await settled(heard, ZH_A_HZ)
+    # Each interpreter hears the floor on the program track and the partner on the second.
+    assert a.tab is not None and b.tab is not None
+    await settled(a.tab.program, FLOOR_HZ)
+    await settled(a.tab.channel_audio, ZH_B_HZ)
+    await settled(b.tab.channel_audio, ZH_A_HZ)
+
+    # B requests the mic; both see the pending request.
+    mark_a, mark_b = len(a.inbox), len(b.inbox)
+    await b.ok({"type": "booth", "booth": "zh", "action": "request"})
+    for peer, mark in ((a, mark_a), (b, mark_b)):
+        _, msg = await peer.wait_message(
+            lambda m: m["type"] == "event" and m["name"] == "booth", since=mark
+        )
+        state = booth_state(msg["data"])
+        assert change_kinds(msg["data"]) == ["handover_requested"]
+        assert state["pending"]["kind"] == "request"
+        assert state["pending"]["from_person"] == a.id and state["pending"]["to_person"] == b.id
+        assert state["live"] == a.id
+    await asyncio.sleep(0.3)
+    assert abs(tone_of(heard, 0.3) - ZH_A_HZ) < TOLERANCE_HZ  # a request moves nothing
+
+    # A accepts: the mic moves to B in one step.
+    mark_a, mark_b = len(a.inbox), len(b.inbox)
+    t0 = time.monotonic()
+    await a.ok({"type": "booth", "booth": "zh", "action": "accept"})
+    for peer, mark in ((a, mark_a), (b, mark_b)):
+        _, msg = await peer.wait_message(
+            lambda m: m["type"] == "event" and m["name"] == "booth", since=mark
+        )
+        assert change_kinds(msg["data"]) == ["handover_accepted", "mic_off", "mic_live"]
+        state = booth_state(msg["data"])
+        assert state["live"] == b.id and state["pending"] is None
+    await until(lambda: first_run(heard, ZH_B_HZ, after=t0) is not None, 3)
+    await asyncio.sleep(0.6)
+    first = transition(heard, ZH_A_HZ, ZH_B_HZ, t0)
+    log_measure("handover A->B (request/accept)", **vars(first))
+    await settled(heard, ZH_B_HZ)
+
+    # And back: B offers the mic to A, A accepts.
+    mark_a = len(a.inbox)
+    await b.ok({"type": "booth", "booth": "zh", "action": "offer", "to": a.id})
+    _, msg = await a.wait_message(
+        lambda m: m["type"] == "event" and m["name"] == "booth", since=mark_a
+    )
+    assert change_kinds(msg["data"]) == ["handover_offered"]
+    assert booth_state(msg["data"])["pending"]["kind"] == "offer"
+    t1 = time.monotonic()
+    await a.ok({"type": "booth", "booth": "zh", "action": "accept"})
+    await until(lambda: first_run(heard, ZH_A_HZ, after=t1) is not None, 3)
+    await asyncio.sleep(0.6)
+    back = transition(heard, ZH_B_HZ, ZH_A_HZ, t1)
+    log_measure("handover B->A (offer/accept)", **vars(back))
+
+    for t in (first, back):
+        assert t.overlap_ms == 0, t
+        assert t.two_peak_frames == 0, t
+        assert t.gap_ms < 200, t
+        assert t.longest_silence_ms < 200, t
+        assert t.switch_ms < 1000, t
+
+
+# --- 3. relay through the ja booth ---------------------------------------------------------
+
+
+async def test_relay_when_the_floor_speaks_japanese(stage: Stage) -> None:
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    stage.local_floor()
+    zh = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    ja = await stage.interpreter("ja", "A", JA_HZ, take=True)
+    es = await stage.interpreter("es", "A", ES_HZ, take=True)
+    ja_listener = await stage.listener("ja")
+    heard_ja = ja_listener.tab.channel_audio  # type: ignore[union-attr]
+    program = {p: p.tab.program for p in (zh, ja, es)}  # type: ignore[union-attr]
+    await until(lambda: heard_ja.packets > 30 and all(h.packets > 30 for h in program.values()), WARM_UP)
+    await settled(heard_ja, JA_HZ)
+    for heard in program.values():
+        await settled(heard, FLOOR_HZ)
+
+    t0 = time.monotonic()
+    await moderator.ok({"type": "floor_language", "language": "ja"})
+    _, msg = await zh.wait_message(lambda m: m["type"] == "event" and m["name"] == "floor")
+    assert msg["data"]["floor"]["language"] == "ja"
+    assert msg["data"]["routing"]["pivot"] == "ja"
+    await settled(heard_ja, FLOOR_HZ)  # the ja channel carries the floor itself
+    await settled(program[zh], JA_HZ)  # zh and es interpret from the ja booth's relay
+    await settled(program[es], JA_HZ)
+    await settled(program[ja], FLOOR_HZ)  # the pivot booth hears the floor
+    relay_ms = (first_run(program[zh], JA_HZ, after=t0) or 0 - t0) - t0
+    log_measure("relay on", zh_program_switch_ms=relay_ms * 1000)
+
+    await moderator.ok({"type": "floor_language", "language": "en"})
+    await settled(heard_ja, JA_HZ)
+    await settled(program[zh], FLOOR_HZ)
+    await settled(program[es], FLOOR_HZ)
+
+
+# --- 4. an interpreter's media dies -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["peer_connection", "websocket"])
+async def test_live_interpreter_lost_then_floor_and_partner_offered(stage: Stage, how: str) -> None:
+    stage.local_floor()
+    a = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    b = await stage.interpreter("zh", "B", ZH_B_HZ)
+    listener = await stage.listener("zh")
+    heard = listener.tab.channel_audio  # type: ignore[union-attr]
+    await until(lambda: heard.packets > 30, WARM_UP)
+    await settled(heard, ZH_A_HZ)
+
+    mark = len(b.inbox)
+    t0 = time.monotonic()
+    assert a.tab is not None
+    if how == "peer_connection":
+        await a.tab.close()  # the websocket stays open
+    else:
+        await a.client.close()
+    await until(lambda: first_run(heard, FLOOR_HZ, after=t0) is not None, 4)
+    fallback = first_run(heard, FLOOR_HZ, after=t0)
+    assert fallback is not None
+    log_measure(f"fallback to floor ({how})", fallback_ms=(fallback - t0) * 1000)
+    assert fallback - t0 < 2.0
+
+    _, msg = await b.wait_message(
+        lambda m: m["type"] == "event"
+        and m["name"] == "booth"
+        and "handover_offered" in change_kinds(m["data"]),
+        since=mark,
+    )
+    assert change_kinds(msg["data"]) == ["mic_off", "member_disconnected", "handover_offered"]
+    state = booth_state(msg["data"])
+    assert state["live"] is None
+    assert state["pending"] == {
+        "from_person": None, "to_person": b.id, "kind": "offer", "since": state["pending"]["since"],
+    }
+    assert [m["connected"] for m in state["members"] if m["person"] == a.id] == [False]
+    if how == "peer_connection":
+        assert a.open  # losing media does not drop the control connection
+
+    # B accepts the booth's offer: zh listeners hear B.
+    await b.ok({"type": "booth", "booth": "zh", "action": "accept"})
+    await settled(heard, ZH_B_HZ)
+
+
+# --- 5. who may publish, and bad offers ---------------------------------------------------
+
+
+async def _raw_offer(peer: Peer, **fields: Any) -> dict[str, Any]:
+    tab = WsTab(peer, publish=None, channel=None, audio=ToneTrack(1000.0))
+    try:
+        await tab.pc.setLocalDescription(await tab.pc.createOffer())
+        return await peer.request({"type": "rtc_offer", "sdp": tab.pc.localDescription.sdp, **fields})
+    finally:
+        await tab.close()
+
+
+async def test_publishing_needs_a_seat_or_the_floor_and_bad_offers_are_refused(stage: Stage) -> None:
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    participant = await stage.join(Role.PARTICIPANT, "Paula Participant")
+    panelist = await stage.join(Role.PANELIST, "Pat Panelist")
+    sessions = len(stage.sfu.session_ids())
+
+    reply = await _raw_offer(participant, publish="booth", channel="zh")
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    reply = await _raw_offer(panelist, publish="floor", channel="en")
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    assert "floor" in reply["message"]
+    assert len(stage.sfu.session_ids()) == sessions  # no peer connection was made for them
+
+    # An SDP over max_sdp_bytes (but a frame under max_message_bytes), then a frame over it.
+    tab = WsTab(participant, publish=None, channel="zh", audio=None)
+    participant.tab = tab
+    await tab.pc.setLocalDescription(await tab.pc.createOffer())
+    sdp = tab.pc.localDescription.sdp
+    limit = stage.server.settings.max_sdp_bytes
+    padding = "".join(f"a=x-padding:{'x' * 60}\r\n" for _ in range(limit // 60 + 1))
+    reply = await participant.request({"type": "rtc_offer", "sdp": sdp + padding})
+    assert reply["type"] == "error" and reply["code"] == "bad_message", reply
+    too_big = "a=x-padding:" + "y" * stage.server.settings.max_message_bytes + "\r\n"
+    reply = await participant.request({"type": "rtc_offer", "sdp": sdp + too_big})
+    assert reply["type"] == "error" and reply["code"] == "bad_message", reply
+    # The socket stays open and usable: a ping, then the same offer at a sane size works.
+    assert (await participant.request({"type": "ping"}))["type"] == "pong"
+    assert participant.open
+    reply = await participant.request(tab.offer_message(sdp))
+    assert reply["type"] == "rtc_answer", reply
+
+    # Once given the floor, the panelist may publish.
+    await moderator.ok({"type": "floor", "person_id": panelist.id})
+    await panelist.offer(publish="floor", channel="en", audio=ToneTrack(FLOOR_HZ))
+    assert "floor" in stage.sfu.stats().sources
+
+
+# --- 6. a listener switches channel ------------------------------------------------------------
+
+
+async def test_select_channel_switches_without_renegotiation(stage: Stage) -> None:
+    stage.local_floor()
+    await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    await stage.interpreter("es", "A", ES_HZ, take=True)
+    listener = await stage.listener("zh")
+    tab = listener.tab
+    assert tab is not None
+    heard = tab.channel_audio
+    await until(lambda: heard.packets > 30, WARM_UP)
+    await settled(heard, ZH_A_HZ)
+    server_sdp = stage.sfu._sessions[listener.client_id].pc.localDescription.sdp if hasattr(listener, "client_id") else None
+    remote_before = tab.pc.remoteDescription.sdp
+    answers_before = sum(1 for _, m in listener.inbox if m["type"] == "rtc_answer")
+
+    t0 = time.monotonic()
+    reply = await listener.ok({"type": "select_channel", "channel": "es"})
+    assert reply["data"] == {"channel": "es"}
+    await until(lambda: first_run(heard, ES_HZ, after=t0) is not None, 3)
+    switched = first_run(heard, ES_HZ, after=t0)
+    assert switched is not None
+    log_measure("select_channel zh->es", switch_ms=(switched - t0) * 1000)
+    assert switched - t0 < 0.5
+    await asyncio.sleep(0.4)
+    t = transition(heard, ZH_A_HZ, ES_HZ, t0)
+    log_measure("select_channel zh->es detail", **vars(t))
+    assert t.longest_silence_ms < 200
+    # No renegotiation: no new answer, same descriptions on both sides.
+    assert sum(1 for _, m in listener.inbox if m["type"] == "rtc_answer") == answers_before
+    assert tab.pc.remoteDescription.sdp == remote_before
+    assert tab.pc.signalingState == "stable"
+    assert server_sdp is None or server_sdp == stage.sfu._sessions[listener.client_id].pc.localDescription.sdp
+    assert abs(tone_of(tab.program) - FLOOR_HZ) < TOLERANCE_HZ  # the floor track is untouched
