@@ -260,7 +260,7 @@ class LiveSession:
         async with self._lock:
             now = self.now()
             booth, events = self.stage.apply(booth_id, cmd, now)
-            await self._commit([], [self.stage.booth_event(booth, events, now)])
+            await self._commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
             self.stage.apply_routes(self.floor.language)
         return {"version": booth.version}
 
@@ -277,7 +277,7 @@ class LiveSession:
                 if person_id in booth.connected:
                     now = self.now()
                     new, events = self.stage.apply(booth.id, bc.Disconnect(by=person_id), now)
-                    await self._commit([], [self.stage.booth_event(new, events, now)])
+                    await self._commit([], [self.stage.booth_event(new, events, now, self.floor.language)])
             self.stage.apply_routes(self.floor.language)
 
     async def interpreter_present(self, person: Person, present: bool) -> None:
@@ -291,7 +291,7 @@ class LiveSession:
             cmd = bc.Connect(by=person.id) if present else bc.Disconnect(by=person.id)
             now = self.now()
             booth, events = self.stage.apply(booth.id, cmd, now)
-            await self._commit([], [self.stage.booth_event(booth, events, now)])
+            await self._commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
             self.stage.apply_routes(self.floor.language)
 
 

@@ -123,12 +123,19 @@ class Stage:
         self.booths[booth_id] = new
         return new, events
 
-    def booth_event(self, booth: bc.Booth, events: tuple[bc.BoothEvent, ...], now: datetime) -> tuple[str, dict[str, Any], Audience]:
-        return (
-            "booth",
-            {"booth": bc.booth_to_dict(booth, now), "changes": [e.to_dict() for e in events]},
-            EVERYONE,
-        )
+    def booth_event(
+        self,
+        booth: bc.Booth,
+        events: tuple[bc.BoothEvent, ...],
+        now: datetime,
+        floor_language: str,
+    ) -> tuple[str, dict[str, Any], Audience]:
+        data = {
+            "booth": bc.booth_to_dict(booth, now),
+            "changes": [e.to_dict() for e in events],
+            "routing": self.routing(floor_language).to_dict(),
+        }
+        return ("booth", data, EVERYONE)
 
     def snapshot(self, floor_language: str, now: datetime) -> dict[str, Any]:
         return {
