@@ -116,11 +116,17 @@ class Client:
         self.epoch: str | None = None
         self.seq = 0
         self._n = 0
+        self.backlog: list[dict[str, Any]] = []  # messages a request() read past
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
     async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        if self.backlog:
+            return self.backlog.pop(0)
+        return await self._read(timeout)
+
+    async def _read(self, timeout: float) -> dict[str, Any]:
         import asyncio
 
         msg = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
@@ -140,9 +146,10 @@ class Client:
         rid = f"t{self._n}"
         await self.send({**message, "request_id": rid})
         while True:
-            msg = await self.recv(timeout)
+            msg = await self._read(timeout)
             if msg.get("request_id") == rid and msg["type"] != "event":
                 return msg
+            self.backlog.append(msg)
 
     @property
     def resume(self) -> dict[str, Any]:

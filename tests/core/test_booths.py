@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from simultan.core.booths import (
     Accept,
@@ -557,67 +558,67 @@ def check_invariants(b: Booth) -> None:
         assert b.pending.to_person != b.live
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    initially=st.sets(st.sampled_from([ANA, BEN, CHO])),
-    # Hypothesis keeps lists short unless told; a handover needs several steps to set up.
-    steps=st.lists(step, min_size=20, max_size=80),
-)
-def test_random_play_keeps_one_mic_and_events_tell_the_whole_story(
-    initially: set[str], steps: list[Step]
-) -> None:
-    now = T0
-    booth, setup = run(empty_booth(), *(Connect(p) for p in sorted(initially)), at=now)
-    replay = Replay()
-    for e in setup:
-        replay.feed(e)
-    for drawn in steps:
-        cmd, delay = command_for(booth, drawn)
-        now += delay
-        before = booth
+class RandomPlay(RuleBasedStateMachine):
+    """Random sequences of moves, valid and invalid, checked after every step.
+
+    - an invalid move raises and leaves the booth as it was;
+    - a valid one bumps the version and emits events stamped with its time;
+    - replaying the events alone never shows two live mics (``Replay``) and rebuilds the
+      booth's connections, mic, cough and pending handover exactly;
+    - losing the live interpreter always offers the mic to a connected partner.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.booth = empty_booth()
+        self.now = T0
+        self.replay = Replay()
+
+    @initialize(initially=st.sets(st.sampled_from([ANA, BEN, CHO])))
+    def connect_some(self, initially: set[str]) -> None:
+        self.booth, events = run(self.booth, *(Connect(p) for p in sorted(initially)))
+        for e in events:
+            self.replay.feed(e)
+
+    @rule(drawn=step)
+    def move(self, drawn: Step) -> None:
+        cmd, delay = command_for(self.booth, drawn)
+        self.now += delay
+        before = self.booth
         try:
-            booth, events = apply(booth, cmd, now)
+            self.booth, events = apply(before, cmd, self.now)
         except ForbiddenError:
             assert not isinstance(cmd, ForceHandover) and cmd.by == MOD
-            assert booth is before
-            continue
+            assert self.booth is before
+            return
         except CommandError:
-            assert booth is before and booth == before
-            continue
+            assert self.booth is before
+            return
+        booth = self.booth
         assert booth.version == before.version + 1 and events
-        assert all(e.at == now and e.booth == booth.id for e in events)
+        assert all(e.at == self.now and e.booth == booth.id for e in events)
         for e in events:
-            replay.feed(e)
+            self.replay.feed(e)
+        if booth.live is not None and booth.live != before.live:
+            assert booth.live_since == self.now
+        lost = before.live is not None and isinstance(cmd, Disconnect | ReleaseMic)
+        if lost and before.live == cmd.by and booth.connected - {cmd.by}:
+            assert booth.pending is not None and booth.pending.from_person is None
+            assert booth.pending.to_person in booth.connected - {cmd.by}
+            assert kinds(events)[-1] == "handover_offered"
+        json.dumps(events_to_dicts(events))
+
+    @invariant()
+    def events_tell_the_whole_story(self) -> None:
+        booth, replay = self.booth, self.replay
         check_invariants(booth)
         assert replay.connected == booth.connected
         assert replay.on_air == ([booth.live] if booth.live else [])
         assert replay.coughing == booth.coughing
-        expected = booth.pending
-        assert replay.pending == (
-            None if expected is None else (expected.from_person, expected.to_person, expected.kind)
-        )
-        if booth.live is not None and booth.live != before.live:
-            assert booth.live_since == now
-        json.dumps(booth_to_dict(booth, now))
-        json.dumps(events_to_dicts(events))
+        h = booth.pending
+        assert replay.pending == (None if h is None else (h.from_person, h.to_person, h.kind))
+        json.dumps(booth_to_dict(booth, self.now))
 
 
-@settings(max_examples=200, deadline=None)
-@given(steps=st.lists(step, min_size=20, max_size=60))
-def test_losing_the_live_interpreter_always_offers_a_connected_partner(
-    steps: list[Step],
-) -> None:
-    booth, _ = run(empty_booth(), Connect(ANA), Connect(BEN), Connect(CHO))
-    for drawn in steps:
-        cmd, _ = command_for(booth, drawn)
-        live = booth.live
-        try:
-            booth, events = apply(booth, cmd, T0)
-        except (CommandError, ForbiddenError):
-            continue
-        lost = live is not None and isinstance(cmd, Disconnect | ReleaseMic) and cmd.by == live
-        partners = booth.connected - {cmd.by}
-        if lost and partners:
-            assert booth.pending is not None and booth.pending.from_person is None
-            assert booth.pending.to_person in partners
-            assert kinds(events)[-1] == "handover_offered"
+TestRandomPlay = RandomPlay.TestCase
+TestRandomPlay.settings = settings(max_examples=200, stateful_step_count=60, deadline=None)

@@ -316,19 +316,6 @@ def tone_levels(samples: np.ndarray, freqs: tuple[float, ...]) -> np.ndarray:
     return np.hypot(coef[1::2], coef[2::2])
 
 
-def two_peaks(samples: np.ndarray) -> bool:
-    """True when the FFT of one window shows two separate peaks of comparable height."""
-    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size), n=8 * samples.size))
-    spectrum[0] = 0
-    peaks = [
-        i
-        for i in range(1, spectrum.size - 1)
-        if spectrum[i] >= spectrum[i - 1] and spectrum[i] > spectrum[i + 1]
-    ]
-    heights = sorted((spectrum[i] for i in peaks), reverse=True)
-    return len(heights) >= 2 and heights[1] > 0.5 * heights[0]
-
-
 @dataclass
 class Transition:
     switch_ms: float  # from the command to the first frame of the new tone (wall clock)
@@ -336,11 +323,17 @@ class Transition:
     overlap_ms: float  # total length of frames in which both tones are heard
     longest_silence_ms: float  # longest silent (or missing) stretch around the switch
     worst_mix: float  # largest min(old, new) level in one frame, relative to the old level
-    two_peak_frames: int  # frames whose FFT shows two comparable peaks
+    flips: int  # changes between old-only and new-only frames (1: one clean switch)
 
 
 def transition(heard: Heard, old: float, new: float, t0: float, *, span: float = 1.0) -> Transition:
-    """Analyse a switch from ``old`` to ``new`` at wall-clock ``t0``, frame by 20 ms frame."""
+    """Analyse a switch from ``old`` to ``new`` at wall-clock ``t0``, frame by 20 ms frame.
+
+    Windows are the decoded frames themselves: each forwarded packet comes from one source,
+    so a frame carrying both tones is real mixing, while a window straddling two frames
+    would show both tones even for a perfect cut. Within a 20 ms window an FFT's bins are
+    50 Hz apart (with a Hann window its peaks are 200 Hz wide), too coarse to tell 523 from
+    587 Hz; the joint sine fit of :func:`tone_levels` separates them."""
     rows = [
         (arrival, pts, samples)
         for (arrival, pts), (arrival2, samples) in zip(
@@ -381,8 +374,13 @@ def transition(heard: Heard, old: float, new: float, t0: float, *, span: float =
         overlap_ms=overlap,
         longest_silence_ms=longest,
         worst_mix=worst,
-        two_peak_frames=sum(1 for _, _, s in rows if two_peaks(s)),
+        flips=_flips(old_on, new_on),
     )
+
+
+def _flips(old_on: list[bool], new_on: list[bool]) -> int:
+    sides = [o for o, n in zip(old_on, new_on, strict=True) if o != n]
+    return sum(1 for x, y in zip(sides, sides[1:], strict=False) if x != y)
 
 
 def booth_state(event: dict[str, Any]) -> dict[str, Any]:
@@ -511,7 +509,7 @@ async def test_handover_in_booth_has_no_overlap_and_no_gap(stage: Stage) -> None
 
     for t in (first, back):
         assert t.overlap_ms == 0, t
-        assert t.two_peak_frames == 0, t
+        assert t.flips == 1, t
         assert t.gap_ms < 200, t
         assert t.longest_silence_ms < 200, t
         assert t.switch_ms < 1000, t
@@ -527,7 +525,9 @@ async def test_relay_when_the_floor_speaks_japanese(stage: Stage) -> None:
     ja = await stage.interpreter("ja", "A", JA_HZ, take=True)
     es = await stage.interpreter("es", "A", ES_HZ, take=True)
     ja_listener = await stage.listener("ja")
+    en_listener = await stage.listener("en")
     heard_ja = ja_listener.tab.channel_audio  # type: ignore[union-attr]
+    heard_en = en_listener.tab.channel_audio  # type: ignore[union-attr]
     program = {p: p.tab.program for p in (zh, ja, es)}  # type: ignore[union-attr]
     await until(lambda: heard_ja.packets > 30 and all(h.packets > 30 for h in program.values()), WARM_UP)
     await settled(heard_ja, JA_HZ)
@@ -547,10 +547,23 @@ async def test_relay_when_the_floor_speaks_japanese(stage: Stage) -> None:
     assert relay_at is not None
     log_measure("relay on", zh_program_switch_ms=(relay_at - t0) * 1000)
 
+    assert abs(tone_of(heard_en) - FLOOR_HZ) < TOLERANCE_HZ  # ja is no retour booth
+
     await moderator.ok({"type": "floor_language", "language": "en"})
     await settled(heard_ja, JA_HZ)
     await settled(program[zh], FLOOR_HZ)
     await settled(program[es], FLOOR_HZ)
+
+    # es is a retour booth: with the floor speaking Spanish, its rendering feeds the en
+    # channel and every other booth; the es channel carries the floor itself.
+    await moderator.ok({"type": "floor_language", "language": "es"})
+    await settled(heard_en, ES_HZ)
+    await settled(program[zh], ES_HZ)
+    await settled(program[ja], ES_HZ)
+    await settled(program[es], FLOOR_HZ)
+    await moderator.ok({"type": "floor_language", "language": "en"})
+    await settled(heard_en, FLOOR_HZ)
+    await settled(program[ja], FLOOR_HZ)
 
 
 # --- 4. an interpreter's media dies -----------------------------------------------------------
@@ -623,6 +636,12 @@ async def test_publishing_needs_a_seat_or_the_floor_and_bad_offers_are_refused(s
     reply = await _raw_offer(panelist, publish="floor", channel="en")
     assert reply["type"] == "error" and reply["code"] == "forbidden", reply
     assert "floor" in reply["message"]
+    # Holding no floor, a moderator may not publish to it either; an interpreter never may.
+    reply = await _raw_offer(moderator, publish="floor", channel="en")
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    interpreter = await stage.join(Role.INTERPRETER, "Li Wei", booth="zh", language="zh")
+    reply = await _raw_offer(interpreter, publish="floor", channel="zh")
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
     assert len(stage.sfu.session_ids()) == sessions  # no peer connection was made for them
 
     # An SDP over max_sdp_bytes (but a frame under max_message_bytes), then a frame over it.
@@ -647,6 +666,16 @@ async def test_publishing_needs_a_seat_or_the_floor_and_bad_offers_are_refused(s
     await moderator.ok({"type": "floor", "person_id": panelist.id})
     await panelist.offer(publish="floor", channel="en", audio=ToneTrack(FLOOR_HZ))
     assert "floor" in stage.sfu.stats().sources
+
+    # A listener whose offer sends audio anyway (publish null) is refused that m-line:
+    # nobody can hear it, and the listener still hears the floor.
+    rogue = await stage.join(Role.PARTICIPANT, "Rob Rogue")
+    rogue_tab = await rogue.offer(channel="en", audio=ToneTrack(1000.0))
+    audio = [m for m in SessionDescription.parse(rogue_tab.answer or "").media if m.kind == "audio"]
+    assert audio[0].direction == "sendonly"
+    await until(lambda: rogue_tab.channel_audio.packets > 30, WARM_UP)
+    await settled(rogue_tab.channel_audio, FLOOR_HZ)
+    assert set(stage.sfu.stats().sources) == {"floor"}
 
 
 # --- 6. a listener switches channel ------------------------------------------------------------
@@ -687,3 +716,76 @@ async def test_select_channel_switches_without_renegotiation(stage: Stage) -> No
     assert stage.sfu._sessions[listener.session_id].pc is server_pc
     assert server_pc.localDescription.sdp == server_sdp
     assert abs(tone_of(tab.program) - FLOOR_HZ) < TOLERANCE_HZ  # the floor track is untouched
+
+
+# --- 7. the floor taken back ------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: taking the floor back (or giving it to someone else) does not stop the "
+    "previous holder's published floor media; everybody keeps hearing them",
+)
+async def test_floor_taken_back_stops_the_former_holders_media(stage: Stage) -> None:
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    await stage.panelist_floor(moderator)
+    listener = await stage.listener("en")
+    heard = listener.tab.program  # type: ignore[union-attr]
+    await until(lambda: heard.packets > 30, WARM_UP)
+    await settled(heard, FLOOR_HZ)
+
+    t0 = time.monotonic()
+    await moderator.ok({"type": "floor", "person_id": None})
+    await asyncio.sleep(1.5)
+    # Whatever may still be in flight is gone after half a second: then nothing of the
+    # former holder may reach anyone.
+    still = [s for at, s in list(heard.frames) if at > t0 + 0.5]
+    heard_again = [s for s in still if closest_tone(s, ALL_TONES) == FLOOR_HZ]
+    log_measure("floor taken back", frames_still_heard=len(heard_again))
+    assert heard_again == [], f"{len(heard_again)} frames of the former floor holder after 0.5 s"
+
+
+# --- the instrument itself ------------------------------------------------------------------
+
+
+def _synthetic(segments: list[tuple[float | tuple[float, float] | None, int]]) -> Heard:
+    """A Heard track made of (tone or (tone, tone) or None for silence, frames) segments,
+    one 20 ms frame per 20 ms of arrival time from t=100 s."""
+    heard = Heard()
+    n = 0
+    for tone, frames in segments:
+        for _ in range(frames):
+            t = (np.arange(960) + n * 960) / RATE
+            if tone is None:
+                samples = np.zeros(960)
+            elif isinstance(tone, tuple):
+                samples = sum(0.3 * np.sin(2 * np.pi * f * t + 1.0) for f in tone)
+            else:
+                samples = 0.3 * np.sin(2 * np.pi * tone * t)
+            heard.timestamps.append((100 + n * 0.02, n * 960))
+            heard.frames.append((100 + n * 0.02, np.asarray(samples, dtype=np.float32)))
+            n += 1
+    return heard
+
+
+def test_transition_analysis_sees_overlap_gaps_and_flapping() -> None:
+    t0 = 100 + 30 * 0.02
+    clean = transition(_synthetic([(ZH_A_HZ, 30), (ZH_B_HZ, 40)]), ZH_A_HZ, ZH_B_HZ, t0)
+    assert (clean.overlap_ms, clean.gap_ms, clean.longest_silence_ms, clean.flips) == (0, 0, 0, 1)
+    assert clean.switch_ms == pytest.approx(0, abs=1)
+
+    mixed = _synthetic([(ZH_A_HZ, 30), ((ZH_A_HZ, ZH_B_HZ), 1), (ZH_B_HZ, 40)])
+    assert transition(mixed, ZH_A_HZ, ZH_B_HZ, t0).overlap_ms == 20
+
+    gap = transition(_synthetic([(ZH_A_HZ, 30), (None, 12), (ZH_B_HZ, 40)]), ZH_A_HZ, ZH_B_HZ, t0)
+    assert gap.gap_ms == pytest.approx(240) and gap.longest_silence_ms == pytest.approx(240)
+
+    lost = _synthetic([(ZH_A_HZ, 30), (ZH_B_HZ, 40)])  # 300 ms of packets never arrived
+    lost.timestamps = type(lost.timestamps)(
+        ((at, pts + (15 * 960 if pts >= 30 * 960 else 0)) for at, pts in lost.timestamps),
+        maxlen=lost.timestamps.maxlen,
+    )
+    assert transition(lost, ZH_A_HZ, ZH_B_HZ, t0).longest_silence_ms == pytest.approx(300)
+
+    flapping = _synthetic([(ZH_A_HZ, 30), (ZH_B_HZ, 3), (ZH_A_HZ, 3), (ZH_B_HZ, 40)])
+    assert transition(flapping, ZH_A_HZ, ZH_B_HZ, t0).flips == 3

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from simultan.core.capabilities import Capability
 from simultan.errors import AuthError, ProtocolError, SimultanError
 from simultan.hub.hub import RESYNC, Connection
 from simultan.protocol import messages as m
@@ -67,6 +68,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     conn = Connection(person, ws.send_str, queue_size=settings.client_queue_size)
     resume = (hello.resume.epoch, hello.resume.seq) if hello.resume else None
     session.hub.attach(conn, resume)
+    if person.can(Capability.BOOTH_MEMBER) and person.booth:
+        # an interpreter at the console is present in the booth
+        with contextlib.suppress(SimultanError):
+            await session.interpreter_present(person, True)
     writer = asyncio.create_task(_write(ws, conn, session), name=f"ws-writer-{person.id[:8]}")
     try:
         await _read(ws, conn, session, person, limit)
@@ -84,15 +89,14 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def _media_gone(session: Any, person: Any, conn: Connection) -> None:
-    """The tab is gone: close its peer connection; an interpreter leaves the booth."""
+    """The tab is gone: close its peer connection; an interpreter whose last console closed
+    leaves the booth (the partner is offered the mic, listeners fall back to the floor)."""
     media = session.stage.media
-    if media is None:
-        return
-    with contextlib.suppress(Exception):
-        await media.close_session(conn.id)
-    if conn.media_publish and conn.media_publish.startswith("interpreter:"):
-        still = [c for c in session.hub.connections_of(person.id) if c.media_publish]
-        if not still:
+    if media is not None:
+        with contextlib.suppress(Exception):
+            await media.close_session(conn.id)
+    if person.can(Capability.BOOTH_MEMBER) and person.booth:
+        if not session.hub.connections_of(person.id):
             with contextlib.suppress(SimultanError):
                 await session.interpreter_present(person, False)
 

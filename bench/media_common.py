@@ -1,0 +1,338 @@
+"""Shared pieces of the media benchmarks: a media server in its own process, bench clients.
+
+The server runs in a separate process (``python bench/media_common.py serve SOCKET MODE``)
+so its CPU time (``time.process_time``) and memory (VmRSS) are its own. The bench drives it
+over a Unix socket with JSON lines; media flows over 127.0.0.1 only (run everything inside
+``unshare -n`` with ``ip link set lo up``).
+
+Modes:
+- ``forward``: the EmbeddedSfu (pass-through, no decoding, no encoding);
+- ``forward-default-jb``: the same with aiortc's own audio jitter buffer (4 frames held);
+- ``reencode``: aiortc's stock relay (``MediaRelay``): the source is decoded once and every
+  listener's sender encodes, for comparison.
+
+Bench clients do not decode: a listener's receivers are replaced by a counter that keeps the
+RTP sequence numbers and arrival times of what reaches it (the load generator must stay
+cheap so that it measures the server, on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "server"))
+
+from aiortc import (  # noqa: E402
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
+
+from simultan.media import ice  # noqa: E402
+
+CONFIG = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+SOURCE = "interpreter:bench"
+CHANNEL = "zh"
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+# -- the server process --------------------------------------------------------------------
+
+
+class _Relay:
+    """aiortc's stock way: decode the source once, every listener's sender encodes."""
+
+    def __init__(self) -> None:
+        from aiortc.contrib.media import MediaRelay
+
+        self.relay = MediaRelay()
+        self.source: Any = None
+        self.pcs: dict[str, RTCPeerConnection] = {}
+
+    async def negotiate(self, session: str, sdp: str, publish: str | None) -> str:
+        pc = RTCPeerConnection(CONFIG)
+        self.pcs[session] = pc
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if publish is not None:
+                self.source = track
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
+        for i, t in enumerate(audio):
+            if publish is not None:
+                t.direction = "recvonly"
+            elif i == len(audio) - 1 and self.source is not None:
+                t.direction = "sendonly"
+                t.sender.replaceTrack(self.relay.subscribe(self.source))
+            else:
+                t.direction = "inactive"
+        await pc.setLocalDescription(await pc.createAnswer())
+        if publish is not None:
+            # MediaRelay reads the source only while someone subscribes; keep it drained.
+            self._drain = asyncio.ensure_future(self._drain_source())
+        return str(pc.localDescription.sdp)
+
+    async def _drain_source(self) -> None:
+        while self.source is None:
+            await asyncio.sleep(0.05)
+        track = self.relay.subscribe(self.source)
+        while True:
+            await track.recv()
+
+    def stats(self) -> dict[str, Any]:
+        return {"sessions": len(self.pcs), "drops": 0, "frames_in": 0, "frames_out": 0}
+
+    async def close(self) -> None:
+        for pc in self.pcs.values():
+            await pc.close()
+
+
+async def _serve(path: str, mode: str) -> None:
+    from simultan.media.sfu import EmbeddedSfu
+    from simultan.settings import Settings
+
+    ice.use_host_addresses(["127.0.0.1"])
+    engine: Any
+    if mode == "reencode":
+        engine = _Relay()
+    else:
+        engine = EmbeddedSfu(
+            Settings(ice_host_addresses=("127.0.0.1",)),
+            low_latency_audio=(mode != "forward-default-jb"),
+        )
+        engine.set_routes({CHANNEL: SOURCE, "en": "floor"})
+    done = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            line = await reader.readline()
+            if not line:
+                break
+            req = json.loads(line)
+            op = req["op"]
+            reply: dict[str, Any]
+            if op == "negotiate":
+                started = time.perf_counter()
+                if mode == "reencode":
+                    sdp = await engine.negotiate(req["session"], req["sdp"], req.get("publish"))
+                else:
+                    sdp = await engine.negotiate(
+                        req["session"],
+                        req["sdp"],
+                        publish=req.get("publish"),
+                        channel=req.get("channel"),
+                        listen_to_floor_video=False,
+                    )
+                reply = {"sdp": sdp, "seconds": time.perf_counter() - started}
+            elif op == "stats":
+                if mode == "reencode":
+                    summary = engine.stats()
+                else:
+                    st = engine.stats()
+                    summary = {
+                        "sessions": st.sessions,
+                        "drops": st.drops,
+                        "frames_in": st.frames_in,
+                        "frames_out": st.frames_out,
+                    }
+                reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
+            elif op == "quit":
+                writer.write(b"{}\n")
+                await writer.drain()
+                done.set()
+                break
+            else:
+                reply = {"error": f"unknown op {op}"}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=path, limit=1 << 22)
+    print("ready", flush=True)
+    await done.wait()
+    server.close()
+    await engine.close()
+
+
+class ServerProcess:
+    """Starts the media server in its own process and talks to it."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.path = f"/tmp/simultan-media-bench-{os.getpid()}.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "serve", self.path, self.mode],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        loop = asyncio.get_running_loop()
+        line = await loop.run_in_executor(None, self.proc.stdout.readline)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"media server did not start: {line!r}")
+        self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=1 << 22)
+
+    async def call(self, **req: Any) -> dict[str, Any]:
+        assert self._reader is not None and self._writer is not None
+        async with self._lock:
+            self._writer.write(json.dumps(req).encode() + b"\n")
+            await self._writer.drain()
+            line = await self._reader.readline()
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.call(op="quit"), 10)
+        except Exception:  # noqa: S110 - best effort, the process is killed below anyway
+            pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+# -- bench clients --------------------------------------------------------------------------
+
+
+@dataclass
+class RtpCounter:
+    """What one listener's receiver got: sequence numbers and arrival times."""
+
+    packets: int = 0
+    first_seq: int | None = None
+    highest: int = 0  # unwrapped
+    first_at: float | None = None
+    on_packet: Callable[[Any, float], None] | None = None
+    arrivals: list[float] = field(default_factory=list)
+
+    def add(self, packet: Any, now: float) -> None:
+        seq = packet.sequence_number
+        if self.first_seq is None:
+            self.first_seq = seq
+            self.highest = seq
+            self.first_at = now
+        else:
+            # unwrap around the highest seen
+            delta = (seq - self.highest) & 0xFFFF
+            if delta < 0x8000:
+                self.highest += delta
+        self.packets += 1
+        if self.on_packet is not None:
+            self.on_packet(packet, now)
+
+    @property
+    def expected(self) -> int:
+        return 0 if self.first_seq is None else self.highest - self.first_seq + 1
+
+
+_original_handle = RTCRtpReceiver._handle_rtp_packet
+
+
+async def _counting_handle(self: RTCRtpReceiver, packet: Any, arrival_time_ms: int) -> None:
+    counter = getattr(self, "_bench_counter", None)
+    if counter is None:
+        await _original_handle(self, packet, arrival_time_ms)
+    else:
+        counter.add(packet, time.perf_counter())
+
+
+def install_counting_receivers() -> None:
+    """Bench listeners count RTP packets instead of decoding them (cheap load generator)."""
+    RTCRtpReceiver._handle_rtp_packet = _counting_handle  # type: ignore[method-assign]
+
+
+class BenchListener:
+    """A listener tab: two audio m-lines (program, channel); counts the channel's packets."""
+
+    def __init__(self, server: ServerProcess, session: str) -> None:
+        self.server = server
+        self.session = session
+        self.pc = RTCPeerConnection(CONFIG)
+        self.pc.addTransceiver("audio", direction="recvonly")
+        self.channel_t = self.pc.addTransceiver("audio", direction="recvonly")
+        self.counter = RtpCounter()
+        self.channel_t.receiver._bench_counter = self.counter  # type: ignore[attr-defined]
+        self.started_at = 0.0
+        self.negotiate_seconds = 0.0
+
+    async def connect(self) -> None:
+        self.started_at = time.perf_counter()
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.server.call(
+            op="negotiate", session=self.session, sdp=self.pc.localDescription.sdp, channel=CHANNEL
+        )
+        self.negotiate_seconds = reply["seconds"]
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+
+    @property
+    def join_seconds(self) -> float | None:
+        if self.counter.first_at is None:
+            return None
+        return self.counter.first_at - self.started_at
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+class BenchPublisher:
+    """The interpreter: one audio m-line sending pre-encoded Opus (no encoder in the client)."""
+
+    def __init__(self, server: ServerProcess, track: Any) -> None:
+        self.server = server
+        self.pc = RTCPeerConnection(CONFIG)
+        self.pc.addTransceiver(track, direction="sendonly")
+
+    async def connect(self) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.server.call(
+            op="negotiate", session="publisher", sdp=self.pc.localDescription.sdp, publish=SOURCE
+        )
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
+    asyncio.run(_serve(sys.argv[2], sys.argv[3]))
