@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from simultan.eventdef import EventDefinition
 from simultan.mail.mailer import MAILER, mailer_from_settings
 from simultan.session.live import LiveSession
+from simultan.session.tech import run_tech_view
 from simultan.settings import Settings
 from simultan.store.database import open_database
 from simultan.tokens import JoinTokens
@@ -57,6 +59,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
             conn.stop()
 
     app[ON_REVOKE].append(close_revoked)
+    tech = asyncio.create_task(run_tech_view(session), name="tech-view")
     Gauge(
         "simultan_ws_connections", "Open websocket connections", registry=app[METRICS]
     ).set_function(lambda: len(session.hub.connections))
@@ -64,6 +67,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
         lambda: session.hub.seq
     )
     yield
+    tech.cancel()
     for conn in list(session.hub.connections):
         conn.stop()
 
@@ -75,8 +79,6 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     if not settings.media_enabled:
         yield
         return
-    import asyncio
-
     from simultan.media.sfu import EmbeddedSfu
 
     tasks: set[asyncio.Task[None]] = set()

@@ -143,3 +143,29 @@ async def test_booth_commands_check_membership_and_force(server: LiveServer) -> 
     assert routing["channels"]["zh"]["kind"] == "floor"
     assert routing["booth_hears"]["ja"] == {"kind": "interpreter", "person": b_id, "booth": "zh"}
     assert (await moderator.request({"type": "floor_language", "language": "fr"}))["code"] == "invalid_command"
+
+
+async def test_tech_view_reaches_organizers_with_alarms(server: LiveServer) -> None:
+    (a_id, a), (b_id, b) = await _booth_pair(server)
+    _, o_tok = await server.person(Role.ORGANIZER, "Org Anizer")
+    _, p_tok = await server.person(Role.PARTICIPANT, "Pat One")
+    organizer, participant = await server.connect(o_tok), await server.connect(p_tok)
+    await organizer.recv_type("welcome")
+    await participant.recv_type("welcome")
+    tech = (await organizer.recv_type("tech", timeout=3))["view"]
+    zh = next(bth for bth in tech["booths"] if bth["id"] == "zh")
+    assert {m["person"] for m in zh["members"]} == {a_id, b_id}
+    assert {"kind": "booth_unstaffed", "booth": "zh"}.items() <= tech["alarms"][0].items() or any(
+        al["kind"] == "booth_unstaffed" and al["booth"] == "zh" for al in tech["alarms"]
+    )
+    await b.close()
+    for _ in range(5):
+        tech = (await organizer.recv_type("tech", timeout=3))["view"]
+        if any(al["kind"] == "interpreter_disconnected" and al["person"] == b_id for al in tech["alarms"]):
+            break
+    else:
+        raise AssertionError("no alarm for the disconnected interpreter")
+    with pytest.raises(asyncio.TimeoutError):
+        while True:
+            msg = await participant.recv(timeout=1.5)
+            assert msg["type"] != "tech"

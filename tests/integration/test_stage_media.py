@@ -350,7 +350,11 @@ def transition(heard: Heard, old: float, new: float, t0: float, *, span: float =
     old_on = [lv[0] > threshold for lv in levels]
     new_on = [lv[1] > threshold for lv in levels]
     silent = [float(np.sqrt(np.mean(np.square(s)))) < 0.05 * nominal for _, _, s in rows]
-    first_new = next(i for i, (a, on) in enumerate(zip([r[0] for r in rows], new_on, strict=True)) if on and a >= t0 - 0.05)
+    first_new = next(
+        (i for i, (row, on) in enumerate(zip(rows, new_on, strict=True)) if on and row[0] >= t0),
+        None,
+    )
+    assert first_new is not None, "the new tone never came"
     last_old = max((i for i in range(first_new) if old_on[i]), default=None)
     assert last_old is not None, "no old-tone frame before the new tone"
     frame = rows[0][2].size
@@ -611,6 +615,21 @@ async def test_live_interpreter_lost_then_floor_and_partner_offered(stage: Stage
     # B accepts the booth's offer: zh listeners hear B.
     await b.ok({"type": "booth", "booth": "zh", "action": "accept"})
     await settled(heard, ZH_B_HZ)
+
+    if how == "peer_connection":
+        # A's tab makes a new peer connection on the same socket: A is back in the booth
+        # (B hears A as partner again) and can be handed the mic.
+        mark = len(b.inbox)
+        await a.offer(publish="booth", audio=ToneTrack(ZH_A_HZ))
+        _, msg = await b.wait_message(
+            lambda m: m["type"] == "event" and m["name"] == "booth", since=mark
+        )
+        assert change_kinds(msg["data"]) == ["member_connected"]
+        assert b.tab is not None
+        await settled(b.tab.channel_audio, ZH_A_HZ)
+        await b.ok({"type": "booth", "booth": "zh", "action": "offer", "to": a.id})
+        await a.ok({"type": "booth", "booth": "zh", "action": "accept"})
+        await settled(heard, ZH_A_HZ)
 
 
 # --- 5. who may publish, and bad offers ---------------------------------------------------

@@ -154,6 +154,13 @@ class Hub:
             if conn.person.id == person_id:
                 conn.offer(wire)
 
+    def send_where(self, message: ServerMessage, audience: Audience) -> None:
+        """An unnumbered message for every admitted connection (gauges, not state)."""
+        wire = encode(message)
+        for conn in self.connections:
+            if audience.admits(conn.person):
+                conn.offer(wire)
+
     # --- consuming ---------------------------------------------------------------------------
 
     def welcome(self, person: Person, *, resync: bool) -> str:

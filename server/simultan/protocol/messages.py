@@ -254,7 +254,14 @@ class RtcAnswer(_Message):
     sdp: str
 
 
-ServerMessage = Welcome | Resumed | Event | Reply | ErrorReply | Pong | RtcAnswer
+class Tech(_Message):
+    """The organizers' tech view, about once a second; a gauge, not numbered or replayed."""
+
+    type: Literal["tech"] = "tech"
+    view: dict[str, Any]
+
+
+ServerMessage = Welcome | Resumed | Event | Tech | Reply | ErrorReply | Pong | RtcAnswer
 
 
 def encode(message: ServerMessage) -> str:

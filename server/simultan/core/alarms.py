@@ -1,0 +1,96 @@
+"""Alarms for the organizers' tech view: pure, from booth states and measured levels.
+
+- ``silent_channel``: a booth's live interpreter has sent nothing above the silence level
+  for longer than ``silence_limit`` (their mic is dead or muted: listeners hear nothing).
+- ``interpreter_disconnected``: a seated interpreter is not connected.
+- ``handover_hanging``: a handover has waited for an answer longer than ``handover_limit``.
+- ``booth_unstaffed``: nobody holds the booth's mic (its channel carries the floor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from simultan.core.booths import Booth, hanging_handover
+
+AlarmKind = Literal[
+    "silent_channel", "interpreter_disconnected", "handover_hanging", "booth_unstaffed"
+]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    kind: AlarmKind
+    booth: str
+    person: str | None
+    message: str
+    severity: Literal["warning", "critical"] = "warning"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "kind": self.kind,
+            "booth": self.booth,
+            "person": self.person,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+def alarms(
+    booths: Sequence[Booth],
+    silent_seconds: Mapping[str, float],
+    now: datetime,
+    *,
+    silence_limit: timedelta = timedelta(seconds=10),
+    handover_limit: timedelta = timedelta(seconds=30),
+) -> tuple[Alarm, ...]:
+    """Every current alarm. ``silent_seconds`` maps a person id to how long their published
+    audio has been silent (absent: not measured, no silence alarm)."""
+    found: list[Alarm] = []
+    for booth in booths:
+        if booth.live is not None:
+            silent = silent_seconds.get(booth.live)
+            if silent is not None and silent > silence_limit.total_seconds():
+                found.append(
+                    Alarm(
+                        "silent_channel",
+                        booth.id,
+                        booth.live,
+                        f"The {booth.language} channel has been silent for {int(silent)} s.",
+                        "critical",
+                    )
+                )
+        elif booth.members:
+            found.append(
+                Alarm(
+                    "booth_unstaffed",
+                    booth.id,
+                    None,
+                    f"Nobody is on the {booth.language} mic: listeners hear the floor.",
+                )
+            )
+        for seat, person in booth.seated():
+            if person not in booth.connected:
+                found.append(
+                    Alarm(
+                        "interpreter_disconnected",
+                        booth.id,
+                        person,
+                        f"Interpreter {seat} of the {booth.language} booth is disconnected.",
+                    )
+                )
+        if hanging_handover(booth, now, handover_limit):
+            found.append(
+                Alarm(
+                    "handover_hanging",
+                    booth.id,
+                    booth.pending.to_person if booth.pending else None,
+                    f"A handover in the {booth.language} booth has waited over "
+                    f"{int(handover_limit.total_seconds())} s for an answer.",
+                    "critical",
+                )
+            )
+    return tuple(found)

@@ -1,0 +1,85 @@
+"""The organizers' tech view: once a second, every booth's state, levels, connection quality,
+minutes on mic and the current alarms, sent (unnumbered, never replayed: it is a live
+gauge) to every connection whose role has the tech_view capability."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from datetime import timedelta
+from typing import Any
+
+from simultan.core.alarms import alarms
+from simultan.core.booths import booth_to_dict
+from simultan.core.capabilities import Capability
+from simultan.hub.audience import Audience
+from simultan.protocol.messages import Tech
+from simultan.session.live import LiveSession
+
+log = logging.getLogger("simultan.tech")
+
+TECH_AUDIENCE = Audience(capability=Capability.TECH_VIEW)
+
+
+def tech_view(
+    session: LiveSession,
+    *,
+    silence_limit: timedelta = timedelta(seconds=10),
+    handover_limit: timedelta = timedelta(seconds=30),
+) -> dict[str, Any]:
+    now = session.now()
+    media = session.stage.media
+    stats = media.stats() if media is not None else None
+    levels: dict[str, float | None] = {}
+    silent: dict[str, float] = {}
+    quality: dict[str, dict[str, Any]] = {}
+    for booth in session.stage.booths.values():
+        for person in booth.connected:
+            key = f"interpreter:{person}"
+            if media is None or stats is None or key not in stats.sources:
+                continue
+            meter = media.meter(key)  # decodes this source once, only while metered
+            levels[person] = None if math.isinf(meter.level_dbfs) else round(meter.level_dbfs, 1)
+            silent[person] = meter.silent_for()
+            src = stats.sources[key]
+            quality[person] = {"frames_in": src.frames_in, "frames_out": src.frames_out}
+    booths = []
+    for booth in session.stage.booths.values():
+        data = booth_to_dict(booth, now)
+        data["levels_dbfs"] = {p: levels.get(p) for p in booth.connected}
+        data["quality"] = {p: quality.get(p) for p in booth.connected}
+        booths.append(data)
+    found = alarms(
+        list(session.stage.booths.values()),
+        silent,
+        now,
+        silence_limit=silence_limit,
+        handover_limit=handover_limit,
+    )
+    media_summary = None
+    if stats is not None:
+        media_summary = {
+            "sessions": stats.sessions,
+            "frames_in": stats.frames_in,
+            "frames_out": stats.frames_out,
+            "drops": stats.drops,
+            "routes": dict(stats.routes),
+        }
+    return {
+        "at": now.isoformat(),
+        "booths": booths,
+        "alarms": [a.to_dict() for a in found],
+        "media": media_summary,
+    }
+
+
+async def run_tech_view(session: LiveSession, interval: float = 1.0) -> None:
+    """Publish the tech view while anyone who may see it is connected."""
+    while True:
+        await asyncio.sleep(interval)
+        if not any(c.person.can(Capability.TECH_VIEW) for c in session.hub.connections):
+            continue
+        with contextlib.suppress(Exception):
+            session.hub.send_where(Tech(view=tech_view(session)), TECH_AUDIENCE)
