@@ -156,6 +156,23 @@ async def _serve(path: str, mode: str) -> None:
                         "frames_out": st.frames_out,
                     }
                 reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
+            elif op == "debug":
+                reply = {}
+                session = engine._sessions.get("publisher")
+                if session is not None:
+                    for t in session.pc.getTransceivers():
+                        r = t.receiver
+                        jb = getattr(r, "_RTCRtpReceiver__jitter_buffer", None)
+                        rep = await r.getStats()
+                        for st in rep.values():
+                            if st.type == "inbound-rtp":
+                                reply[t.mid] = {
+                                    "received": st.packetsReceived,
+                                    "lost": st.packetsLost,
+                                    "jb_dropped": getattr(jb, "dropped", None),
+                                    "decoder_q": r._RTCRtpReceiver__decoder_queue.qsize(),
+                                    "track_q": r.track._queue.qsize() if r.track else None,
+                                }
             elif op == "quit":
                 writer.write(b"{}\n")
                 await writer.drain()

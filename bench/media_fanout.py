@@ -54,12 +54,14 @@ async def run(mode: str, listeners: int, duration: float) -> dict[str, Any]:
         await asyncio.sleep(WARMUP_S)
 
         before = await server.call(op="stats")
+        print(await server.call(op="debug"))
         published_before = source.encoded_frames
         client_cpu_before = time.process_time()
         counts_before = [(t.counter.packets, t.counter.expected) for t in tabs]
         started = time.monotonic()
         await asyncio.sleep(duration)
         after = await server.call(op="stats")
+        print(await server.call(op="debug"))
         elapsed = time.monotonic() - started
         client_cpu = time.process_time() - client_cpu_before
         published = source.encoded_frames - published_before

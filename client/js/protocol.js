@@ -16,6 +16,7 @@ export class LiveConnection {
     this.onEvent = opts.onEvent || (() => {});
     this.onStatus = opts.onStatus || (() => {});
     this.onError = opts.onError || (() => {});
+    this.onTech = opts.onTech || (() => {});
     this.WebSocketImpl = opts.WebSocketImpl || globalThis.WebSocket;
     /** @type {ResumePoint|null} */
     this.resume = null;
@@ -64,6 +65,9 @@ export class LiveConnection {
       case "event":
         this.resume = { epoch: msg.epoch, seq: msg.seq };
         this.onEvent(msg);
+        break;
+      case "tech":
+        this.onTech(msg.view);
         break;
       case "reply":
       case "rtc_answer":

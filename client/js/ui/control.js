@@ -3,7 +3,7 @@
 import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
 import { renderAgenda, el } from "./agenda.js";
 
-const state = { snapshot: null, you: null, selected: null, hands: new Map() };
+const state = { snapshot: null, you: null, selected: null, hands: new Map(), speakers: new Map() };
 const $ = (id) => document.getElementById(id);
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
@@ -32,8 +32,43 @@ function render() {
     if (row.dataset.item === state.selected) row.classList.add("selected");
   }
   const list = $("hand-list");
-  list.replaceChildren(...[...state.hands.values()].map((p) => el("li", {}, `${p.name} (${p.city})`)));
+  list.replaceChildren(...[...state.hands.values()].map((p) => speakerItem(p)));
+  $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p)));
+  const floor = snap.floor;
+  $("floor-holder").textContent = floor.holder ? `${floor.holder.name} (${floor.holder.city})` : "nobody";
+  const sel = $("floor-language");
+  if (!sel.options.length) {
+    for (const lang of snap.event.languages) sel.append(el("option", { value: lang }, lang));
+  }
+  sel.value = floor.language;
 }
+
+function speakerItem(p) {
+  const give = el("button", { "data-person": p.id }, "Give the floor");
+  give.addEventListener("click", () => live.request({ type: "floor", person_id: p.id }).then(() => banner(""), (e) => banner(e.message)));
+  return el("li", {}, `${p.name} (${p.city}) `, give);
+}
+
+function renderTech(view) {
+  $("tech").hidden = false;
+  $("alarms").replaceChildren(...view.alarms.map((a) => el("li", { class: `alarm ${a.severity}` }, a.message)));
+  $("tech-booths").replaceChildren(...view.booths.map((b) => {
+    const live = b.members.find((m) => m.live);
+    const members = b.members.map((m) => `${m.seat}${m.connected ? "" : " (away)"}`).join(", ");
+    const level = live ? b.levels_dbfs?.[live.person] : null;
+    return el("tr", {}, el("td", {}, `${b.id} (${b.language})`), el("td", {}, live ? live.seat : "floor"),
+      el("td", {}, members), el("td", {}, level == null ? "–" : `${level} dBFS`),
+      el("td", {}, b.live_minutes == null ? "–" : `${b.live_minutes} min`));
+  }));
+}
+
+$("floor-language").addEventListener("change", (ev) => {
+  live.request({ type: "floor_language", language: ev.target.value }).then(() => banner(""), (e) => banner(e.message));
+});
+$("take-floor").addEventListener("click", () => live.request({ type: "floor", person_id: null }).catch((e) => banner(e.message)));
+$("record").addEventListener("change", (ev) => {
+  live.request({ type: "record", on: ev.target.checked }).catch((e) => { banner(e.message); ev.target.checked = !ev.target.checked; });
+});
 
 function command(action, extra = {}) {
   const tl = state.snapshot.timeline;
@@ -81,6 +116,8 @@ export const live = new LiveConnection({
   onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
+    state.speakers = new Map((msg.snapshot.speakers || []).map((p) => [p.id, p]));
+    $("record").checked = !!msg.snapshot.recording;
     $("who").textContent = `${msg.you.name} · ${msg.you.role}`;
     render();
     document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
@@ -88,13 +125,23 @@ export const live = new LiveConnection({
   onEvent(msg) {
     if (msg.name === "timeline") state.snapshot.timeline = msg.data.timeline;
     else if (msg.name === "floor") state.snapshot.floor = msg.data.floor;
-    else if (msg.name === "hand") {
+    else if (msg.name === "slow_down") {
+      const box = $("slow-down");
+      box.hidden = false;
+      box.textContent = `The ${msg.data.booth} booth asks the speaker to slow down (${new Date().toLocaleTimeString()}).`;
+    } else if (msg.name === "presence") {
+      if (msg.data.present) state.speakers.set(msg.data.person.id, msg.data.person);
+      else state.speakers.delete(msg.data.person.id);
+    } else if (msg.name === "recording_state") {
+      $("record").checked = msg.data.on;
+    } else if (msg.name === "hand") {
       if (msg.data.raised) state.hands.set(msg.data.person.id, msg.data.person);
       else state.hands.delete(msg.data.person.id);
     }
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
   },
+  onTech(view) { renderTech(view); },
   onStatus(status) { $("conn").textContent = status === "open" ? "● live" : "○ reconnecting"; },
   onError(msg) { banner(msg.message); },
 });

@@ -133,6 +133,7 @@ class ForwardingAudioBuffer:
     def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
         self._capacity = capacity
         self._last_seq: int | None = None
+        self.dropped = 0
 
     @property
     def capacity(self) -> int:
@@ -143,6 +144,7 @@ class ForwardingAudioBuffer:
         if self._last_seq is not None:
             behind = (self._last_seq - seq) & 0xFFFF
             if behind < self.REORDER_WINDOW:  # duplicate (0) or late
+                self.dropped += 1
                 return False, None
         self._last_seq = seq
         return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]

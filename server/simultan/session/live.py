@@ -136,9 +136,22 @@ class LiveSession:
             "booths": [{"id": b.id, "language": b.language} for b in self.defn.booths],
         }
 
+    def speakers(self) -> list[dict[str, Any]]:
+        """Connected people who may be given the floor (for the moderators)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for conn in self.hub.connections:
+            if _is_speaker(conn.person):
+                seen[conn.person.id] = conn.person.public()
+        return list(seen.values())
+
     def snapshot(self, person: Person) -> dict[str, Any]:
         now = self.now()
+        extra: dict[str, Any] = {}
+        if person.can(Capability.GIVE_FLOOR):
+            extra["speakers"] = self.speakers()
         return {
+            **extra,
+            "recording": self.recording,
             "event": self.event_info(),
             "timeline": tl.to_dict(self.timeline, now),
             "floor": self.floor.to_dict(),
@@ -190,6 +203,15 @@ class LiveSession:
         """A numbered event that changes no persisted state (notices, hands, chat)."""
         async with self._lock:
             await self._commit([], [(name, data, audience)])
+
+    async def presence(self, person: Person, present: bool) -> None:
+        """A speaker's first tab opened (or last one closed): tell the moderators."""
+        if _is_speaker(person):
+            await self.publish(
+                "presence",
+                {"person": person.public(), "present": present},
+                Audience(capability=Capability.GIVE_FLOOR),
+            )
 
     async def person_by_id(self, person_id: str) -> Person:
         from simultan.store.registrations import Registrations, Status
@@ -293,6 +315,11 @@ class LiveSession:
             booth, events = self.stage.apply(booth.id, cmd, now)
             await self._commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
             self.stage.apply_routes(self.floor.language)
+
+
+def _is_speaker(person: Person) -> bool:
+    """Panelists: may be given the floor but do not give it (moderators speak anyway)."""
+    return person.can(Capability.PUBLISH_FLOOR) and not person.can(Capability.GIVE_FLOOR)
 
 
 def _floor_to_dict(floor: FloorState) -> dict[str, Any]:

@@ -67,7 +67,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
     conn = Connection(person, ws.send_str, queue_size=settings.client_queue_size)
     resume = (hello.resume.epoch, hello.resume.seq) if hello.resume else None
+    first_tab = not session.hub.connections_of(person.id)
     session.hub.attach(conn, resume)
+    if first_tab:
+        await session.presence(person, True)
     if person.can(Capability.BOOTH_MEMBER) and person.booth:
         # an interpreter at the console is present in the booth
         with contextlib.suppress(SimultanError):
@@ -95,6 +98,9 @@ async def _media_gone(session: Any, person: Any, conn: Connection) -> None:
     if media is not None:
         with contextlib.suppress(Exception):
             await media.close_session(conn.id)
+    if not session.hub.connections_of(person.id):
+        with contextlib.suppress(SimultanError):
+            await session.presence(person, False)
     if person.can(Capability.BOOTH_MEMBER) and person.booth:
         if not session.hub.connections_of(person.id):
             with contextlib.suppress(SimultanError):
