@@ -218,6 +218,11 @@ class ServerProcess:
             raise RuntimeError(f"media server did not start: {line!r}")
         self._reader, self._writer = await asyncio.open_unix_connection(self.path, limit=1 << 22)
 
+    async def attach(self, path: str) -> None:
+        """Talk to a server another process started."""
+        self.path = path
+        self._reader, self._writer = await asyncio.open_unix_connection(path, limit=1 << 22)
+
     async def call(self, **req: Any) -> dict[str, Any]:
         assert self._reader is not None and self._writer is not None
         async with self._lock:
@@ -250,7 +255,8 @@ class RtpCounter:
 
     packets: int = 0
     first_seq: int | None = None
-    highest: int = 0  # unwrapped
+    highest: int = 0  # unwrapped sequence number
+    ts_highest: int = 0  # unwrapped RTP timestamp
     first_at: float | None = None
     on_packet: Callable[[Any, float], None] | None = None
     arrivals: list[float] = field(default_factory=list)
@@ -260,12 +266,16 @@ class RtpCounter:
         if self.first_seq is None:
             self.first_seq = seq
             self.highest = seq
+            self.ts_highest = packet.timestamp
             self.first_at = now
         else:
             # unwrap around the highest seen
             delta = (seq - self.highest) & 0xFFFF
             if delta < 0x8000:
                 self.highest += delta
+            ts_delta = (packet.timestamp - self.ts_highest) & 0xFFFFFFFF
+            if ts_delta < 0x80000000:
+                self.ts_highest += ts_delta
         self.packets += 1
         if self.on_packet is not None:
             self.on_packet(packet, now)
@@ -351,5 +361,60 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+async def _load(path: str, count: int) -> None:
+    """Background listeners in their own process, so they do not skew the measuring one."""
+    ice.use_host_addresses(["127.0.0.1"])
+    install_counting_receivers()
+    server = ServerProcess("attached")
+    await server.attach(path)
+    tabs = [BenchListener(server, f"bg-{os.getpid()}-{i}") for i in range(count)]
+    for i in range(0, count, 10):
+        await asyncio.gather(*(t.connect() for t in tabs[i : i + 10]))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(t.counter.packets for t in tabs):
+        await asyncio.sleep(0.1)
+    print("ready", sum(1 for t in tabs if t.counter.packets), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
+    await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)
+
+
+class LoadProcess:
+    """N background listeners in a separate process."""
+
+    def __init__(self, server: ServerProcess, count: int) -> None:
+        self.server = server
+        self.count = count
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> int:
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "load", self.server.path, str(self.count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        loop = asyncio.get_running_loop()
+        line = await loop.run_in_executor(None, self.proc.stdout.readline)
+        parts = line.split()
+        if not parts or parts[0] != b"ready":
+            raise RuntimeError(f"load process did not start: {line!r}")
+        return int(parts[1])
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "serve":
     asyncio.run(_serve(sys.argv[2], sys.argv[3]))
+elif __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "load":
+    asyncio.run(_load(sys.argv[2], int(sys.argv[3])))

@@ -35,6 +35,11 @@ from simultan.media.synthetic import ToneTrack
 WARMUP_S = 3.0
 
 
+def _snapshot(tab: BenchListener) -> tuple[int, int, int]:
+    c = tab.counter
+    return c.packets, c.highest, c.ts_highest
+
+
 async def run(mode: str, listeners: int, duration: float) -> dict[str, Any]:
     server = ServerProcess(mode)
     await server.start()
@@ -54,26 +59,26 @@ async def run(mode: str, listeners: int, duration: float) -> dict[str, Any]:
         await asyncio.sleep(WARMUP_S)
 
         before = await server.call(op="stats")
-        print(await server.call(op="debug"))
         published_before = source.encoded_frames
         client_cpu_before = time.process_time()
-        counts_before = [(t.counter.packets, t.counter.expected) for t in tabs]
+        counts_before = [_snapshot(t) for t in tabs]
         started = time.monotonic()
         await asyncio.sleep(duration)
         after = await server.call(op="stats")
-        print(await server.call(op="debug"))
         elapsed = time.monotonic() - started
         client_cpu = time.process_time() - client_cpu_before
         published = source.encoded_frames - published_before
-        counts_after = [(t.counter.packets, t.counter.expected) for t in tabs]
+        counts_after = [_snapshot(t) for t in tabs]
 
-        received = sum(a[0] - b[0] for a, b in zip(counts_after, counts_before, strict=True))
-        sent_by_sfu = sum(a[1] - b[1] for a, b in zip(counts_after, counts_before, strict=True))
-        # What reached the SFU from the publisher in the window; each should reach everyone.
-        source_frames = after["frames_in"] - before["frames_in"]
-        expected = source_frames * listeners
+        pairs = list(zip(counts_after, counts_before, strict=True))
+        received = sum(a[0] - b[0] for a, b in pairs)
+        sent_by_sfu = sum(a[1] - b[1] for a, b in pairs)  # by sequence numbers
+        # Each listener's RTP timestamps advance 960 per source frame (20 ms): the frames it
+        # should have had in the window, whatever was lost before or inside the SFU.
+        expected = sum((a[2] - b[2]) // 960 for a, b in pairs)
         network_lost = max(0, sent_by_sfu - received)
         lost = max(0, expected - received)
+        source_frames = after["frames_in"] - before["frames_in"]
         cpu = after["cpu"] - before["cpu"]
         joins = [t.join_seconds for t in tabs if t.join_seconds is not None]
         negotiations = [t.negotiate_seconds for t in tabs]

@@ -30,6 +30,7 @@ log = logging.getLogger("simultan.app")
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
 CLOSE_REVOKED = 4003
+CLOSE_GOING_AWAY = 1001
 PAGES = {"/stage": "stage.html", "/control": "control.html", "/booth": "booth.html"}
 METRICS = web.AppKey("metrics", CollectorRegistry)
 
@@ -76,6 +77,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     session = app[SESSION]
     session.recordings_dir = settings.recordings_dir
+    session.record_with_agenda = settings.record_with_agenda
     if not settings.media_enabled:
         yield
         return
@@ -109,6 +111,16 @@ def _page(name: str) -> web.Handler:
     return handler
 
 
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, tell every open tab we are going away (they reconnect and resume)."""
+    session = app.get(SESSION)
+    if session is None:
+        return
+    for conn in list(session.hub.connections):
+        conn.close_code = CLOSE_GOING_AWAY
+        conn.stop()
+
+
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "event": request.app[EVENT].event.id})
 
@@ -137,6 +149,7 @@ def create_app(
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_live_session)
     app.cleanup_ctx.append(_media_plane)
+    app.on_shutdown.append(_close_sockets)
 
     app.router.add_get("/", _index)
     app.router.add_get("/ws", websocket_handler)

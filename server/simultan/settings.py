@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
     max_sdp_bytes: int = Field(default=32 * 1024, ge=1024)
     recordings_dir: Path = Path("var/recordings")
+    # Record automatically while an agenda item is live (not during breaks or pauses).
+    record_with_agenda: bool = False
 
     @property
     def base_url(self) -> str:

@@ -45,7 +45,13 @@ export const live = new LiveConnection({
     const snap = state.snapshot;
     if (msg.name === "timeline") snap.timeline = msg.data.timeline;
     else if (msg.name === "floor") snap.floor = msg.data.floor;
-    else if (msg.name === "notice") {
+    else if (msg.name === "slow_down") {
+      const n = $("slow-down");
+      n.hidden = false;
+      n.textContent = "The interpreters ask you to slow down a little.";
+      clearTimeout(n.timer);
+      n.timer = setTimeout(() => { n.hidden = true; }, 15000);
+    } else if (msg.name === "notice") {
       const n = $("notices");
       n.hidden = false;
       n.prepend(el("p", {}, msg.data.text));

@@ -513,8 +513,8 @@ def _accept(b: Booth, by: str, now: datetime) -> Result:
             booth=b.id, at=now, from_person=h.from_person, to_person=h.to_person, by=by
         )
     ]
-    state = _mic_off(replace(b, pending=None), now, events)
     events.append(MicLive(booth=b.id, at=now, person=h.to_person))
+    state = _mic_off(replace(b, pending=None), now, events)
     return replace(state, live=h.to_person, live_since=now), tuple(events)
 
 
@@ -548,6 +548,8 @@ def _mic_off(b: Booth, now: datetime, events: list[BoothEvent]) -> Booth:
     """
     if b.live is None:
         return b
+    if b.coughing:
+        events.append(CoughOff(booth=b.id, at=now, person=b.live))
     events.append(MicOff(booth=b.id, at=now, person=b.live))
     return replace(b, live=None, live_since=None, coughing=False)
 

@@ -9,6 +9,11 @@ neither. Three hooks, all checked against the pinned version (aiortc 1.16.0):
    frame as an ``av.Packet`` (``pts`` and ``time_base`` set: without them the sender fails
    with only a logged warning and the listener goes silent while "connected"). Remote
    tracks then yield packets instead of decoded frames.
+   Since there is nothing to decode, :func:`_receive` also swaps the receiver's decoder
+   queue for an :class:`_InlineDecoderQueue` once the receiver starts: Opus/VP8 frames
+   become packets on the event loop and go straight into the track's queue, skipping the
+   decoder thread's two hops (latency, and GIL convoys under load); the thread only sees
+   other codecs and the stop sentinel.
 2. **Send side.** ``RTCRtpSender._next_encoded_frame`` packs an ``av.Packet`` with the
    codec's ``pack()`` (RTP packetizing only) instead of calling ``encode()``. Nothing to
    patch: a forwarded track just yields packets. The sender assigns its own sequence
@@ -70,6 +75,7 @@ _ORIGINAL_SEND_KEYFRAME = RTCRtpSender._send_keyframe
 
 for _name, _owner in (
     ("_send_rtcp_pli", RTCRtpReceiver),
+    ("receive", RTCRtpReceiver),
     ("_send_keyframe", RTCRtpSender),
     ("_next_encoded_frame", RTCRtpSender),
 ):
@@ -156,6 +162,52 @@ def _jitter_buffer(capacity: int, prefetch: int = 0, is_video: bool = False) -> 
     return ForwardingAudioBuffer(capacity=capacity, prefetch=prefetch)
 
 
+class _InlineDecoderQueue:
+    """Stands in for a receiver's decoder queue: pass-through frames skip the thread.
+
+    aiortc hands every complete frame to a decoder thread, which returns the result to the
+    event loop with ``run_coroutine_threadsafe``. For a pass-through codec there is nothing
+    to decode, and the two thread hops per frame cost latency and, under load, GIL
+    convoys. Frames of Opus/VP8 are turned into packets right here, on the event loop, and
+    put straight into the track's queue; anything else (and the stop sentinel) still goes
+    to the thread.
+    """
+
+    def __init__(self, thread_queue: Any, track_queue: asyncio.Queue[Any]) -> None:
+        self._thread_queue = thread_queue
+        self._track_queue = track_queue
+        self._decoders: dict[str, Decoder] = {}
+
+    def put(self, item: Any) -> None:
+        if item is not None:
+            codec, encoded_frame = item
+            mime = codec.mimeType.lower()
+            if mime in FORWARDED_MIME_TYPES:
+                decoder = self._decoders.get(mime)
+                if decoder is None:
+                    decoder = self._decoders[mime] = _get_decoder(codec)
+                for packet in decoder.decode(encoded_frame):
+                    self._track_queue.put_nowait(packet)
+                return
+        self._thread_queue.put(item)
+
+    def qsize(self) -> int:
+        return int(self._thread_queue.qsize())
+
+
+_ORIGINAL_RECEIVE = RTCRtpReceiver.receive
+
+
+async def _receive(self: RTCRtpReceiver, parameters: Any) -> None:
+    await _ORIGINAL_RECEIVE(self, parameters)
+    current = getattr(self, "_RTCRtpReceiver__decoder_queue", None)
+    track = self._track
+    if current is not None and track is not None and not isinstance(current, _InlineDecoderQueue):
+        self._RTCRtpReceiver__decoder_queue = _InlineDecoderQueue(  # type: ignore[attr-defined]
+            current, track._queue
+        )
+
+
 def _send_keyframe(self: RTCRtpSender) -> None:
     _ORIGINAL_SEND_KEYFRAME(self)
     listener = getattr(self.track, "keyframe_requested", None)
@@ -168,6 +220,7 @@ def install(*, low_latency_audio: bool = True) -> None:
     buffer: Any = _jitter_buffer if low_latency_audio else _ORIGINAL_JITTER_BUFFER
     _receiver_mod.get_decoder = _get_decoder  # type: ignore[attr-defined]
     _receiver_mod.JitterBuffer = buffer  # type: ignore[attr-defined]
+    RTCRtpReceiver.receive = _receive  # type: ignore[method-assign]
     RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
 
 
@@ -175,6 +228,7 @@ def uninstall() -> None:
     """Put aiortc back as it was (tests)."""
     _receiver_mod.get_decoder = _ORIGINAL_GET_DECODER  # type: ignore[attr-defined]
     _receiver_mod.JitterBuffer = _ORIGINAL_JITTER_BUFFER  # type: ignore[attr-defined]
+    RTCRtpReceiver.receive = _ORIGINAL_RECEIVE  # type: ignore[method-assign]
     RTCRtpSender._send_keyframe = _ORIGINAL_SEND_KEYFRAME  # type: ignore[method-assign]
 
 

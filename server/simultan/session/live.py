@@ -71,6 +71,8 @@ class LiveSession:
         self.floor = FloorState(holder=None, language=defn.event.floor_language)
         self.stage = Stage(defn)
         self.recording = False
+        # Record every channel while an agenda item is live (settings.record_with_agenda).
+        self.record_with_agenda = False
         self.recordings_dir = Path("var/recordings")
         self.hub: Hub = Hub(epoch="", seq=0, snapshot=self.snapshot)
         # Hooks other planes register (media routing follows floor/booth changes).
@@ -197,6 +199,10 @@ class LiveSession:
                 [("timeline", data, EVERYONE)],
             )
             self.timeline = new
+        if self.record_with_agenda and self.stage.media is not None:
+            live = new.current is not None and new.paused_since is None
+            if live != self.recording:
+                await self.set_recording(person, live)
         return {"version": new.version}
 
     async def publish(self, name: str, data: dict[str, Any], audience: Audience = EVERYONE) -> None:
@@ -256,6 +262,7 @@ class LiveSession:
     # --- recording ---------------------------------------------------------------------------
 
     async def set_recording(self, person: Person, on: bool) -> dict[str, Any]:
+        """Start or stop recording every channel, each to its own file."""
         media = self.stage.media
         if media is None:
             raise CommandError("the media plane is off on this server")

@@ -169,7 +169,8 @@ async def _write(ws: web.WebSocketResponse, conn: Connection, session: Any) -> N
         item = await conn.queue.get()
         if item is None:
             if conn.close_code is not None:
-                await ws.close(code=conn.close_code, message=b"too slow")
+                reason = {4008: b"too slow", 4003: b"access revoked"}.get(conn.close_code, b"")
+                await ws.close(code=conn.close_code, message=reason)
             return
         try:
             if item is RESYNC:

@@ -1,0 +1,89 @@
+"""The interpreter console in Chromium: a handover through the UI, a slow-down request that
+reaches the speaker's page, booth chat that reaches the partner and not a participant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simultan.core.capabilities import Role
+from simultan.web.auth import link_for
+from simultan.web.keys import DB
+from simultan.web.session_key import SESSION
+from tests.conftest import FakeClock, start_server
+
+pytestmark = pytest.mark.browser
+
+
+async def open_as(browser, server, role: Role, name: str, **kw):
+    from simultan.store.registrations import Registrations
+
+    reg_id, _ = await server.person(role, name, **kw)
+    reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(reg_id)
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(link_for(server.app, reg))
+    await page.wait_for_function("() => window.simultan && window.simultan.state.you")
+    page.errors = errors  # type: ignore[attr-defined]
+    return reg_id, page
+
+
+async def test_handover_slow_down_and_chat_through_the_ui(
+    tmp_path: Path, clock: FakeClock, seminar, browser
+) -> None:
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
+    try:
+        a_id, a = await open_as(browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="zh")
+        b_id, b = await open_as(browser, server, Role.INTERPRETER, "Zhang Min", booth="zh", language="zh")
+        spk_id, speaker = await open_as(browser, server, Role.PANELIST, "Speaker Sam")
+        _, participant = await open_as(browser, server, Role.PARTICIPANT, "Pat One")
+        _, moderator = await open_as(browser, server, Role.MODERATOR, "Mo Derator")
+        assert "/booth" in a.url and "/stage" in speaker.url and "/control" in moderator.url
+
+        # the moderator gives the floor through the control page
+        await moderator.locator(f"#speakers button[data-person='{spk_id}']").click()
+        await moderator.wait_for_function(
+            "() => document.querySelector('#floor-holder').textContent.includes('Speaker Sam')"
+        )
+
+        on_air = "[data-testid=on-air]"
+        await a.click("button[data-booth=take]")
+        await a.wait_for_function(f"() => document.querySelector('{on_air}').textContent === 'ON AIR'")
+        assert await b.locator(on_air).inner_text() == "OFF AIR"
+        assert "partner holds the mic" in await b.locator("[data-testid=booth-state]").inner_text()
+
+        await b.click("button[data-booth=request]")
+        for page in (a, b):  # both partners see the request
+            await page.wait_for_function(
+                "() => document.querySelector('[data-testid=booth-state]').textContent.includes('asks for the mic')"
+            )
+        await a.click("button[data-booth=accept]")
+        await b.wait_for_function(f"() => document.querySelector('{on_air}').textContent === 'ON AIR'")
+        await a.wait_for_function(f"() => document.querySelector('{on_air}').textContent === 'OFF AIR'")
+        booth = server.app[SESSION].stage.booths["zh"]
+        assert booth.live == b_id and booth.pending is None
+
+        # slow down: reaches the speaker's page and the moderator, without naming the sender
+        await b.click("#slow-down")
+        await speaker.locator("[data-testid=slow-down]").wait_for(state="visible")
+        text = await speaker.locator("[data-testid=slow-down]").inner_text()
+        assert "slow down" in text and "Zhang" not in text
+        await moderator.locator("[data-testid=slow-down]").wait_for(state="visible")
+        assert "zh booth" in await moderator.locator("[data-testid=slow-down]").inner_text()
+        assert await participant.locator("[data-testid=slow-down]").is_hidden()
+
+        # booth chat: the partner sees it (escaped), a participant's page never receives it
+        await a.fill("#chat-text", "<i>Next speaker reads fast</i>")
+        await a.click("#chat-form button")
+        await b.locator("[data-testid=chat] li").wait_for()
+        assert "<i>Next speaker reads fast</i>" in await b.locator("[data-testid=chat]").inner_text()
+        assert await b.locator("[data-testid=chat] i").count() == 0
+        seen = await participant.evaluate("() => document.body.innerText")
+        assert "Next speaker reads fast" not in seen
+        for page in (a, b, speaker, participant, moderator):
+            assert page.errors == []
+    finally:
+        await runner.cleanup()
