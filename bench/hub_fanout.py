@@ -32,14 +32,27 @@ TARGET_P99_MS = 100.0
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def issue(env: dict[str, str], role: str, name: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "simultan", "issue-link", "--role", role, "--name", name,
-         "--email", f"{name}@bench.example"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "simultan",
+            "issue-link",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--email",
+            f"{name}@bench.example",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout.strip().rsplit("/", 1)[1]
 
@@ -87,7 +100,7 @@ async def run(n: int, commands: int, port: int, mod_token: str, part_token: str)
             if '"name":"timeline"' in raw:
                 return time.perf_counter() - sent_at
 
-    for k in range(commands):
+    for _ in range(commands):
         action = {"action": "extend", "minutes": 1} if version else {"action": "start"}
         sent = time.perf_counter()
         waits = [asyncio.create_task(receive(ws, sent)) for ws in clients]
@@ -99,7 +112,12 @@ async def run(n: int, commands: int, port: int, mod_token: str, part_token: str)
         await asyncio.sleep(0.05)
     await asyncio.gather(*(ws.close() for ws in clients), moderator.close())
     ms = [x * 1000 for x in latencies]
-    return {"clients": n, "deliveries": len(ms), "p50_ms": statistics.median(ms), "p99_ms": pct(ms, 99)}
+    return {
+        "clients": n,
+        "deliveries": len(ms),
+        "p50_ms": statistics.median(ms),
+        "p99_ms": pct(ms, 99),
+    }
 
 
 async def main() -> None:
@@ -118,18 +136,27 @@ async def main() -> None:
             "SIMULTAN_MEDIA_ENABLED": "false",
         }
         mod, part = issue(env, "moderator", "bench-mod"), issue(env, "participant", "bench-city")
-        server = subprocess.Popen([sys.executable, "-m", "simultan", "serve"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "simultan", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             await wait_up(port)
-            print(f"# hub fan-out, {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}")
+            print(
+                f"# hub fan-out, {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}"
+            )
             best = 0
             for n in args.clients:
                 r = await run(n, args.commands, port, mod, part)
                 ok = r["p99_ms"] < TARGET_P99_MS
                 best = n if ok else best
-                print(f"clients={n:5d} deliveries={r['deliveries']:6d} p50={r['p50_ms']:7.1f} ms "
-                      f"p99={r['p99_ms']:7.1f} ms {'OK' if ok else 'over target'}", flush=True)
+                print(
+                    f"clients={n:5d} deliveries={r['deliveries']:6d} p50={r['p50_ms']:7.1f} ms "
+                    f"p99={r['p99_ms']:7.1f} ms {'OK' if ok else 'over target'}",
+                    flush=True,
+                )
             print(f"largest client count with p99 < {TARGET_P99_MS:.0f} ms: {best}")
         finally:
             server.send_signal(signal.SIGTERM)

@@ -3,8 +3,9 @@
 The publisher sends pre-encoded Opus packets and notes when each leaves (keyed by the
 packet's bytes, which the SFU forwards unchanged); a probe listener notes when each arrives
 as RTP (before any jitter buffer of its own). Publisher and probe share one process and one
-clock; the server runs in its own process. Optional background listeners (in a third process) add load. Also
-measured: join time (offer -> first packet) of listeners joining one at a time.
+clock; the server runs in its own process. Optional background listeners (in a third
+process) add load. Also measured: join time (offer -> first packet) of listeners joining one
+at a time.
 
 Run inside a loopback-only namespace::
 
@@ -23,15 +24,16 @@ from typing import Any
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
+
 from media_common import (
     BenchListener,
     BenchPublisher,
     LoadProcess,
     ServerProcess,
     install_counting_receivers,
+    machine_busy_seconds,
     percentile,
 )
-
 from simultan.media import ice
 from simultan.media.encode import EncodedTrack
 
@@ -107,9 +109,15 @@ async def run(mode: str, background: int, duration: float, joins: int) -> dict[s
                 raise RuntimeError(f"only {served} of {background} background listeners hear audio")
         await probe.connect()
         await asyncio.sleep(3.0)
+        busy_before, server_before = machine_busy_seconds(), await server.call(op="stats")
+        started = time.monotonic()
         measuring = True
         await asyncio.sleep(duration)
         measuring = False
+        elapsed = time.monotonic() - started
+        server_after = await server.call(op="stats")
+        busy = (machine_busy_seconds() - busy_before) / elapsed
+        server_cpu = (server_after["cpu"] - server_before["cpu"]) / elapsed
 
         # Joins, one at a time, under the same load.
         for i in range(joins):
@@ -117,7 +125,7 @@ async def run(mode: str, background: int, duration: float, joins: int) -> dict[s
             joiners.append(tab)
             await tab.connect()
             deadline = time.monotonic() + 10
-            while tab.counter.first_at is None and time.monotonic() < deadline:
+            while tab.counter.first_at is None and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
         join_times = [t.join_seconds for t in joiners if t.join_seconds is not None]
         stats = await server.call(op="stats")
@@ -132,8 +140,12 @@ async def run(mode: str, background: int, duration: float, joins: int) -> dict[s
             "latency_max_ms": round(max(ms), 2) if ms else None,
             "join_p50_ms": round(1000 * percentile(join_times, 50), 1),
             "join_max_ms": round(1000 * max(join_times), 1) if join_times else None,
-            "negotiate_p50_ms": round(1000 * percentile([t.negotiate_seconds for t in joiners], 50), 1),
+            "negotiate_p50_ms": round(
+                1000 * percentile([t.negotiate_seconds for t in joiners], 50), 1
+            ),
             "server_sessions": stats["sessions"],
+            "server_cpu_core": round(server_cpu, 3),
+            "machine_busy_cores": round(busy, 2),
         }
     finally:
         await asyncio.gather(*(t.close() for t in [*joiners, probe]), return_exceptions=True)

@@ -48,9 +48,24 @@ def bad(text_from: Path, old: str, new: str) -> str:
     ("old", "new", "field", "line"),
     [
         ("timezone: Europe/Brussels", "timezone: Europe/Atlantis", "event.timezone", 8),
-        ("duration_minutes: 60, kind: panel", "duration_minutes: 0, kind: panel", "agenda.1.duration_minutes", 37),
-        ("kind: keynote,\n     title: \"Welcome", "kind: party,\n     title: \"Welcome", "agenda.0.kind", 34),
-        ("  - id: ja\n    language: ja", "  - id: ja\n    language: JAPANESE", "booths.1.language", 22),
+        (
+            "duration_minutes: 60, kind: panel",
+            "duration_minutes: 0, kind: panel",
+            "agenda.1.duration_minutes",
+            37,
+        ),
+        (
+            'kind: keynote,\n     title: "Welcome',
+            'kind: party,\n     title: "Welcome',
+            "agenda.0.kind",
+            34,
+        ),
+        (
+            "  - id: ja\n    language: ja",
+            "  - id: ja\n    language: JAPANESE",
+            "booths.1.language",
+            22,
+        ),
         ("floor_language: en", "floor_language: en\n  colour: blue", "event.colour", 11),
     ],
 )
@@ -78,13 +93,20 @@ def test_cross_field_rules() -> None:
 
 def test_check_config_command_and_server_refuse_a_bad_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text(bad(SEMINAR, "duration_minutes: 60, kind: panel", "duration_minutes: -1, kind: panel"))
-    ok = subprocess.run([sys.executable, "-m", "simultan", "check-config", str(SEMINAR)],
-                        capture_output=True, text=True, timeout=60)
+    broken.write_text(
+        bad(SEMINAR, "duration_minutes: 60, kind: panel", "duration_minutes: -1, kind: panel")
+    )
+    ok = subprocess.run(
+        [sys.executable, "-m", "simultan", "check-config", str(SEMINAR)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0 and "OK" in ok.stdout
     for args in (["check-config", str(broken)], ["serve", "--event", str(broken), "--port", "0"]):
-        run = subprocess.run([sys.executable, "-m", "simultan", *args],
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-m", "simultan", *args], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == 2
         assert "agenda.1.duration_minutes" in run.stderr and "line 37" in run.stderr
         assert "Traceback" not in run.stderr

@@ -60,7 +60,9 @@ def cmd_issue_link(args: argparse.Namespace) -> int:
     settings = _settings(args)
     defn = load_event(settings.event_file)
     link = asyncio.run(
-        issue_link(settings, defn, role=args.role, name=args.name, email=args.email, booth=args.booth)
+        issue_link(
+            settings, defn, role=args.role, name=args.name, email=args.email, booth=args.booth
+        )
     )
     print(link)
     return 0
@@ -100,7 +102,9 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--config")
     link.add_argument("--event")
     link.add_argument(
-        "--role", required=True, choices=["participant", "panelist", "interpreter", "moderator", "organizer"]
+        "--role",
+        required=True,
+        choices=["participant", "panelist", "interpreter", "moderator", "organizer"],
     )
     link.add_argument("--name", required=True)
     link.add_argument("--email", required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,7 +98,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     await sfu.close()
 
 
-def _page(name: str) -> web.Handler:
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         text = (CLIENT_DIR / name).read_text(encoding="utf-8")
         title = html.escape(request.app[EVENT].event.title)

@@ -49,13 +49,13 @@ def demo_people(defn: EventDefinition) -> list[Seed]:
     for booth in defn.booths:
         for i, interp in enumerate(booth.interpreters):
             email = interp.email or f"{booth.id}-{i}@interpreters.example"
-            people.append(
-                Seed(Role.INTERPRETER, interp.name, email, "", booth.language, booth.id)
-            )
+            people.append(Seed(Role.INTERPRETER, interp.name, email, "", booth.language, booth.id))
     return people
 
 
-async def seed(app: web.Application, defn: EventDefinition, now: datetime) -> list[tuple[Seed, str]]:
+async def seed(
+    app: web.Application, defn: EventDefinition, now: datetime
+) -> list[tuple[Seed, str]]:
     links = []
     for person in demo_people(defn):
         reg = await create_or_get_registration(
@@ -145,14 +145,14 @@ async def add_demo_sources(app: web.Application) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    DEMO_DIR.mkdir(parents=True)
     return asyncio.run(_demo(args))
 
 
 async def _demo(args: argparse.Namespace) -> int:
     from simultan.app import create_app
 
-    shutil.rmtree(DEMO_DIR, ignore_errors=True)
-    DEMO_DIR.mkdir(parents=True)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     defn = load_event(args.event).shifted_to(now)
     settings = load_settings(
@@ -173,12 +173,14 @@ async def _demo(args: argparse.Namespace) -> int:
     if settings.media_enabled:
         await add_demo_sources(app)
     print(f"\nSimultan demo: {defn.event.title}")
-    print(f"Serving on {settings.base_url} (agenda moved to start now; mail goes to {DEMO_DIR}/outbox)")
+    print(f"Serving on {settings.base_url}: the agenda starts now; mail goes to {DEMO_DIR}/outbox")
     print(f"Register a new city: {settings.base_url}/register\n")
     for person, link in links:
         label = person.role.value + (f" ({person.booth} booth)" if person.booth else "")
         print(f"  {label:<26} {person.name:<22} {link}")
-    print("\nOpen the moderator link to drive the timeline, the delegate link to listen.", flush=True)
+    print(
+        "\nOpen the moderator link to drive the timeline, the delegate link to listen.", flush=True
+    )
     try:
         if args.seconds is not None:
             await asyncio.sleep(args.seconds)

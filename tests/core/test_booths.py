@@ -623,3 +623,6 @@ class RandomPlay(RuleBasedStateMachine):
 
 TestRandomPlay = RandomPlay.TestCase
 TestRandomPlay.settings = settings(max_examples=200, stateful_step_count=60, deadline=None)
+# A pass takes seconds; shrinking a failure to a short story can take minutes (Hypothesis
+# caps it at five). Without this, pytest-timeout would cut the shrink and hide the failure.
+TestRandomPlay.pytestmark = [pytest.mark.timeout(330)]

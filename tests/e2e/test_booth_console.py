@@ -36,8 +36,12 @@ async def test_handover_slow_down_and_chat_through_the_ui(
 ) -> None:
     runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
     try:
-        a_id, a = await open_as(browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="zh")
-        b_id, b = await open_as(browser, server, Role.INTERPRETER, "Zhang Min", booth="zh", language="zh")
+        a_id, a = await open_as(
+            browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="zh"
+        )
+        b_id, b = await open_as(
+            browser, server, Role.INTERPRETER, "Zhang Min", booth="zh", language="zh"
+        )
         spk_id, speaker = await open_as(browser, server, Role.PANELIST, "Speaker Sam")
         _, participant = await open_as(browser, server, Role.PARTICIPANT, "Pat One")
         _, moderator = await open_as(browser, server, Role.MODERATOR, "Mo Derator")
@@ -51,7 +55,9 @@ async def test_handover_slow_down_and_chat_through_the_ui(
 
         on_air = "[data-testid=on-air]"
         await a.click("button[data-booth=take]")
-        await a.wait_for_function(f"() => document.querySelector('{on_air}').textContent === 'ON AIR'")
+        await a.wait_for_function(
+            f"() => document.querySelector('{on_air}').textContent === 'ON AIR'"
+        )
         assert await b.locator(on_air).inner_text() == "OFF AIR"
         assert "partner holds the mic" in await b.locator("[data-testid=booth-state]").inner_text()
 
@@ -61,8 +67,12 @@ async def test_handover_slow_down_and_chat_through_the_ui(
                 "() => document.querySelector('[data-testid=booth-state]').textContent.includes('asks for the mic')"
             )
         await a.click("button[data-booth=accept]")
-        await b.wait_for_function(f"() => document.querySelector('{on_air}').textContent === 'ON AIR'")
-        await a.wait_for_function(f"() => document.querySelector('{on_air}').textContent === 'OFF AIR'")
+        await b.wait_for_function(
+            f"() => document.querySelector('{on_air}').textContent === 'ON AIR'"
+        )
+        await a.wait_for_function(
+            f"() => document.querySelector('{on_air}').textContent === 'OFF AIR'"
+        )
         booth = server.app[SESSION].stage.booths["zh"]
         assert booth.live == b_id and booth.pending is None
 
@@ -79,7 +89,9 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         await a.fill("#chat-text", "<i>Next speaker reads fast</i>")
         await a.click("#chat-form button")
         await b.locator("[data-testid=chat] li").wait_for()
-        assert "<i>Next speaker reads fast</i>" in await b.locator("[data-testid=chat]").inner_text()
+        assert (
+            "<i>Next speaker reads fast</i>" in await b.locator("[data-testid=chat]").inner_text()
+        )
         assert await b.locator("[data-testid=chat] i").count() == 0
         seen = await participant.evaluate("() => document.body.innerText")
         assert "Next speaker reads fast" not in seen

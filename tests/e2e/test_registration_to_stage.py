@@ -70,7 +70,9 @@ async def test_register_mail_join_and_live_agenda(
             moderator = await server.connect(mod_token)
             await moderator.recv_type("welcome")
             server.clock.advance(minutes=15)  # five minutes late
-            reply = await moderator.request({"type": "timeline", "action": "start", "base_version": 0})
+            reply = await moderator.request(
+                {"type": "timeline", "action": "start", "base_version": 0}
+            )
             assert reply["type"] == "reply"
             await page.wait_for_function(
                 "() => document.querySelector('tr[data-item=opening] .item-status')"

@@ -138,7 +138,9 @@ async def test_stale_version_is_a_conflict(server: LiveServer) -> None:
     second = await _ready(server, Role.MODERATOR, "Second Mod")
     ok = await first.request({"type": "timeline", "action": "start", "base_version": 0})
     assert ok["type"] == "reply"
-    stale = await second.request({"type": "timeline", "action": "extend", "minutes": 5, "base_version": 0})
+    stale = await second.request(
+        {"type": "timeline", "action": "extend", "minutes": 5, "base_version": 0}
+    )
     assert stale["type"] == "error" and stale["code"] == "conflict"
     assert stale["details"]["current_version"] == 1
     await _still_open(second)
@@ -157,5 +159,7 @@ async def test_invalid_command_in_state(server: LiveServer) -> None:
     client = await _ready(server)
     err = await client.request({"type": "timeline", "action": "pause", "base_version": 0})
     assert err["code"] == "invalid_command"
-    err = await client.request({"type": "timeline", "action": "jump", "item_id": "nope", "base_version": 0})
+    err = await client.request(
+        {"type": "timeline", "action": "jump", "item_id": "nope", "base_version": 0}
+    )
     assert err["code"] == "invalid_command"

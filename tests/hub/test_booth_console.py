@@ -24,7 +24,11 @@ async def _booth_pair(server: LiveServer):
 async def next_booth(client, booth: str = "zh") -> dict:
     while True:
         msg = await client.recv()
-        if msg["type"] == "event" and msg["name"] == "booth" and msg["data"]["booth"]["id"] == booth:
+        if (
+            msg["type"] == "event"
+            and msg["name"] == "booth"
+            and msg["data"]["booth"]["id"] == booth
+        ):
             return msg["data"]
 
 
@@ -37,15 +41,27 @@ async def test_handover_request_accept_seen_by_both(server: LiveServer) -> None:
     data = await next_booth(b)
     while data["booth"]["live"] != a_id:
         data = await next_booth(b)
-    assert data["routing"]["channels"]["zh"] == {"kind": "interpreter", "person": a_id, "booth": "zh"}
-    assert (await b.request({"type": "booth", "booth": "zh", "action": "request"}))["type"] == "reply"
+    assert data["routing"]["channels"]["zh"] == {
+        "kind": "interpreter",
+        "person": a_id,
+        "booth": "zh",
+    }
+    assert (await b.request({"type": "booth", "booth": "zh", "action": "request"}))[
+        "type"
+    ] == "reply"
     for c in (a, b):
         data = await next_booth(c)
         while data["booth"]["pending"] is None:
             data = await next_booth(c)
-        assert data["booth"]["pending"] == {**data["booth"]["pending"], "kind": "request",
-                                            "from_person": a_id, "to_person": b_id}
-    assert (await a.request({"type": "booth", "booth": "zh", "action": "accept"}))["type"] == "reply"
+        assert data["booth"]["pending"] == {
+            **data["booth"]["pending"],
+            "kind": "request",
+            "from_person": a_id,
+            "to_person": b_id,
+        }
+    assert (await a.request({"type": "booth", "booth": "zh", "action": "accept"}))[
+        "type"
+    ] == "reply"
     for c in (a, b):
         data = await next_booth(c)
         while data["booth"]["live"] != b_id:
@@ -54,7 +70,9 @@ async def test_handover_request_accept_seen_by_both(server: LiveServer) -> None:
         assert data["routing"]["channels"]["zh"]["person"] == b_id
 
 
-async def test_live_interpreter_leaving_offers_partner_and_floor_carries(server: LiveServer) -> None:
+async def test_live_interpreter_leaving_offers_partner_and_floor_carries(
+    server: LiveServer,
+) -> None:
     (a_id, a), (b_id, b) = await _booth_pair(server)
     await a.request({"type": "booth", "booth": "zh", "action": "take"})
     await a.close()
@@ -75,7 +93,9 @@ async def test_booth_chat_reaches_partner_and_organizer_not_participant(server: 
     ja = await server.connect(ja_tok)
     for c in (participant, organizer, ja):
         await c.recv_type("welcome")
-    reply = await a.request({"type": "booth_chat", "booth": "zh", "text": "<b>next speaker is fast</b>"})
+    reply = await a.request(
+        {"type": "booth_chat", "booth": "zh", "text": "<b>next speaker is fast</b>"}
+    )
     assert reply["type"] == "reply"
     for c in (b, organizer):
         msg = await c.recv_type("event")
@@ -88,17 +108,26 @@ async def test_booth_chat_reaches_partner_and_organizer_not_participant(server: 
                 msg = await c.recv(timeout=0.5)
                 assert msg.get("name") != "booth_chat", msg
     # a participant cannot write into a booth's chat, nor can another booth
-    assert (await participant.request({"type": "booth_chat", "booth": "zh", "text": "hi"}))["code"] == "forbidden"
-    assert (await ja.request({"type": "booth_chat", "booth": "zh", "text": "hi"}))["code"] == "forbidden"
+    assert (await participant.request({"type": "booth_chat", "booth": "zh", "text": "hi"}))[
+        "code"
+    ] == "forbidden"
+    assert (await ja.request({"type": "booth_chat", "booth": "zh", "text": "hi"}))[
+        "code"
+    ] == "forbidden"
 
 
-async def test_slow_down_reaches_speaker_and_moderator_without_naming_sender(server: LiveServer) -> None:
+async def test_slow_down_reaches_speaker_and_moderator_without_naming_sender(
+    server: LiveServer,
+) -> None:
     (_, a), _ = await _booth_pair(server)
     spk_id, spk_tok = await server.person(Role.PANELIST, "Speaker Sam")
     _, mod_tok = await server.person(Role.MODERATOR, "Mo Derator")
     _, p_tok = await server.person(Role.PARTICIPANT, "Pat One")
-    speaker, moderator, participant = (await server.connect(spk_tok), await server.connect(mod_tok),
-                                       await server.connect(p_tok))
+    speaker, moderator, participant = (
+        await server.connect(spk_tok),
+        await server.connect(mod_tok),
+        await server.connect(p_tok),
+    )
     for c in (speaker, moderator, participant):
         await c.recv_type("welcome")
     assert (await moderator.request({"type": "floor", "person_id": spk_id}))["type"] == "reply"
@@ -122,11 +151,17 @@ async def test_booth_commands_check_membership_and_force(server: LiveServer) -> 
     ja, moderator = await server.connect(ja_tok), await server.connect(mod_tok)
     await ja.recv_type("welcome")
     await moderator.recv_type("welcome")
-    assert (await ja.request({"type": "booth", "booth": "zh", "action": "take"}))["code"] == "forbidden"
-    assert (await a.request({"type": "booth", "booth": "zh", "action": "force", "to": a_id}))["code"] == "forbidden"
+    assert (await ja.request({"type": "booth", "booth": "zh", "action": "take"}))[
+        "code"
+    ] == "forbidden"
+    assert (await a.request({"type": "booth", "booth": "zh", "action": "force", "to": a_id}))[
+        "code"
+    ] == "forbidden"
     await a.request({"type": "booth", "booth": "zh", "action": "take"})
     # two live mics cannot happen: B's take is refused while A is live
-    assert (await b.request({"type": "booth", "booth": "zh", "action": "take"}))["code"] == "invalid_command"
+    assert (await b.request({"type": "booth", "booth": "zh", "action": "take"}))[
+        "code"
+    ] == "invalid_command"
     reply = await moderator.request({"type": "booth", "booth": "zh", "action": "force", "to": b_id})
     assert reply["type"] == "reply"
     data = await next_booth(a)
@@ -142,7 +177,9 @@ async def test_booth_commands_check_membership_and_force(server: LiveServer) -> 
     assert routing["pivot"] == "zh"
     assert routing["channels"]["zh"]["kind"] == "floor"
     assert routing["booth_hears"]["ja"] == {"kind": "interpreter", "person": b_id, "booth": "zh"}
-    assert (await moderator.request({"type": "floor_language", "language": "fr"}))["code"] == "invalid_command"
+    assert (await moderator.request({"type": "floor_language", "language": "fr"}))[
+        "code"
+    ] == "invalid_command"
 
 
 async def test_tech_view_reaches_organizers_with_alarms(server: LiveServer) -> None:
@@ -161,7 +198,10 @@ async def test_tech_view_reaches_organizers_with_alarms(server: LiveServer) -> N
     await b.close()
     for _ in range(5):
         tech = (await organizer.recv_type("tech", timeout=3))["view"]
-        if any(al["kind"] == "interpreter_disconnected" and al["person"] == b_id for al in tech["alarms"]):
+        if any(
+            al["kind"] == "interpreter_disconnected" and al["person"] == b_id
+            for al in tech["alarms"]
+        ):
             break
     else:
         raise AssertionError("no alarm for the disconnected interpreter")

@@ -31,17 +31,33 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
 
 def _link(env: dict[str, str], role: str, name: str) -> str:
     out = subprocess.run(
-        [sys.executable, "-m", "simultan", "issue-link", "--role", role, "--name", name,
-         "--email", f"{name.lower()}@restart.example"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "simultan",
+            "issue-link",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--email",
+            f"{name.lower()}@restart.example",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return out.stdout.strip().rsplit("/", 1)[1]
 
 
 async def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simultan", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "simultan", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     async with aiohttp.ClientSession() as http:
         for _ in range(200):
@@ -79,8 +95,12 @@ async def test_sigkill_and_restart_keeps_timeline_and_sequence(tmp_path: Path) -
         await moderator.recv_type("welcome")
         await listener.recv_type("welcome")
         for v, cmd in enumerate(
-            [{"action": "start"}, {"action": "extend", "minutes": 10}, {"action": "next"},
-             {"action": "skip", "item_id": "morning-break"}]
+            [
+                {"action": "start"},
+                {"action": "extend", "minutes": 10},
+                {"action": "next"},
+                {"action": "skip", "item_id": "morning-break"},
+            ]
         ):
             reply = await moderator.request({"type": "timeline", "base_version": v, **cmd})
             assert reply["type"] == "reply", reply
@@ -107,9 +127,9 @@ async def test_sigkill_and_restart_keeps_timeline_and_sequence(tmp_path: Path) -
         keep = ("version", "current", "paused")
         assert {k: snap_after[k] for k in keep} == {k: snap_before[k] for k in keep}
         strip = ("expected_start", "expected_end")  # these follow the wall clock
-        assert [
-            {k: v for k, v in i.items() if k not in strip} for i in snap_after["items"]
-        ] == [{k: v for k, v in i.items() if k not in strip} for i in snap_before["items"]]
+        assert [{k: v for k, v in i.items() if k not in strip} for i in snap_after["items"]] == [
+            {k: v for k, v in i.items() if k not in strip} for i in snap_before["items"]
+        ]
         # the sequence continues where it stopped
         moderator = await _connect(port, mod_token)
         await moderator.recv_type("welcome")

@@ -491,7 +491,11 @@ async def test_handover_in_booth_has_no_overlap_and_no_gap(stage: Stage) -> None
         _, msg = await peer.wait_message(
             lambda m: m["type"] == "event" and m["name"] == "booth", since=mark
         )
-        assert change_kinds(msg["data"]) == ["handover_accepted", "mic_off", "mic_live"]
+        assert change_kinds(msg["data"]) == ["handover_accepted", "mic_off", "mic_live"], (
+            peer.name,
+            json.dumps(msg, indent=1),
+            json.dumps([m for _, m in peer.inbox[mark:]], indent=1),
+        )
         state = booth_state(msg["data"])
         assert state["live"] == b.id and state["pending"] is None
     await until(lambda: first_run(heard, ZH_B_HZ, after=t0) is not None, 3)

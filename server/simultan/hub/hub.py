@@ -36,7 +36,9 @@ class HubEvent:
     wire: bytes  # encoded once (JSON, UTF-8), shared by every connection
 
 
-def make_event(epoch: str, seq: int, name: str, data: dict[str, Any], audience: Audience) -> HubEvent:
+def make_event(
+    epoch: str, seq: int, name: str, data: dict[str, Any], audience: Audience
+) -> HubEvent:
     wire = encode(Event(epoch=epoch, seq=seq, name=name, data=data)).encode()
     return HubEvent(seq=seq, name=name, data=data, audience=audience, wire=wire)
 
@@ -125,9 +127,7 @@ class Hub:
 
     # --- producing ---------------------------------------------------------------------------
 
-    def prepare(
-        self, items: Iterable[tuple[str, dict[str, Any], Audience]]
-    ) -> list[HubEvent]:
+    def prepare(self, items: Iterable[tuple[str, dict[str, Any], Audience]]) -> list[HubEvent]:
         """Number events without publishing them (the session persists them first)."""
         events = []
         seq = self.seq
@@ -169,7 +169,9 @@ class Hub:
         you["booth"] = person.booth
         you["language"] = person.language
         you["timezone"] = person.timezone
-        return encode(Welcome(epoch=self.epoch, seq=self.seq, resync=resync, you=you, snapshot=snap))
+        return encode(
+            Welcome(epoch=self.epoch, seq=self.seq, resync=resync, you=you, snapshot=snap)
+        )
 
     def attach(self, conn: Connection, resume: tuple[str, int] | None) -> None:
         """Register a connection and queue what it must see first: a replay or a snapshot."""
@@ -178,9 +180,7 @@ class Hub:
             conn.offer(wire)
         self.connections.add(conn)
 
-    def _catch_up(
-        self, person: Person, resume: tuple[str, int] | None
-    ) -> list[str | bytes]:
+    def _catch_up(self, person: Person, resume: tuple[str, int] | None) -> list[str | bytes]:
         if resume is None:
             return [self.welcome(person, resync=False)]
         epoch, seq = resume
@@ -189,7 +189,7 @@ class Hub:
             return [self.welcome(person, resync=True)]
         resumed = encode(Resumed(epoch=self.epoch, from_seq=seq, to_seq=self.seq))
         missed = [e.wire for e in self._buffer if e.seq > seq and e.audience.admits(person)]
-        return [resumed, *missed]  # type: ignore[list-item]
+        return [resumed, *missed]
 
     def resync(self, conn: Connection) -> str:
         return self.welcome(conn.person, resync=True)

@@ -50,7 +50,9 @@ class TimelineCommand(_Message):
 
     type: Literal["timeline"]
     request_id: RequestId | None = None
-    action: Literal["start", "next", "pause", "resume", "extend", "skip", "reorder", "jump", "finish"]
+    action: Literal[
+        "start", "next", "pause", "resume", "extend", "skip", "reorder", "jump", "finish"
+    ]
     base_version: int = Field(ge=0)
     item_id: ItemId | None = None
     minutes: int | None = Field(default=None, ge=1, le=240)

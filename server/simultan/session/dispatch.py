@@ -20,7 +20,7 @@ Handler = Callable[[LiveSession, Person, Any], Awaitable[Any]]
 
 
 async def _timeline(session: LiveSession, person: Person, msg: m.TimelineCommand) -> dict[str, Any]:
-    command = {"command": msg.action, "base_version": msg.base_version}
+    command: dict[str, Any] = {"command": msg.action, "base_version": msg.base_version}
     if msg.item_id is not None:
         command["item_id"] = msg.item_id
     if msg.minutes is not None:
@@ -104,10 +104,14 @@ async def _rtc_offer(
         session.stage.booth_of(person)
         publish = f"interpreter:{person.id}"
     channel = msg.channel or (
-        person.language if person.language in session.defn.languages else session.stage.floor_channel
+        person.language
+        if person.language in session.defn.languages
+        else session.stage.floor_channel
     )
     if channel not in session.defn.languages:
-        raise CommandError(f"no channel {channel!r}: choose one of {', '.join(session.defn.languages)}")
+        raise CommandError(
+            f"no channel {channel!r}: choose one of {', '.join(session.defn.languages)}"
+        )
     answer = await media.negotiate(conn.id, msg.sdp, publish=publish, channel=channel)
     conn.media_publish = publish
     if publish and publish.startswith("interpreter:"):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from pathlib import Path
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -48,7 +48,9 @@ class FloorState:
 
 def require(person: Person, capability: Capability) -> None:
     if not person.can(capability):
-        raise ForbiddenError(f"your role ({person.role}) may not {capability.value.replace('_', ' ')}")
+        raise ForbiddenError(
+            f"your role ({person.role}) may not {capability.value.replace('_', ' ')}"
+        )
 
 
 class LiveSession:
@@ -230,13 +232,19 @@ class LiveSession:
     # --- the floor ---------------------------------------------------------------------------
 
     async def set_floor(
-        self, person: Person, *, holder: Person | None = None, language: str | None = None,
+        self,
+        person: Person,
+        *,
+        holder: Person | None = None,
+        language: str | None = None,
         change_holder: bool = False,
     ) -> dict[str, Any]:
         if change_holder:
             require(person, Capability.GIVE_FLOOR)
             if holder is not None and not holder.can(Capability.PUBLISH_FLOOR):
-                raise CommandError(f"{holder.name} has no speaking role; make them a panelist first")
+                raise CommandError(
+                    f"{holder.name} has no speaking role; make them a panelist first"
+                )
         if language is not None:
             require(person, Capability.SET_FLOOR_LANGUAGE)
             if language not in self.defn.languages:
@@ -270,13 +278,18 @@ class LiveSession:
             return {"recording": on}
         files: list[str] = []
         if on:
-            folder = await media.start_recording(self.recordings_dir / self.now().strftime("%Y%m%dT%H%M%SZ"))
+            folder = await media.start_recording(
+                self.recordings_dir / self.now().strftime("%Y%m%dT%H%M%SZ")
+            )
             files = [str(folder)]
         else:
             files = [str(p) for p in await media.stop_recording()]
         self.recording = on
-        await self.publish("recording", {"on": on, "by": person.public(), "files": files},
-                           Audience(capability=Capability.RECORD))
+        await self.publish(
+            "recording",
+            {"on": on, "by": person.public(), "files": files},
+            Audience(capability=Capability.RECORD),
+        )
         await self.publish("recording_state", {"on": on})
         return {"recording": on, "files": files}
 
@@ -289,7 +302,9 @@ class LiveSession:
         async with self._lock:
             now = self.now()
             booth, events = self.stage.apply(booth_id, cmd, now)
-            await self._commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
+            await self._commit(
+                [], [self.stage.booth_event(booth, events, now, self.floor.language)]
+            )
             self.stage.apply_routes(self.floor.language)
         return {"version": booth.version}
 
@@ -306,7 +321,9 @@ class LiveSession:
                 if person_id in booth.connected:
                     now = self.now()
                     new, events = self.stage.apply(booth.id, bc.Disconnect(by=person_id), now)
-                    await self._commit([], [self.stage.booth_event(new, events, now, self.floor.language)])
+                    await self._commit(
+                        [], [self.stage.booth_event(new, events, now, self.floor.language)]
+                    )
             self.stage.apply_routes(self.floor.language)
 
     async def interpreter_present(self, person: Person, present: bool) -> None:
@@ -320,7 +337,9 @@ class LiveSession:
             cmd = bc.Connect(by=person.id) if present else bc.Disconnect(by=person.id)
             now = self.now()
             booth, events = self.stage.apply(booth.id, cmd, now)
-            await self._commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
+            await self._commit(
+                [], [self.stage.booth_event(booth, events, now, self.floor.language)]
+            )
             self.stage.apply_routes(self.floor.language)
 
 
@@ -333,8 +352,15 @@ def _floor_to_dict(floor: FloorState) -> dict[str, Any]:
     holder = None
     if floor.holder is not None:
         h = floor.holder
-        holder = {"id": h.id, "name": h.name, "city": h.city, "role": h.role.value,
-                  "booth": h.booth, "language": h.language, "timezone": h.timezone}
+        holder = {
+            "id": h.id,
+            "name": h.name,
+            "city": h.city,
+            "role": h.role.value,
+            "booth": h.booth,
+            "language": h.language,
+            "timezone": h.timezone,
+        }
     return {"holder": holder, "language": floor.language}
 
 
@@ -344,6 +370,7 @@ def _floor_from_dict(data: dict[str, Any], current: FloorState) -> FloorState:
     h = data.get("holder")
     holder = None
     if h is not None:
-        holder = Person(h["id"], h["name"], h["city"], Role(h["role"]), h["booth"],
-                        h["language"], h["timezone"])
+        holder = Person(
+            h["id"], h["name"], h["city"], Role(h["role"]), h["booth"], h["language"], h["timezone"]
+        )
     return FloorState(holder=holder, language=data.get("language", current.language))

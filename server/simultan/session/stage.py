@@ -88,12 +88,14 @@ class Stage:
         if not free:
             raise CommandError(f"booth {booth.id} has no free seat")
         seat = wanted[1] if wanted and wanted[1] in free else free[0]
-        members[seat] = person.id  # type: ignore[index]
+        members[seat] = person.id
         booth = dataclasses.replace(booth, members=members)
         self.booths[booth.id] = booth
         return booth
 
-    def booth_command(self, person: Person, booth_id: str, action: str, to: str | None, on: bool | None) -> bc.BoothCommand:
+    def booth_command(
+        self, person: Person, booth_id: str, action: str, to: str | None, on: bool | None
+    ) -> bc.BoothCommand:
         if booth_id not in self.booths:
             raise NotFoundError(f"no booth {booth_id!r}")
         if action == "force":
@@ -118,7 +120,9 @@ class Stage:
         }
         return simple[action](by=person.id)  # type: ignore[no-any-return]
 
-    def apply(self, booth_id: str, cmd: bc.BoothCommand, now: datetime) -> tuple[bc.Booth, tuple[bc.BoothEvent, ...]]:
+    def apply(
+        self, booth_id: str, cmd: bc.BoothCommand, now: datetime
+    ) -> tuple[bc.Booth, tuple[bc.BoothEvent, ...]]:
         new, events = bc.apply(self.booths[booth_id], cmd, now)
         self.booths[booth_id] = new
         return new, events

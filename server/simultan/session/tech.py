@@ -40,7 +40,10 @@ def tech_view(
             key = f"interpreter:{person}"
             if media is None or stats is None or key not in stats.sources:
                 continue
-            meter = media.meter(key)  # decodes this source once, only while metered
+            meter_of = getattr(media, "meter", None)  # an external engine may not meter
+            if meter_of is None:
+                continue
+            meter = meter_of(key)  # decodes this source once, only while metered
             levels[person] = None if math.isinf(meter.level_dbfs) else round(meter.level_dbfs, 1)
             silent[person] = meter.silent_for()
             src = stats.sources[key]

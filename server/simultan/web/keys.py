@@ -16,7 +16,7 @@ Clock = Callable[[], datetime]
 SETTINGS = web.AppKey("settings", Settings)
 EVENT = web.AppKey("event", EventDefinition)
 DB = web.AppKey("db", AsyncEngine)
-CLOCK = web.AppKey("clock", Clock)  # type: ignore[type-abstract]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 
 # Callbacks run when an organizer revokes a person's access (or re-issues their link):
 # the hub closes that person's live connections.

@@ -15,8 +15,8 @@ from simultan.errors import AuthError, ProtocolError, SimultanError
 from simultan.hub.hub import RESYNC, Connection
 from simultan.protocol import messages as m
 from simultan.session.dispatch import dispatch
-from simultan.web.keys import SETTINGS
 from simultan.web.auth import authenticate
+from simultan.web.keys import SETTINGS
 from simultan.web.session_key import ON_DISCONNECT, SESSION
 
 log = logging.getLogger("simultan.ws")
@@ -33,7 +33,9 @@ def origin_allowed(request: web.Request) -> bool:
     if origin is None:
         return False
     allowed = request.app[SETTINGS].origins
-    return origin.rstrip("/") in allowed or origin.rstrip("/") == f"{request.scheme}://{request.host}"
+    return (
+        origin.rstrip("/") in allowed or origin.rstrip("/") == f"{request.scheme}://{request.host}"
+    )
 
 
 def _error(exc: SimultanError, request_id: str | None = None) -> str:
@@ -182,4 +184,3 @@ async def _write(ws: web.WebSocketResponse, conn: Connection, session: Any) -> N
                 await ws.send_str(item)  # type: ignore[arg-type]
         except (ConnectionResetError, RuntimeError):
             return
-
