@@ -210,9 +210,9 @@ class ServerProcess:
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
-        Path(self.path).unlink(missing_ok=True)  # noqa: ASYNC240
+        Path(self.path).unlink(missing_ok=True)
         env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        self.proc = subprocess.Popen(
             [sys.executable, __file__, "serve", self.path, self.mode],
             stdout=subprocess.PIPE,
             env=env,
@@ -248,7 +248,7 @@ class ServerProcess:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        Path(self.path).unlink(missing_ok=True)  # noqa: ASYNC240
+        Path(self.path).unlink(missing_ok=True)
 
 
 # -- bench clients --------------------------------------------------------------------------
@@ -394,7 +394,7 @@ class LoadProcess:
 
     async def start(self) -> int:
         env = dict(os.environ, PYTHONPATH=str(ROOT / "server"))
-        self.proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        self.proc = subprocess.Popen(
             [sys.executable, __file__, "load", self.server.path, str(self.count)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

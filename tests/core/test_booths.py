@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import settings
+from hypothesis import note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -585,6 +585,7 @@ class RandomPlay(RuleBasedStateMachine):
     @rule(drawn=step)
     def move(self, drawn: Step) -> None:
         cmd = command_for(self.booth, drawn)
+        note(f"{cmd!r} at {self.now:%H:%M:%S}")
         before = self.booth
         try:
             self.booth, events = apply(before, cmd, self.now)

@@ -22,6 +22,11 @@ def packet(
     return p
 
 
+def started(down: DownTrack) -> DownTrack:
+    down.start()
+    return down
+
+
 class QueueTrack(MediaStreamTrack):
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -38,7 +43,7 @@ class QueueTrack(MediaStreamTrack):
 
 def test_audio_queue_is_bounded_and_drops_the_oldest() -> None:
     board = Switchboard()
-    down = DownTrack("audio", board, queue_size=3)
+    down = started(DownTrack("audio", board, queue_size=3))
     for i in range(5):
         down.push(packet(i * 960, data=bytes([i])), feed_id=1, arrival=i * 0.02)
     assert down.queued() == 3
@@ -50,7 +55,7 @@ def test_audio_queue_is_bounded_and_drops_the_oldest() -> None:
 
 def test_pts_stay_continuous_across_a_source_switch() -> None:
     board = Switchboard()
-    down = DownTrack("audio", board, queue_size=100)
+    down = started(DownTrack("audio", board, queue_size=100))
     # Source A: pts from 0, 20 ms apart.
     for i in range(3):
         down.push(packet(i * 960), feed_id=1, arrival=1.0 + i * 0.02)
@@ -71,7 +76,7 @@ def test_pts_stay_continuous_across_a_source_switch() -> None:
 
 
 def test_a_restarted_source_is_reanchored() -> None:
-    down = DownTrack("audio", Switchboard(), queue_size=100)
+    down = started(DownTrack("audio", Switchboard(), queue_size=100))
     down.push(packet(96000), feed_id=1, arrival=0.0)
     down.push(packet(96960), feed_id=1, arrival=0.02)
     down.push(packet(0), feed_id=1, arrival=0.04)  # went backwards: publisher restarted
@@ -86,7 +91,7 @@ def test_video_waits_for_a_keyframe_and_asks_for_one() -> None:
         "floor", "video", track, board, request_keyframe=lambda: asked.append("pli") or True
     )
     board.set_feed(feed)
-    down = DownTrack("video", board, queue_size=4)
+    down = started(DownTrack("video", board, queue_size=4))
     board.attach(down, "floor")
     assert asked == ["pli"]  # a new subscriber asks at once
     down.push(packet(0, kind="video"), feed_id=feed.id, arrival=0.0)
@@ -126,7 +131,7 @@ def test_keyframe_requests_are_throttled() -> None:
 
 def test_switchboard_moves_subscribers() -> None:
     board = Switchboard()
-    down = DownTrack("audio", board, queue_size=4)
+    down = started(DownTrack("audio", board, queue_size=4))
     board.attach(down, "a")
     board.attach(down, "a")  # idempotent
     assert board.subscribers("a", "audio") == [down]
@@ -146,7 +151,7 @@ async def test_feed_fans_out_and_reports_its_end() -> None:
     track = QueueTrack("audio")
     ended: list[Feed] = []
     feed = Feed("floor", "audio", track, board, on_ended=ended.append)
-    downs = [DownTrack("audio", board, queue_size=8) for _ in range(3)]
+    downs = [started(DownTrack("audio", board, queue_size=8)) for _ in range(3)]
     for d in downs:
         board.attach(d, "floor")
     board.set_feed(feed)
@@ -167,7 +172,7 @@ async def test_a_superseded_feed_only_drains() -> None:
     old_track, new_track = QueueTrack("audio"), QueueTrack("audio")
     old = Feed("floor", "audio", old_track, board)
     new = Feed("floor", "audio", new_track, board)
-    down = DownTrack("audio", board, queue_size=8)
+    down = started(DownTrack("audio", board, queue_size=8))
     board.attach(down, "floor")
     board.set_feed(old)
     old.start()
@@ -184,7 +189,7 @@ async def test_a_superseded_feed_only_drains() -> None:
 
 
 async def test_recv_ends_when_stopped() -> None:
-    down = DownTrack("audio", Switchboard(), queue_size=2)
+    down = started(DownTrack("audio", Switchboard(), queue_size=2))
     task = asyncio.ensure_future(down.recv())
     await asyncio.sleep(0)
     down.stop()
@@ -195,3 +200,12 @@ async def test_recv_ends_when_stopped() -> None:
 def test_down_track_kind_is_checked() -> None:
     with pytest.raises(ValueError, match="kind"):
         DownTrack("data", Switchboard(), queue_size=2)
+
+
+def test_nothing_is_queued_before_the_consumer_starts() -> None:
+    down = DownTrack("audio", Switchboard(), queue_size=4)
+    down.push(packet(0), feed_id=1, arrival=0.0)
+    assert down.queued() == 0 and down.counters.drops == 0
+    down.start()
+    down.push(packet(960), feed_id=1, arrival=0.02)
+    assert down.queued() == 1

@@ -16,6 +16,7 @@ from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RtpPacket
 
@@ -61,6 +62,9 @@ def test_install_and_uninstall() -> None:
         passthrough.install()
         assert passthrough.low_latency_audio_installed()
         assert RTCRtpSender._send_keyframe is passthrough._send_keyframe
+        assert RTCRtpReceiver.receive is passthrough._receive
+        passthrough.uninstall()
+        assert RTCRtpReceiver.receive is passthrough._ORIGINAL_RECEIVE
     finally:
         passthrough.install()
 
@@ -152,6 +156,14 @@ async def test_forwarded_tracks_never_encode(
             lambda: all(t.channel_audio.packets > 50 and t.video.packets > 10 for t in listeners),
             timeout=10,
         )
+        # Received frames skip aiortc's decoder thread: packets go straight to the track.
+        inline = [
+            t.receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+            for t in sfu._sessions["floor"].pc.getTransceivers()
+            if t.currentDirection in ("recvonly", "sendrecv")
+        ]
+        assert len(inline) == 2
+        assert all(isinstance(q, passthrough._InlineDecoderQueue) for q in inline)
         assert abs(listeners[0].channel_audio.frequency() - FLOOR_HZ) < 5
         assert abs(listeners[1].channel_audio.frequency() - TONES["zh"]) < 5
         assert calls == []

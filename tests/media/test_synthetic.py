@@ -16,8 +16,10 @@ from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import (
     FileAudioTrack,
     TestPatternTrack,
+    add_demo_sources,
     load_audio,
     render_text,
+    sample_path,
 )
 from simultan.media.synthetic import ToneTrack as SyntheticTone
 from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, dominant_frequency, wait_until
@@ -109,3 +111,29 @@ async def test_level_meter_decodes_once_on_demand(sfu: EmbeddedSfu) -> None:
         await sfu.stop_meter("floor")
     finally:
         await floor.close()
+
+
+def test_spoken_samples_are_shipped() -> None:
+    for language in ("en", "zh", "ja", "es"):
+        audio = load_audio(sample_path(language))
+        assert 4 < len(audio) / 48000 < 15
+        assert dbfs(audio) > -35  # speech, not silence
+
+
+async def test_demo_sources(sfu: EmbeddedSfu) -> None:
+    routes = add_demo_sources(sfu)
+    assert routes == {
+        "en": "floor",
+        "zh": "interpreter:demo-zh",
+        "ja": "interpreter:demo-ja",
+        "es": "interpreter:demo-es",
+    }
+    sfu.set_routes(routes)
+    listener = Tab(sfu, "listener", channel="es")
+    try:
+        await listener.connect()
+        await wait_until(lambda: listener.channel_audio.packets > 25, timeout=10)
+        await wait_until(lambda: listener.video.packets > 5, timeout=5)
+        assert sfu.stats().sources["floor"].kinds == ("audio", "video")
+    finally:
+        await listener.close()

@@ -268,7 +268,7 @@ class Tab:
 
 async def wait_until(
     predicate: Callable[[], object],
-    timeout: float,  # noqa: ASYNC109 - bounds the polling of a condition
+    timeout: float,
     interval: float = 0.05,
 ) -> float:
     """Poll ``predicate`` until true; returns the seconds it took. AssertionError on timeout."""

@@ -446,16 +446,9 @@ def _member_move(b: Booth, cmd: BoothCommand, now: datetime) -> Result:
                 raise CommandError("the booth offered this mic after it went off: decline it")
             if h.initiator != by:
                 raise CommandError(f"only {h.initiator} can cancel this {h.kind}")
-            return replace(b, pending=None), (
-                HandoverCancelled(
-                    booth=b.id,
-                    at=now,
-                    from_person=h.from_person,
-                    to_person=h.to_person,
-                    by=by,
-                    reason="cancelled",
-                ),
-            )
+            events: list[BoothEvent] = []
+            _drop_pending(b, by, "cancelled", now, events)
+            return replace(b, pending=None), tuple(events)
         case Cough(by=by, on=on):
             _require_live(b, by, "cough-mute")
             if on == b.coughing:
@@ -513,8 +506,8 @@ def _accept(b: Booth, by: str, now: datetime) -> Result:
             booth=b.id, at=now, from_person=h.from_person, to_person=h.to_person, by=by
         )
     ]
-    events.append(MicLive(booth=b.id, at=now, person=h.to_person))
     state = _mic_off(replace(b, pending=None), now, events)
+    events.append(MicLive(booth=b.id, at=now, person=h.to_person))
     return replace(state, live=h.to_person, live_since=now), tuple(events)
 
 

@@ -265,6 +265,9 @@ class DownTrack(MediaStreamTrack):
         self._last_out: int | None = None
         self._last_arrival = 0.0
         self._need_keyframe = kind == "video"
+        # Nothing is queued until the consumer first asks: a sender whose connection is not
+        # up yet would otherwise get a burst of stale audio (latency) when it starts.
+        self._started = False
 
     # -- producer side (the feed's task) -------------------------------------------------
 
@@ -280,7 +283,7 @@ class DownTrack(MediaStreamTrack):
             self._board.request_keyframe(self.source)
 
     def push(self, packet: av.Packet[Any], feed_id: int, arrival: float) -> None:
-        if self.readyState != "live":
+        if not self._started or self.readyState != "live":
             return
         if self.kind == "video":
             if self._need_keyframe:
@@ -306,7 +309,15 @@ class DownTrack(MediaStreamTrack):
 
     # -- consumer side (a sender or a recorder) ------------------------------------------
 
+    def start(self) -> None:
+        """Begin queueing (the first recv() does it; a recorder may do it up front)."""
+        if not self._started:
+            self._started = True
+            if self.kind == "video":
+                self._board.request_keyframe(self.source)
+
     async def recv(self) -> av.Packet[Any]:
+        self.start()
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError

@@ -161,6 +161,7 @@ class Recorder:
         assert self.directory is not None
         track = DownTrack(kind, self._board, queue_size=QUEUE, name=f"recorder/{name}")
         output = _Output(self.directory / name, track)
+        track.start()
         self._board.attach(track, key)
         output.task = asyncio.ensure_future(output.run())
         self._outputs[name] = output

@@ -6,7 +6,9 @@
   with numpy.
 
 They yield raw frames: give them to ``EmbeddedSfu.add_local_source``, which encodes each
-once (:class:`~.encode.EncodedTrack`) and fans the packets out.
+once (:class:`~.encode.EncodedTrack`) and fans the packets out. :func:`add_demo_sources`
+sets up a whole demo floor (spoken English and a test pattern) and one spoken "interpreter"
+per language from the small Ogg files in ``samples/`` (made with espeak-ng, see there).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -25,6 +29,9 @@ FRAME_SAMPLES = 960  # 20 ms
 AUDIO_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 SAMPLES_DIR = Path(__file__).parent / "samples"
+
+if TYPE_CHECKING:
+    from simultan.media.plane import MediaPlane
 
 
 class _Pacer:
@@ -242,3 +249,30 @@ class TestPatternTrack(MediaStreamTrack):
         frame.pts = int(n * 90000 / self.fps)
         frame.time_base = VIDEO_TIME_BASE
         return frame
+
+
+def sample_path(language: str) -> Path:
+    """The spoken demo sample for a language (``en``, ``zh``, ``ja``, ``es``)."""
+    path = SAMPLES_DIR / f"{language}.ogg"
+    if not path.exists():
+        raise FileNotFoundError(f"no demo sample for {language!r} in {SAMPLES_DIR}")
+    return path
+
+
+def add_demo_sources(
+    plane: MediaPlane, languages: Iterable[str] = ("zh", "ja", "es"), *, floor: str = "en"
+) -> dict[str, str]:
+    """Add a spoken floor with a test pattern and one spoken interpreter per language.
+
+    Returns the routes that play them (channel -> source key); applying them is the
+    caller's choice (in the product the control plane computes routes).
+    """
+    plane.add_local_source(
+        "floor", FileAudioTrack(sample_path(floor)), TestPatternTrack(floor.upper() + " FLOOR")
+    )
+    routes = {floor: "floor"}
+    for language in languages:
+        key = f"interpreter:demo-{language}"
+        plane.add_local_source(key, FileAudioTrack(sample_path(language)), None)
+        routes[language] = key
+    return routes
