@@ -300,6 +300,7 @@ class LiveSession:
     ) -> dict[str, Any]:
         cmd = self.stage.booth_command(person, booth_id, action, to, on)
         async with self._lock:
+            self.stage.check_audio(booth_id, cmd)
             now = self.now()
             booth, events = self.stage.apply(booth_id, cmd, now)
             await self._commit(

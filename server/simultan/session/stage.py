@@ -120,6 +120,28 @@ class Stage:
         }
         return simple[action](by=person.id)  # type: ignore[no-any-return]
 
+    def incoming(self, booth_id: str, cmd: bc.BoothCommand) -> str | None:
+        """Who would go live if ``cmd`` is accepted (None: nobody new)."""
+        booth = self.booths[booth_id]
+        if isinstance(cmd, bc.TakeMic):
+            return cmd.by
+        if isinstance(cmd, bc.Accept) and booth.pending is not None:
+            return booth.pending.to_person
+        if isinstance(cmd, bc.ForceHandover):
+            return cmd.to
+        return None
+
+    def check_audio(self, booth_id: str, cmd: bc.BoothCommand) -> None:
+        """Refuse to give the mic to an interpreter whose audio is not reaching us: their
+        channel would go silent (a listener never hears dead air)."""
+        person = self.incoming(booth_id, cmd)
+        if person is None or self.media is None:
+            return
+        if f"interpreter:{person}" not in self.media.stats().sources:
+            raise CommandError(
+                "That interpreter's microphone is not connected yet: the mic stays where it is."
+            )
+
     def apply(
         self, booth_id: str, cmd: bc.BoothCommand, now: datetime
     ) -> tuple[bc.Booth, tuple[bc.BoothEvent, ...]]:
