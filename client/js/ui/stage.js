@@ -65,5 +65,20 @@ export const live = new LiveConnection({
   },
   onError(msg) { banner(msg.message); },
 });
-window.simultan = { live, state };
+window.simultan = { live, state, media: null };
 live.connect();
+
+$("listen").addEventListener("click", async () => {
+  $("listen").disabled = true;
+  try {
+    const { startStageMedia } = await import("./stage_media.js");
+    window.simultan.media = await startStageMedia({
+      live, state, video: $("floor-video"), select: $("channel"), original: $("original"),
+      onError: (text) => banner(text),
+    });
+    $("listen").textContent = "Listening";
+  } catch (err) {
+    $("listen").disabled = false;
+    banner(`Media: ${err.message}`);
+  }
+});

@@ -1,0 +1,115 @@
+"""Media in Chromium: an interpreter page publishes a fake-microphone tone into the zh booth,
+a participant page selects zh and its AnalyserNode hears that tone; switched to the floor, it
+hears 440 Hz; the floor video plays."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simultan.core.capabilities import Role
+from simultan.media.synthetic import TestPatternTrack, ToneTrack
+from simultan.store.registrations import Registrations
+from simultan.web.auth import link_for
+from simultan.web.keys import DB
+from simultan.web.session_key import SESSION
+from tests.conftest import FakeClock, start_server
+from tests.e2e.conftest import CHROMIUM, chromium_args
+
+pytestmark = [pytest.mark.browser, pytest.mark.media]
+
+FLOOR_HZ = 440.0
+ZH_HZ = 523.0
+
+
+def write_tone(path: Path, hz: float, seconds: float = 10.0, rate: int = 48000) -> Path:
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.5 * np.sin(2 * np.pi * hz * t) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+DOMINANT = """async () => {
+  const m = await import('/static/js/audiomix.js');
+  return m.dominantFrequency(window.simultan.media.channelMeter.analyser);
+}"""
+
+
+async def heard(page, target: float, *, within: float = 12.0, tolerance: float = 12.0) -> float:
+    """Poll the page's AnalyserNode until it hears ``target`` Hz; return the last reading."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last = 0.0
+    while loop.time() < deadline:
+        last = float(await page.evaluate(DOMINANT))
+        if abs(last - target) <= tolerance:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"expected {target} Hz, heard {last:.1f} Hz")
+
+
+async def open_link(browser, server, reg_id: str):
+    reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(reg_id)
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(link_for(server.app, reg))
+    await page.wait_for_function("() => window.simultan && window.simultan.state.you")
+    return page, errors
+
+
+async def test_interpreter_page_publishes_participant_page_hears(
+    tmp_path: Path, clock: FakeClock, seminar, browser, playwright
+) -> None:
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    tone = write_tone(tmp_path / "zh.wav", ZH_HZ)
+    interp_browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=chromium_args(fake_audio=tone)
+    )
+    try:
+        media = server.app[SESSION].stage.media
+        media.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
+
+        interp_id, _ = await server.person(Role.INTERPRETER, "Li Wei", booth="zh", language="zh")
+        part_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="zh")
+        interp, interp_errors = await open_link(interp_browser, server, interp_id)
+        await interp.click("#start-audio")
+        await interp.wait_for_function("() => window.simultan.state.media")
+        # the mic is only handed over once the interpreter's audio reaches the server
+        for _ in range(50):
+            await interp.click("button[data-booth=take]")
+            if server.app[SESSION].stage.booths["zh"].live == interp_id:
+                break
+            await interp.wait_for_timeout(200)
+        await interp.wait_for_function(
+            "() => document.querySelector('[data-testid=on-air]').textContent === 'ON AIR'"
+        )
+
+        participant, part_errors = await open_link(browser, server, part_id)
+        assert await participant.locator("#channel").input_value() == "zh"
+        await participant.click("#listen")
+        await participant.wait_for_function("() => window.simultan.media")
+        zh = await heard(participant, ZH_HZ)
+        await participant.select_option("#channel", "en")
+        floor = await heard(participant, FLOOR_HZ)
+        # the floor video plays
+        await participant.wait_for_function(
+            "() => document.querySelector('#floor-video').videoWidth > 0", timeout=10000
+        )
+        # the interpreter hears the floor on its program track
+        assert "the floor" in await interp.locator("[data-testid=hearing]").inner_text()
+        print(f"MEASURED participant heard zh {zh:.1f} Hz, floor {floor:.1f} Hz")
+        assert interp_errors == [] and part_errors == []
+    finally:
+        await interp_browser.close()
+        await runner.cleanup()
