@@ -100,6 +100,8 @@ async def run(mode: str, listeners: int, duration: float) -> dict[str, Any]:
             "frames_expected": expected,
             "frames_received": received,
             "frames_lost_pct": round(100 * lost / max(expected, 1), 4),
+            # Below 50 means the server fell behind (frames late, not lost: queues grow).
+            "delivered_fps_per_listener": round(received / elapsed / listeners, 1),
             "sfu_queue_drops": after["drops"] - before["drops"],
             "network_gaps": network_lost,
             "rss_per_listener_mb": round((before["rss"] - base["rss"]) / listeners / 2**20, 3),
