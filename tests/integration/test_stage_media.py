@@ -776,12 +776,6 @@ async def test_select_channel_switches_without_renegotiation(stage: Stage) -> No
 # --- 7. the floor taken back ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: taking the floor back (or giving it to someone else) does not stop the "
-    "previous holder's published floor media, so everybody keeps hearing them "
-    "(LiveSession.set_floor only re-routes; nothing unpublishes the former holder's session)",
-)
 @pytest.mark.parametrize("how", ["taken_back", "given_to_another"])
 async def test_floor_taken_away_stops_the_former_holders_media(stage: Stage, how: str) -> None:
     moderator = await stage.join(Role.MODERATOR, "Mo Derator")

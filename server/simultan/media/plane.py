@@ -136,6 +136,9 @@ class MediaPlane(Protocol):
         """Answer a tab's (re-)offer; returns the answer SDP. Bad SDP: ProtocolError."""
         ...
 
+    def unpublish(self, key: str) -> None:
+        """Stop forwarding what any session publishes as ``key``."""
+
     def select_channel(self, session_id: str, channel: str | None) -> None:
         """Switch a listener's channel track to another channel, without renegotiation."""
         ...

@@ -306,6 +306,19 @@ class EmbeddedSfu:
         except Exception:  # the control plane's bug must not kill the media plane
             logger.exception("on_source_gone(%s) failed", key)
 
+    def unpublish(self, key: str) -> None:
+        """Stop forwarding what sessions publish as ``key`` (the floor was taken away).
+
+        Feeds are unhooked from the switchboard but keep draining their receivers; the
+        session may publish again after a new offer."""
+        for session in self._sessions.values():
+            if session.publish != key:
+                continue
+            for feed in session.feeds.values():
+                self._board.clear_feed(feed)
+            session.publish = None
+            self._resolve(session)
+
     def select_channel(self, session_id: str, channel: str | None) -> None:
         session = self._sessions.get(session_id)
         if session is None:

@@ -263,7 +263,12 @@ class LiveSession:
                 [event_log.LoggedCommand("floor", _floor_to_dict(new), now, person.id)],
                 [("floor", data, EVERYONE)],
             )
+            old = self.floor.holder
             self.floor = new
+            if change_holder and old is not None and (holder is None or holder.id != old.id):
+                # the former holder's published media must stop reaching listeners at once
+                if self.stage.media is not None:
+                    self.stage.media.unpublish("floor")
             self.stage.apply_routes(new.language)
         return {"floor": new.to_dict()}
 
