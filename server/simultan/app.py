@@ -78,6 +78,10 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     session = app[SESSION]
     session.recordings_dir = settings.recordings_dir
     session.record_with_agenda = settings.record_with_agenda
+    session.booth_settings = {
+        "rotation_minutes": settings.booth_rotation_minutes,
+        "cue_minutes": settings.booth_cue_minutes,
+    }
     if not settings.media_enabled:
         yield
         return

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
     max_sdp_bytes: int = Field(default=32 * 1024, ge=1024)
     recordings_dir: Path = Path("var/recordings")
+    # Interpreter console: remind the live interpreter to hand over after this long on the
+    # mic, and cue the booth this many minutes before the next agenda item starts.
+    booth_rotation_minutes: int = Field(default=30, ge=5, le=240)
+    booth_cue_minutes: int = Field(default=5, ge=0, le=60)
     # Record automatically while an agenda item is live (not during breaks or pauses).
     record_with_agenda: bool = False
 

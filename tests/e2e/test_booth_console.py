@@ -34,7 +34,10 @@ async def open_as(browser, server, role: Role, name: str, **kw):
 async def test_handover_slow_down_and_chat_through_the_ui(
     tmp_path: Path, clock: FakeClock, seminar, browser
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
+    runner, server = await start_server(
+        tmp_path, clock, seminar, media_enabled=False, booth_cue_minutes=15,
+        booth_rotation_minutes=5,
+    )
     try:
         a_id, a = await open_as(
             browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="zh"
@@ -52,6 +55,14 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         await moderator.wait_for_function(
             "() => document.querySelector('#floor-holder').textContent.includes('Speaker Sam')"
         )
+
+        # agenda-aware: the booth sees what comes next, with speakers and their languages,
+        # and a cue ahead of it (15 minutes here; the event starts in 10)
+        cue = a.locator("[data-testid=cue]")
+        await cue.wait_for(state="visible")
+        assert "Coming up in 10 min: Welcome" in await cue.inner_text()
+        now_next = await a.locator("[data-testid=now-next]").inner_text()
+        assert "Next:" in now_next and "Programme director (en)" in now_next
 
         on_air = "[data-testid=on-air]"
         await a.click("button[data-booth=take]")
@@ -75,6 +86,16 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         )
         booth = server.app[SESSION].stage.booths["zh"]
         assert booth.live == b_id and booth.pending is None
+
+        # the on-mic timer reminds B to rotate after 5 minutes (server time moves on; a
+        # timeline event carries it to the page)
+        timer = b.locator("[data-testid=mic-timer]")
+        assert "time to hand over" not in await timer.inner_text()
+        server.clock.advance(minutes=6)
+        await moderator.click("#timeline-controls button[data-action=start]")
+        await b.wait_for_function(
+            "() => document.querySelector('[data-testid=mic-timer]').textContent.includes('time to hand over')"
+        )
 
         # slow down: reaches the speaker's page and the moderator, without naming the sender
         await b.click("#slow-down")

@@ -3,9 +3,10 @@
 import { LiveConnection, tokenFromLocation, wsUrl, clock } from "../protocol.js";
 import { el } from "./agenda.js";
 
-const ROTATION_MINUTES = Number(new URLSearchParams(location.search).get("rotation") || 30);
-const CUE_MINUTES = Number(new URLSearchParams(location.search).get("cue") || 5);
-const state = { snapshot: null, you: null, media: null, localStream: null };
+const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0 };
+// The server's clock, not this computer's: cues and timers follow the event's time.
+const serverNow = () => Date.now() + state.offset;
+const setting = (name, fallback) => state.snapshot?.booth_settings?.[name] ?? fallback;
 const $ = (id) => document.getElementById(id);
 
 function banner(text) {
@@ -42,9 +43,12 @@ function render() {
       text += pending.kind === "offer" ? ` ${from} ${kind} ${to}.` : ` ${pending.to_person === me ? "You" : "Your partner"} ${kind} ${pending.to_person === me ? "your partner" : "you"}.`;
     }
     $("booth-state").textContent = text;
-    const minutes = booth.live_since ? (Date.now() - new Date(booth.live_since)) / 60000 : 0;
+    const minutes = booth.live_since ? (serverNow() - new Date(booth.live_since)) / 60000 : 0;
     $("mic-timer").textContent = live ? `${Math.floor(minutes)} min on the mic` : "";
-    if (live && minutes >= ROTATION_MINUTES) $("mic-timer").textContent += " · time to rotate";
+    const rotation = setting("rotation_minutes", 30);
+    const due = live && minutes >= rotation;
+    if (due) $("mic-timer").textContent += ` · ${rotation} min: time to hand over`;
+    $("mic-timer").classList.toggle("late", due);
   }
   const hears = snap.routing?.booth_hears?.[state.you.booth];
   $("hearing").textContent = sourceText(hears);
@@ -66,8 +70,8 @@ function renderNowNext() {
   }
   const cue = $("cue");
   if (next && next.expected_start) {
-    const minutes = (new Date(next.expected_start) - Date.now()) / 60000;
-    cue.hidden = !(minutes >= 0 && minutes <= CUE_MINUTES);
+    const minutes = (new Date(next.expected_start) - serverNow()) / 60000;
+    cue.hidden = !(minutes >= 0 && minutes <= setting("cue_minutes", 5));
     const langs = [...new Set((next.speakers || []).map((s) => s.language))].join(", ");
     cue.textContent = `Coming up in ${Math.max(0, Math.round(minutes))} min: ${next.title}${langs ? ` (speakers in ${langs})` : ""}`;
   } else {
@@ -128,13 +132,16 @@ export const live = new LiveConnection({
   onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
+    state.offset = new Date(msg.snapshot.server_time) - Date.now();
     $("who").textContent = `${msg.you.name}`;
     render();
   },
   onEvent(msg) {
     const snap = state.snapshot;
-    if (msg.name === "timeline") snap.timeline = msg.data.timeline;
-    else if (msg.name === "floor") { snap.floor = msg.data.floor; snap.routing = msg.data.routing; }
+    if (msg.name === "timeline") {
+      snap.timeline = msg.data.timeline;
+      state.offset = new Date(msg.data.timeline.as_of) - Date.now();
+    } else if (msg.name === "floor") { snap.floor = msg.data.floor; snap.routing = msg.data.routing; }
     else if (msg.name === "booth") {
       snap.booths[msg.data.booth.id] = msg.data.booth;
       if (msg.data.routing) snap.routing = msg.data.routing;

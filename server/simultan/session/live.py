@@ -75,6 +75,7 @@ class LiveSession:
         self.recording = False
         # Record every channel while an agenda item is live (settings.record_with_agenda).
         self.record_with_agenda = False
+        self.booth_settings = {"rotation_minutes": 30, "cue_minutes": 5}
         self.recordings_dir = Path("var/recordings")
         self.hub: Hub = Hub(epoch="", seq=0, snapshot=self.snapshot)
         # Hooks other planes register (media routing follows floor/booth changes).
@@ -156,6 +157,7 @@ class LiveSession:
         return {
             **extra,
             "recording": self.recording,
+            "booth_settings": self.booth_settings,
             "event": self.event_info(),
             "timeline": tl.to_dict(self.timeline, now),
             "floor": self.floor.to_dict(),
