@@ -7,8 +7,8 @@ import asyncio
 import json
 import re
 import subprocess
-from datetime import UTC, datetime
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -23,9 +23,22 @@ pytestmark = pytest.mark.slow
 async def test_demo_prints_links_and_serves_the_seminar(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "simultan", "demo", "--event", str(SEMINAR), "--port", str(port),
-         "--seconds", "30"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "simultan",
+            "demo",
+            "--event",
+            str(SEMINAR),
+            "--port",
+            str(port),
+            "--seconds",
+            "30",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lines: list[str] = []
@@ -41,7 +54,9 @@ async def test_demo_prints_links_and_serves_the_seminar(tmp_path: Path) -> None:
             async with http.get(links["participant"], allow_redirects=False) as r:
                 assert r.status == 303 and r.headers["Location"].startswith("/stage#token=")
                 token = r.headers["Location"].split("=", 1)[1]
-        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}")
+        ws = await websockets.connect(
+            f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}"
+        )
         await ws.send(json.dumps({"type": "hello", "token": token}))
         welcome = json.loads(await ws.recv())
         snap = welcome["snapshot"]

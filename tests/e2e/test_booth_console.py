@@ -35,7 +35,11 @@ async def test_handover_slow_down_and_chat_through_the_ui(
     tmp_path: Path, clock: FakeClock, seminar, browser
 ) -> None:
     runner, server = await start_server(
-        tmp_path, clock, seminar, media_enabled=False, booth_cue_minutes=15,
+        tmp_path,
+        clock,
+        seminar,
+        media_enabled=False,
+        booth_cue_minutes=15,
         booth_rotation_minutes=5,
     )
     try:
