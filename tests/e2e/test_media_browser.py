@@ -113,3 +113,44 @@ async def test_interpreter_page_publishes_participant_page_hears(
     finally:
         await interp_browser.close()
         await runner.cleanup()
+
+
+async def test_speaker_given_the_floor_publishes_camera_and_microphone(
+    tmp_path: Path, clock: FakeClock, seminar, browser, playwright
+) -> None:
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    voice = write_tone(tmp_path / "speaker.wav", FLOOR_HZ)
+    speaker_browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=chromium_args(fake_audio=voice)
+    )
+    try:
+        spk_id, _ = await server.person(Role.PANELIST, "Speaker Sam", language="en")
+        part_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="en")
+        _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+        speaker, spk_errors = await open_link(speaker_browser, server, spk_id)
+        await speaker.click("#listen")
+        await speaker.wait_for_function("() => window.simultan.media")
+        assert not await speaker.evaluate("() => window.simultan.media.isPublishing()")
+
+        moderator = await server.connect(mod_token)
+        await moderator.recv_type("welcome")
+        reply = await moderator.request({"type": "floor", "person_id": spk_id})
+        assert reply["type"] == "reply", reply
+        await speaker.wait_for_function("() => window.simultan.media.isPublishing()")
+
+        participant, part_errors = await open_link(browser, server, part_id)
+        await participant.click("#listen")
+        await participant.wait_for_function("() => window.simultan.media")
+        await heard(participant, FLOOR_HZ)
+        await participant.wait_for_function(
+            "() => document.querySelector('#floor-video').videoWidth > 0", timeout=10000
+        )
+        assert "Speaker Sam" in await participant.locator("#floor-holder").inner_text()
+
+        # the floor taken back: the speaker's page stops publishing
+        await moderator.request({"type": "floor", "person_id": None})
+        await speaker.wait_for_function("() => !window.simultan.media.isPublishing()")
+        assert spk_errors == [] and part_errors == []
+    finally:
+        await speaker_browser.close()
+        await runner.cleanup()
