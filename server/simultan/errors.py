@@ -8,7 +8,10 @@ SimultanError
 ├── ConflictError        a command was based on a stale version
 ├── CommandError         a command is well formed but not allowed in the current state
 ├── ValidationError      user input (registration form, API body) is invalid, per field
-└── NotFoundError        a referenced object does not exist
+├── NotFoundError        a referenced object does not exist
+├── BodyTooLarge         an HTTP body over its limit (413)
+├── UnsupportedMediaType an HTTP body of the wrong content type (415)
+└── MailError            a mail could not be handed to SMTP nor written to the outbox (502)
 
 Each error has a stable ``code`` used on the wire (``error`` messages) and an HTTP status;
 ``simultan.web.errors`` is the one place that maps them to responses.
@@ -78,3 +81,20 @@ class ValidationError(SimultanError):
 class NotFoundError(SimultanError):
     code = "not_found"
     http_status = 404
+
+
+class BodyTooLarge(SimultanError):
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(SimultanError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class MailError(SimultanError):
+    """A message could not be handed to the SMTP server nor written to the outbox."""
+
+    code = "mail_failed"
+    http_status = 502

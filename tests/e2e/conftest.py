@@ -49,3 +49,21 @@ async def browser(playwright: Any) -> AsyncIterator[Any]:
         yield browser
     finally:
         await browser.close()
+
+
+async def open_join_link(browser: Any, server: Any, registration_id: str) -> tuple[Any, list[str]]:
+    """Open a person's join link in a fresh browser context, as they would from their mail;
+    returns the page (once the live connection is welcomed) and its uncaught JS errors."""
+    from simultan.store.registrations import Registrations
+    from simultan.web.auth import link_for
+    from simultan.web.keys import DB
+    from simultan.web.session_key import SESSION
+
+    reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(registration_id)
+    context = await browser.new_context()
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(link_for(server.app, reg))
+    await page.wait_for_function("() => window.simultan && window.simultan.state.you")
+    return page, errors

@@ -8,25 +8,16 @@ from pathlib import Path
 import pytest
 
 from simultan.core.capabilities import Role
-from simultan.web.auth import link_for
-from simultan.web.keys import DB
 from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
+from tests.e2e.conftest import open_join_link
 
 pytestmark = pytest.mark.browser
 
 
 async def open_as(browser, server, role: Role, name: str, **kw):
-    from simultan.store.registrations import Registrations
-
     reg_id, _ = await server.person(role, name, **kw)
-    reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(reg_id)
-    context = await browser.new_context()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(link_for(server.app, reg))
-    await page.wait_for_function("() => window.simultan && window.simultan.state.you")
+    page, errors = await open_join_link(browser, server, reg_id)
     page.errors = errors  # type: ignore[attr-defined]
     return reg_id, page
 

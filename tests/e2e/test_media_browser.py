@@ -12,12 +12,9 @@ import pytest
 
 from simultan.core.capabilities import Role
 from simultan.media.synthetic import TestPatternTrack, ToneTrack
-from simultan.store.registrations import Registrations
-from simultan.web.auth import link_for
-from simultan.web.keys import DB
 from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
-from tests.e2e.conftest import CHROMIUM, chromium_args
+from tests.e2e.conftest import CHROMIUM, chromium_args, open_join_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -57,17 +54,6 @@ async def heard(page, target: float, *, within: float = 12.0, tolerance: float =
     raise AssertionError(f"expected {target} Hz, heard {last:.1f} Hz")
 
 
-async def open_link(browser, server, reg_id: str):
-    reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(reg_id)
-    context = await browser.new_context()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(link_for(server.app, reg))
-    await page.wait_for_function("() => window.simultan && window.simultan.state.you")
-    return page, errors
-
-
 async def test_interpreter_page_publishes_participant_page_hears(
     tmp_path: Path, clock: FakeClock, seminar, browser, playwright
 ) -> None:
@@ -82,7 +68,7 @@ async def test_interpreter_page_publishes_participant_page_hears(
 
         interp_id, _ = await server.person(Role.INTERPRETER, "Li Wei", booth="zh", language="zh")
         part_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="zh")
-        interp, interp_errors = await open_link(interp_browser, server, interp_id)
+        interp, interp_errors = await open_join_link(interp_browser, server, interp_id)
         await interp.click("#start-audio")
         await interp.wait_for_function("() => window.simultan.state.media")
         # the mic is only handed over once the interpreter's audio reaches the server
@@ -95,7 +81,7 @@ async def test_interpreter_page_publishes_participant_page_hears(
             "() => document.querySelector('[data-testid=on-air]').textContent === 'ON AIR'"
         )
 
-        participant, part_errors = await open_link(browser, server, part_id)
+        participant, part_errors = await open_join_link(browser, server, part_id)
         assert await participant.locator("#channel").input_value() == "zh"
         await participant.click("#listen")
         await participant.wait_for_function("() => window.simultan.media")
@@ -127,7 +113,7 @@ async def test_speaker_given_the_floor_publishes_camera_and_microphone(
         spk_id, _ = await server.person(Role.PANELIST, "Speaker Sam", language="en")
         part_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="en")
         _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
-        speaker, spk_errors = await open_link(speaker_browser, server, spk_id)
+        speaker, spk_errors = await open_join_link(speaker_browser, server, spk_id)
         await speaker.click("#listen")
         await speaker.wait_for_function("() => window.simultan.media")
         assert not await speaker.evaluate("() => window.simultan.media.isPublishing()")
@@ -138,7 +124,7 @@ async def test_speaker_given_the_floor_publishes_camera_and_microphone(
         assert reply["type"] == "reply", reply
         await speaker.wait_for_function("() => window.simultan.media.isPublishing()")
 
-        participant, part_errors = await open_link(browser, server, part_id)
+        participant, part_errors = await open_join_link(browser, server, part_id)
         await participant.click("#listen")
         await participant.wait_for_function("() => window.simultan.media")
         await heard(participant, FLOOR_HZ)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from simultan.errors import MailError
 from simultan.eventdef import EventDefinition
-from simultan.mail.mailer import Mailer, MailError, SmtpConfig, mailer_from_settings
+from simultan.mail.mailer import Mailer, SmtpConfig, mailer_from_settings
 from simultan.settings import Settings
 from tests.mail.test_message import LINK, build, registration
 from tests.web.conftest import smtp_server

@@ -1,19 +1,7 @@
 // The live agenda view: planned and expected times in the viewer's and the event's time zone.
 import { clock, driftText } from "../protocol.js";
+import { el } from "./dom.js";
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const child of children) {
-    node.append(child instanceof Node ? child : document.createTextNode(String(child ?? "")));
-  }
-  return node;
-}
-export { el };
 
 /**
  * @param {HTMLElement} root

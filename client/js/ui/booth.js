@@ -1,19 +1,12 @@
 // The interpreter's console: what the booth hears, the mic with handover request/accept,
 // cough, slow-down, booth chat, on-mic timer with a rotation reminder, and agenda cues.
 import { LiveConnection, tokenFromLocation, wsUrl, clock } from "../protocol.js";
-import { el } from "./agenda.js";
+import { $, banner, el } from "./dom.js";
 
 const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0 };
 // The server's clock, not this computer's: cues and timers follow the event's time.
 const serverNow = () => Date.now() + state.offset;
 const setting = (name, fallback) => state.snapshot?.booth_settings?.[name] ?? fallback;
-const $ = (id) => document.getElementById(id);
-
-function banner(text) {
-  $("banner").hidden = !text;
-  $("banner").className = "banner error";
-  $("banner").textContent = text || "";
-}
 
 function myBooth() {
   return state.snapshot?.booths?.[state.you?.booth];

@@ -1,18 +1,11 @@
 // The moderator's control page: timeline commands based on the version this page shows,
 // so a second moderator acting on an old view gets a conflict error shown here.
 import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
-import { renderAgenda, el } from "./agenda.js";
+import { renderAgenda } from "./agenda.js";
+import { $, banner, el } from "./dom.js";
 
 const state = { snapshot: null, you: null, selected: null, hands: new Map(), speakers: new Map() };
-const $ = (id) => document.getElementById(id);
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-
-function banner(text, kind = "error") {
-  const b = $("banner");
-  b.hidden = !text;
-  b.className = `banner ${kind}`;
-  b.textContent = text || "";
-}
 
 function render() {
   const snap = state.snapshot;

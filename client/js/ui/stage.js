@@ -1,18 +1,11 @@
 // The participant's stage: live agenda (own and event time zones) and, with the media plane,
 // floor video, a language selector and the original-under-interpretation mix.
 import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
-import { renderAgenda, el } from "./agenda.js";
+import { renderAgenda } from "./agenda.js";
+import { $, banner, el } from "./dom.js";
 
 const state = { snapshot: null, you: null };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-const $ = (id) => document.getElementById(id);
-
-function banner(text, kind = "error") {
-  const b = $("banner");
-  b.hidden = !text;
-  b.className = `banner ${kind}`;
-  b.textContent = text || "";
-}
 
 function render() {
   const snap = state.snapshot;

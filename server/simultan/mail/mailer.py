@@ -19,17 +19,10 @@ from pathlib import Path
 import aiosmtplib
 from aiohttp import web
 
-from simultan.errors import SimultanError
+from simultan.errors import MailError
 from simultan.settings import Settings
 
 log = logging.getLogger("simultan.mail")
-
-
-class MailError(SimultanError):
-    """A message could not be handed to the SMTP server nor written to the outbox."""
-
-    code = "mail_failed"
-    http_status = 502
 
 
 @dataclass(frozen=True)

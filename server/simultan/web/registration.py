@@ -30,8 +30,14 @@ from pathlib import Path
 from aiohttp import web
 
 from simultan.core.registration import FIELDS, REQUESTABLE_ROLES, RegistrationForm
-from simultan.errors import ConflictError, SimultanError, ValidationError
-from simultan.mail.mailer import MAILER, MailError
+from simultan.errors import (
+    BodyTooLarge,
+    ConflictError,
+    MailError,
+    UnsupportedMediaType,
+    ValidationError,
+)
+from simultan.mail.mailer import MAILER
 from simultan.mail.message import join_message
 from simultan.store.registrations import Registration, Status
 from simultan.web.auth import JoinLink, join_link, registrations
@@ -72,16 +78,6 @@ _AREAS = tuple(
     f"{area}/"
     for area in "Africa America Antarctica Asia Atlantic Australia Europe Indian Pacific".split()
 )
-
-
-class BodyTooLarge(SimultanError):
-    code = "too_large"
-    http_status = 413
-
-
-class UnsupportedMediaType(SimultanError):
-    code = "unsupported_media_type"
-    http_status = 415
 
 
 # --- shared helpers --------------------------------------------------------------------------
