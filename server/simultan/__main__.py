@@ -88,8 +88,8 @@ def parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the seeded seminar with synthetic sources")
     demo.add_argument("--event", default="config/iuc-city-to-city.yaml")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--host", help="default: SIMULTAN_HOST or 127.0.0.1")
+    demo.add_argument("--port", type=int, help="default: SIMULTAN_PORT or 8080")
     demo.add_argument("--no-media", action="store_true", help="control plane only")
     demo.add_argument("--seconds", type=float, default=None, help="stop after this long")
     demo.set_defaults(func=cmd_demo)

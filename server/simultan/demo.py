@@ -155,10 +155,10 @@ async def _demo(args: argparse.Namespace) -> int:
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     defn = load_event(args.event).shifted_to(now)
+    where = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(
         None,
-        host=args.host,
-        port=args.port,
+        **where,
         database_url=f"sqlite+aiosqlite:///{DEMO_DIR / 'demo.sqlite3'}",
         outbox_dir=DEMO_DIR / "outbox",
         recordings_dir=DEMO_DIR / "recordings",

@@ -43,6 +43,13 @@ VIDEO_TIME_BASE = Fraction(1, VIDEO_CLOCK)
 MAX_TIMESTAMP_GAP_S = 5.0
 # At most one keyframe request per feed per this many seconds.
 KEYFRAME_REQUEST_INTERVAL_S = 0.25
+# Audio that reaches a feed this much later than the stream's own pace is dropped: after a
+# stall (a starved process, a burst from the network) listeners catch up at once instead
+# of hearing the backlog late. Beyond the restart threshold the timeline is taken as new.
+MAX_AUDIO_LAG_S = 0.25
+AUDIO_LAG_RESTART_S = 10.0
+# How fast the lag baseline may creep up, to follow a publisher clock slower than ours.
+CLOCK_DRIFT_ALLOWANCE = 0.001
 
 _feed_ids = itertools.count(1)
 
@@ -58,6 +65,34 @@ class FeedCounters:
     frames_in: int = 0
     frames_out: int = 0
     keyframe_requests: int = 0
+    late_drops: int = 0
+
+
+class LagGate:
+    """Tells audio packets that arrive too late for their place in the stream.
+
+    The baseline is the smallest (arrival - media time) seen, allowed to creep up by
+    CLOCK_DRIFT_ALLOWANCE per second; a packet's lag is how far it is behind that.
+    """
+
+    def __init__(self, max_lag: float = MAX_AUDIO_LAG_S) -> None:
+        self.max_lag = max_lag
+        self._baseline: float | None = None
+        self._last_arrival = 0.0
+
+    def late(self, media_time: float, arrival: float) -> bool:
+        offset = arrival - media_time
+        if self._baseline is None:
+            self._baseline = offset
+        else:
+            self._baseline += (arrival - self._last_arrival) * CLOCK_DRIFT_ALLOWANCE
+            self._baseline = min(self._baseline, offset)
+        self._last_arrival = arrival
+        lag = offset - self._baseline
+        if lag > AUDIO_LAG_RESTART_S:  # the stream's clock restarted: a new baseline
+            self._baseline = offset
+            return False
+        return lag > self.max_lag
 
 
 class Feed:
@@ -86,6 +121,7 @@ class Feed:
         self._on_ended = on_ended
         self._clock = clock
         self._last_keyframe_request = float("-inf")
+        self._lag = LagGate() if kind == "audio" else None
         self._task: asyncio.Task[None] | None = None
         self.ended = False
 
@@ -107,6 +143,14 @@ class Feed:
                     continue  # superseded by another publisher of the key: drain only
                 self.counters.frames_in += 1
                 now = self._clock()
+                if (
+                    self._lag is not None
+                    and packet.pts is not None
+                    and packet.time_base is not None
+                    and self._lag.late(float(packet.pts * packet.time_base), now)
+                ):
+                    self.counters.late_drops += 1
+                    continue
                 subscribers = self._board.subscribers(self.key, self.kind)
                 for sub in subscribers:
                     sub.push(packet, self.id, now)

@@ -82,6 +82,7 @@ class SourceStats:
     frames_in: int
     frames_out: int
     keyframe_requests: int
+    late_drops: int = 0  # audio that arrived too late to forward (the feed caught up)
 
 
 @dataclass(frozen=True)

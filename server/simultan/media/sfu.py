@@ -117,7 +117,7 @@ class EmbeddedSfu:
         self._local: dict[str, _LocalSource] = {}
         self._meters: dict[str, LevelMeter] = {}
         self._recorder: Recorder | None = None
-        self._retired: dict[str, tuple[int, int, int]] = {}  # key -> counters of ended feeds
+        self._retired: dict[str, tuple[int, int, int, int]] = {}  # key -> ended feeds' counters
         self._closed = False
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -278,12 +278,13 @@ class EmbeddedSfu:
         feed.start()
 
     def _feed_ended(self, feed: Feed) -> None:
-        retired = self._retired.get(feed.key, (0, 0, 0))
+        retired = self._retired.get(feed.key, (0, 0, 0, 0))
         c = feed.counters
         self._retired[feed.key] = (
             retired[0] + c.frames_in,
             retired[1] + c.frames_out,
             retired[2] + c.keyframe_requests,
+            retired[3] + c.late_drops,
         )
         session = self._sessions.get(feed.owner) if feed.owner else None
         if session is not None and session.feeds.get(feed.kind) is feed:
@@ -466,7 +467,7 @@ class EmbeddedSfu:
         keys = {f.key for f in self._board.feeds()}
         for key in sorted(keys | set(self._retired)):
             feeds = [f for f in self._board.feeds() if f.key == key]
-            retired = self._retired.get(key, (0, 0, 0))
+            retired = self._retired.get(key, (0, 0, 0, 0))
             sources[key] = SourceStats(
                 key=key,
                 kinds=tuple(sorted(f.kind for f in feeds)),
@@ -474,6 +475,7 @@ class EmbeddedSfu:
                 frames_in=retired[0] + sum(f.counters.frames_in for f in feeds),
                 frames_out=retired[1] + sum(f.counters.frames_out for f in feeds),
                 keyframe_requests=retired[2] + sum(f.counters.keyframe_requests for f in feeds),
+                late_drops=retired[3] + sum(f.counters.late_drops for f in feeds),
             )
         per_session = {
             s.id: SessionStats(
