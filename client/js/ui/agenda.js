@@ -23,7 +23,8 @@ export function renderAgenda(root, timeline, zones) {
   for (const item of timeline.items) {
     const start = item.expected_start || item.planned_start;
     const end = item.expected_end || item.planned_end;
-    const moved = item.expected_start && item.expected_start !== item.planned_start;
+    const moved = item.expected_start
+      && clock(item.expected_start, ownZone) !== clock(item.planned_start, ownZone);
     const ownCell = el("td", {}, `${clock(start, ownZone)}–${clock(end, ownZone)}`);
     if (moved) ownCell.append(el("div", { class: "muted" }, `planned ${clock(item.planned_start, ownZone)}`));
     const row = el("tr", { class: `status-${item.status}`, "data-item": item.id }, ownCell);

@@ -36,6 +36,22 @@ function render() {
       text += pending.kind === "offer" ? ` ${from} ${kind} ${to}.` : ` ${pending.to_person === me ? "You" : "Your partner"} ${kind} ${pending.to_person === me ? "your partner" : "you"}.`;
     }
     $("booth-state").textContent = text;
+    // Only the moves that make sense now: the server refuses the others anyway.
+    const responder = pending && (pending.kind === "offer" ? pending.to_person : pending.from_person);
+    const initiator = pending && (pending.kind === "offer" ? pending.from_person : pending.to_person);
+    const show = {
+      take: !booth.live,
+      offer: live && !pending,
+      request: !!booth.live && !live && !pending,
+      accept: responder === me,
+      decline: responder === me,
+      cancel: !!pending && initiator === me,
+      release: live,
+    };
+    for (const button of document.querySelectorAll("[data-booth]")) {
+      button.hidden = !show[button.dataset.booth];
+    }
+    $("cough").hidden = !live;
     const minutes = booth.live_since ? (serverNow() - new Date(booth.live_since)) / 60000 : 0;
     $("mic-timer").textContent = live ? `${Math.floor(minutes)} min on the mic` : "";
     const rotation = setting("rotation_minutes", 30);
