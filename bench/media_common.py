@@ -19,6 +19,7 @@ cheap so that it measures the server, on a 2-core machine).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -38,6 +39,7 @@ from aiortc import (  # noqa: E402
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
 
 from simultan.media import ice  # noqa: E402
@@ -103,8 +105,9 @@ class _Relay:
         while self.source is None:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         track = self.relay.subscribe(self.source)
-        while True:
-            await track.recv()
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
 
     def stats(self) -> dict[str, Any]:
         return {"sessions": len(self.pcs), "drops": 0, "frames_in": 0, "frames_out": 0}
@@ -163,23 +166,6 @@ async def _serve(path: str, mode: str) -> None:
                         "frames_out": st.frames_out,
                     }
                 reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
-            elif op == "debug":
-                reply = {}
-                session = engine._sessions.get("publisher")
-                if session is not None:
-                    for t in session.pc.getTransceivers():
-                        r = t.receiver
-                        jb = getattr(r, "_RTCRtpReceiver__jitter_buffer", None)
-                        rep = await r.getStats()
-                        for st in rep.values():
-                            if st.type == "inbound-rtp":
-                                reply[t.mid] = {
-                                    "received": st.packetsReceived,
-                                    "lost": st.packetsLost,
-                                    "jb_dropped": getattr(jb, "dropped", None),
-                                    "decoder_q": r._RTCRtpReceiver__decoder_queue.qsize(),
-                                    "track_q": r.track._queue.qsize() if r.track else None,
-                                }
             elif op == "quit":
                 writer.write(b"{}\n")
                 await writer.drain()

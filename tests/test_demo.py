@@ -65,7 +65,7 @@ async def test_demo_prints_links_and_serves_the_seminar(tmp_path: Path) -> None:
         assert abs((first - datetime.now(UTC)).total_seconds()) < 300
         for lang in ("zh", "ja", "es"):
             assert snap["routing"]["channels"][lang]["kind"] == "interpreter"
-            assert snap["booths"][lang]["live"] == f"synthetic-{lang}"
+            assert snap["booths"][lang]["live"] == f"demo-{lang}"
         assert snap["routing"]["channels"]["en"]["kind"] == "floor"
         await ws.close()
         assert (tmp_path / "var" / "demo" / "demo.sqlite3").exists()

@@ -2,8 +2,8 @@
 
 ``simultan demo`` resets its own database under var/demo/, seeds an organizer, a moderator,
 a speaker, a participant and the interpreters of every booth, starts the server and prints
-the links to open. With the media plane on, a synthetic floor (moving test pattern and a
-440 Hz tone) and one synthetic interpreter per booth (its own tone) make every channel
+the links to open. With the media plane on, a synthetic floor (moving test pattern, spoken
+English) and one synthetic interpreter per booth (spoken in its language) make every channel
 audible at once.
 """
 
@@ -105,18 +105,12 @@ async def issue_link(
         await app[DB].dispose()
 
 
-# Each synthetic source has its own tone, so a listener can tell by ear which one they hear.
-DEMO_TONES = {"floor": 440.0, "zh": 523.25, "ja": 659.25, "es": 783.99, "pl": 587.33, "uk": 698.46}
-
-
 async def add_demo_sources(app: web.Application) -> None:
-    """A synthetic floor (test pattern + 440 Hz) and a synthetic live interpreter per booth.
-
-    The synthetic interpreters sit in each booth and hold its mic, so every channel is
-    audible at once; a real interpreter who joins can ask for the mic and take over.
-    """
+    """A synthetic floor (test pattern, spoken English) and a synthetic live interpreter per
+    booth (spoken in its language), so every channel is audible at once; a real interpreter
+    who joins can ask the synthetic one for the mic and take over."""
     from simultan.core import booths as bc
-    from simultan.media.synthetic import TestPatternTrack, ToneTrack
+    from simultan.media import synthetic
     from simultan.people import Person
     from simultan.web.session_key import SESSION
 
@@ -124,11 +118,12 @@ async def add_demo_sources(app: web.Application) -> None:
     media = session.stage.media
     if media is None:
         return
-    media.add_local_source("floor", ToneTrack(DEMO_TONES["floor"]), TestPatternTrack("FLOOR"))
+    languages = [b.language for b in session.defn.booths]
+    synthetic.add_demo_sources(media, languages, floor=session.defn.event.floor_language)
     now = session.now()
     for booth in session.defn.booths:
-        synthetic = Person(
-            id=f"synthetic-{booth.id}",
+        person = Person(
+            id=f"demo-{booth.language}",
             name=f"Synthetic {booth.language} interpreter",
             city="",
             role=Role.INTERPRETER,
@@ -136,11 +131,9 @@ async def add_demo_sources(app: web.Application) -> None:
             language=booth.language,
             timezone=session.defn.event.timezone,
         )
-        session.stage.seat(synthetic)
-        for cmd in (bc.Connect(by=synthetic.id), bc.TakeMic(by=synthetic.id)):
+        session.stage.seat(person)
+        for cmd in (bc.Connect(by=person.id), bc.TakeMic(by=person.id)):
             session.stage.apply(booth.id, cmd, now)
-        tone = DEMO_TONES.get(booth.language, 880.0)
-        media.add_local_source(f"interpreter:{synthetic.id}", ToneTrack(tone), None)
     session.stage.apply_routes(session.floor.language)
 
 

@@ -9,7 +9,7 @@ import av
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from simultan.media.fanout import DownTrack, Feed, Switchboard
+from simultan.media.fanout import DownTrack, Feed, LagGate, Switchboard
 
 
 def packet(
@@ -209,3 +209,46 @@ def test_nothing_is_queued_before_the_consumer_starts() -> None:
     down.start()
     down.push(packet(960), feed_id=1, arrival=0.02)
     assert down.queued() == 1
+
+
+def test_lag_gate_drops_audio_that_arrives_behind_its_stream() -> None:
+    gate = LagGate(max_lag=0.25)
+    # On time: 20 ms of media every 20 ms, with a little jitter.
+    assert not any(
+        gate.late(i * 0.02, 10.0 + i * 0.02 + (0.005 if i % 3 else 0)) for i in range(50)
+    )
+    # A stall: the next packets arrive 0.6 s late, then in a burst (1 ms apart): the ones
+    # still more than 0.25 s behind are late, the rest of the burst is forwarded.
+    late = [gate.late((50 + i) * 0.02, 11.6 + i * 0.001) for i in range(40)]
+    assert late[:18] == [True] * 18 and not any(late[20:])
+    assert not gate.late(90 * 0.02, 11.8 + 0.001)  # back in step
+    # A restarted stream (timestamps from zero again) is a new baseline, not lag.
+    assert not gate.late(0.0, 30.0)
+    assert not gate.late(0.02, 30.02)
+
+
+def test_lag_gate_follows_a_slow_publisher_clock() -> None:
+    gate = LagGate(max_lag=0.25)
+    # The publisher's clock runs 500 ppm slow: over 10 minutes, 0.3 s of drift.
+    assert not any(gate.late(i * 0.02 * (1 - 5e-4), i * 0.02) for i in range(30_000))
+
+
+async def test_feed_drops_late_audio_and_counts_it() -> None:
+    clock = [100.0]
+    board = Switchboard()
+    track = QueueTrack("audio")
+    feed = Feed("floor", "audio", track, board, clock=lambda: clock[0])
+    down = started(DownTrack("audio", board, queue_size=64))
+    board.attach(down, "floor")
+    board.set_feed(feed)
+    feed.start()
+    for i in range(5):
+        clock[0] = 100.0 + i * 0.02
+        await track.queue.put(packet(i * 960))
+        await asyncio.sleep(0.01)
+    clock[0] = 101.0  # 0.9 s behind
+    await track.queue.put(packet(5 * 960))
+    await asyncio.sleep(0.01)
+    assert feed.counters.late_drops == 1
+    assert down.queued() == 5
+    await feed.stop()

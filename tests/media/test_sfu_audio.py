@@ -10,8 +10,10 @@ import pytest
 from aiortc.sdp import SessionDescription
 
 from simultan.errors import NotFoundError
+from simultan.media.encode import EncodedTrack
 from simultan.media.plane import BoothFeed, MediaPlane
 from simultan.media.sfu import EmbeddedSfu
+from simultan.media.synthetic import TestPatternTrack
 from tests.media.tones import FLOOR_HZ, TONES, Tab, ToneTrack, wait_until
 
 ROUTES = {
@@ -152,7 +154,7 @@ async def test_interpreter_gone_then_listeners_fall_back_to_floor(sfu: EmbeddedS
         )
         heard = listener.channel_audio.first_heard(FLOOR_HZ, after=left_at)
         assert heard is not None and heard - left_at < 2.0
-        assert "interpreter:zh-a" not in {k for k, s in sfu.stats().sources.items() if s.kinds}
+        assert "interpreter:zh-a" not in sfu.stats().sources
     finally:
         await _close(listener, floor, booth)
 
@@ -192,14 +194,18 @@ async def test_renegotiation_gives_a_listener_the_floor(sfu: EmbeddedSfu) -> Non
         await asyncio.sleep(0.5)
         assert audience.program.packets == 0  # nobody has the floor yet
 
-        # The moderator gives the floor: the tab adds its mic on the same peer connection.
-        await panelist.publish_now("floor", ToneTrack(TONES["zh"]))
+        # The moderator gives the floor: the tab adds camera and mic on the same peer
+        # connection (same m-lines, directions change) and offers again.
+        camera = EncodedTrack(TestPatternTrack("PANEL", width=160, height=96, fps=15))
+        await panelist.publish_now("floor", ToneTrack(TONES["zh"]), camera)
         await wait_until(lambda: audience.program.packets > 40, timeout=10)
+        await wait_until(lambda: audience.video.keyframes > 0 and audience.video.packets > 5, 5)
         await asyncio.sleep(0.3)
         assert abs(audience.program.frequency() - TONES["zh"]) < 5
         assert abs(audience.channel_audio.frequency() - TONES["zh"]) < 5
         assert panelist.program.packets == 0  # never hears itself
-        assert sfu.stats().sources["floor"].kinds == ("audio",)
+        assert sfu.stats().sources["floor"].kinds == ("audio", "video")
+        assert panelist.video.packets == 0
         assert sfu.stats().sessions == 2
     finally:
         await _close(panelist, audience)

@@ -103,10 +103,10 @@ async def test_level_meter_decodes_once_on_demand(sfu: EmbeddedSfu) -> None:
         meter = sfu.meter("floor")
         assert sfu.meter("floor") is meter  # one decoder per source
         await wait_until(lambda: meter.level_dbfs > -20, timeout=5)
-        assert meter.silent_for < 0.5
+        assert meter.silent_for() < 0.5
         quiet = sfu.meter("interpreter:nobody")
         await asyncio.sleep(0.3)
-        assert quiet.level_dbfs == -math.inf and quiet.silent_for >= 0.3
+        assert quiet.level_dbfs == -math.inf and quiet.silent_for() >= 0.3
         await sfu.stop_meter("floor")
         await sfu.stop_meter("floor")
     finally:

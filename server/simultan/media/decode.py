@@ -89,7 +89,6 @@ class LevelMeter:
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
 
-    @property
     def silent_for(self) -> float:
         """Seconds since the level was last above ``silence_dbfs``."""
         return max(0.0, self._clock() - self._last_sound)

@@ -10,6 +10,9 @@ Three nouns (Galène's ``Up``/``Down`` split, in asyncio):
   (video): a slow consumer loses media, it never holds anyone up. It rewrites ``pts`` so
   its output stays continuous when its source changes (route change, channel switch,
   publisher reconnect), and gates video until a keyframe.
+- :class:`LagGate`: a feed drops audio that arrives more than 250 ms behind its stream's
+  own pace (after a stall the listeners catch up at once, instead of hearing the backlog
+  late).
 - :class:`Switchboard`: which subscribers listen to which source key, and which feed serves
   each (key, kind). Moving a subscriber to another key is a dictionary move, no
   renegotiation.

@@ -98,6 +98,7 @@ class SessionStats:
 @dataclass(frozen=True)
 class MediaStats:
     sessions: int
+    # Sources live now (a publisher is connected, or a local source runs), by key.
     sources: Mapping[str, SourceStats]
     per_session: Mapping[str, SessionStats] = field(default_factory=dict)
     routes: Mapping[str, str] = field(default_factory=dict)

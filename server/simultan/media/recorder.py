@@ -130,8 +130,12 @@ class Recorder:
         self._outputs: dict[str, _Output] = {}
         self.directory: Path | None = None
 
-    async def start(self, directory: Path, routes: Mapping[str, str]) -> Path:
-        """Start recording into a new timestamped folder under ``directory``."""
+    async def start(self, directory: Path, routes: Mapping[str, str] | None = None) -> Path:
+        """Start recording into a new timestamped folder under ``directory``.
+
+        ``routes`` (channel -> source key) names the channels to record now; later route
+        changes come through :meth:`set_routes`.
+        """
         if self.directory is not None:
             raise RuntimeError("recorder already started")
         folder = Path(directory) / time.strftime("%Y%m%d-%H%M%S")
@@ -142,7 +146,7 @@ class Recorder:
         folder.mkdir(parents=True)
         self.directory = folder
         self._add("floor.webm", "video", FLOOR)
-        self.set_routes(routes)
+        self.set_routes(routes or {})
         return folder
 
     def set_routes(self, routes: Mapping[str, str]) -> None:

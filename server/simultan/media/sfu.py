@@ -463,9 +463,11 @@ class EmbeddedSfu:
     # -- stats and shutdown --------------------------------------------------------------
 
     def stats(self) -> MediaStats:
+        # Live sources only (a key whose publisher left is absent); counters are cumulative
+        # over the key's publishers, including ones that left before.
         sources: dict[str, SourceStats] = {}
         keys = {f.key for f in self._board.feeds()}
-        for key in sorted(keys | set(self._retired)):
+        for key in sorted(keys):
             feeds = [f for f in self._board.feeds() if f.key == key]
             retired = self._retired.get(key, (0, 0, 0, 0))
             sources[key] = SourceStats(

@@ -262,17 +262,27 @@ def sample_path(language: str) -> Path:
 def add_demo_sources(
     plane: MediaPlane, languages: Iterable[str] = ("zh", "ja", "es"), *, floor: str = "en"
 ) -> dict[str, str]:
-    """Add a spoken floor with a test pattern and one spoken interpreter per language.
+    """Add a spoken floor with a test pattern and one spoken interpreter per language
+    (a tone for a language without a shipped sample).
 
     Returns the routes that play them (channel -> source key); applying them is the
     caller's choice (in the product the control plane computes routes).
     """
-    plane.add_local_source(
-        "floor", FileAudioTrack(sample_path(floor)), TestPatternTrack(floor.upper() + " FLOOR")
-    )
+    plane.add_local_source("floor", _voice(floor), TestPatternTrack(floor.upper() + " FLOOR"))
     routes = {floor: "floor"}
     for language in languages:
         key = f"interpreter:demo-{language}"
-        plane.add_local_source(key, FileAudioTrack(sample_path(language)), None)
+        plane.add_local_source(key, _voice(language), None)
         routes[language] = key
     return routes
+
+
+# A language without a spoken sample gets its own tone, so every source stays distinct.
+_FALLBACK_TONES = {"pl": 587.33, "uk": 698.46, "de": 880.0, "fr": 987.77}
+
+
+def _voice(language: str) -> MediaStreamTrack:
+    try:
+        return FileAudioTrack(sample_path(language))
+    except FileNotFoundError:
+        return ToneTrack(_FALLBACK_TONES.get(language, 932.33))
