@@ -89,6 +89,7 @@ async def _slow_down(session: LiveSession, person: Person, msg: m.SlowDown) -> d
 async def _rtc_offer(
     session: LiveSession, person: Person, msg: m.RtcOffer, conn: Any
 ) -> m.RtcAnswer:
+    require(person, Capability.LISTEN)
     media = session.stage.media
     if media is None:
         raise CommandError("the media plane is off on this server")
