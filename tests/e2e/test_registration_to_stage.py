@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from simultan.core.capabilities import Role
+from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
+from tests.e2e.conftest import open_join_link
 from tests.web.conftest import smtp_server
 
 pytestmark = pytest.mark.browser
@@ -80,7 +82,16 @@ async def test_register_mail_join_and_live_agenda(
                 timeout=5000,
             )
             assert "running 5 min late" in await page.locator("[data-testid=drift]").inner_text()
-            assert errors == []
+            # a second moderator acting on an old view sees the conflict on the control page
+            mod_id, _ = await server.person(Role.MODERATOR, "Second Mod")
+            control, control_errors = await open_join_link(browser, server, mod_id)
+            await control.evaluate("() => { window.simultan.state.snapshot.timeline.version = 0; }")
+            await control.click("#timeline-controls button[data-action=extend]")
+            banner = control.locator("[data-testid=banner]")
+            await banner.wait_for(state="visible")
+            assert "Conflict" in await banner.inner_text()
+            assert server.app[SESSION].timeline.version == 1  # nothing was applied
+            assert errors == [] and control_errors == []
             await page.close()
         finally:
             for c in server.clients:

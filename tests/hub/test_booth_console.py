@@ -209,3 +209,27 @@ async def test_tech_view_reaches_organizers_with_alarms(server: LiveServer) -> N
         while True:
             msg = await participant.recv(timeout=1.5)
             assert msg["type"] != "tech"
+
+
+async def test_agenda_speaker_sets_the_floor_language(server: LiveServer) -> None:
+    _, mod_tok = await server.person(Role.MODERATOR, "Mo Derator")
+    moderator = await server.connect(mod_tok)
+    await moderator.recv_type("welcome")
+    # the Asia keynote's speaker speaks Japanese: the floor follows, ja becomes the pivot
+    reply = await moderator.request(
+        {"type": "timeline", "action": "jump", "item_id": "asia-keynote", "base_version": 0}
+    )
+    assert reply["type"] == "reply", reply
+    msg = await moderator.recv_type("event")
+    while msg["name"] != "floor":
+        msg = await moderator.recv_type("event")
+    assert msg["data"]["floor"]["language"] == "ja"
+    assert msg["data"]["routing"]["pivot"] == "ja"
+    assert msg["data"]["routing"]["channels"]["ja"]["kind"] == "floor"
+    # an item without named speakers returns the floor to the working language
+    await moderator.request({"type": "timeline", "action": "next", "base_version": 1})
+    msg = await moderator.recv_type("event")
+    while msg["name"] != "floor":
+        msg = await moderator.recv_type("event")
+    assert msg["data"]["floor"]["language"] == "en"
+    assert server.app[SESSION].floor.language == "en"

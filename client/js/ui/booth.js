@@ -52,6 +52,8 @@ function render() {
       button.hidden = !show[button.dataset.booth];
     }
     $("cough").hidden = !live;
+    // the partner is heard (lower) only on standby: on air, only what you interpret from
+    if (state.media) state.media.mix.setPartnerVolume(live ? 0 : Number($("partner-volume").value));
     const minutes = booth.live_since ? (serverNow() - new Date(booth.live_since)) / 60000 : 0;
     $("mic-timer").textContent = live ? `${Math.floor(minutes)} min on the mic` : "";
     const rotation = setting("rotation_minutes", 30);

@@ -17,7 +17,10 @@ export async function startBoothMedia(live, state, partnerVolume, meterBar) {
     partnerVolume: Number(partnerVolume.value),
   });
   await mix.mixer.resume();
-  partnerVolume.addEventListener("input", () => mix.setPartnerVolume(Number(partnerVolume.value)));
+  partnerVolume.addEventListener("input", () => {
+    const booth = state.snapshot?.booths?.[state.you.booth];
+    mix.setPartnerVolume(booth?.live === state.you.id ? 0 : Number(partnerVolume.value));
+  });
   const micMeter = levelMeter(localStream, { context: mix.mixer.context, remote: false });
   const programMeter = levelMeter(session.floorAudio, { context: mix.mixer.context });
   const tick = () => {

@@ -203,6 +203,15 @@ class LiveSession:
                 [("timeline", data, EVERYONE)],
             )
             self.timeline = new
+        started = [c.item_id for c in changes if isinstance(c, tl.ItemStarted)]
+        if started:
+            # the speaker's profile in the agenda sets the floor language (the moderator
+            # can still change it while the item runs)
+            language = item_floor_language(
+                new.run(started[-1]).item, self.defn.event.floor_language
+            )
+            if language != self.floor.language:
+                await self.set_floor(person, language=language)
         if self.record_with_agenda and self.stage.media is not None:
             live = new.current is not None and new.paused_since is None
             if live != self.recording:
@@ -349,6 +358,12 @@ class LiveSession:
                 [], [self.stage.booth_event(booth, events, now, self.floor.language)]
             )
             self.stage.apply_routes(self.floor.language)
+
+
+def item_floor_language(item: tl.PlannedItem, default: str) -> str:
+    """The language the floor speaks during an agenda item: its lead (first) speaker's, or
+    the event's working language when the item names no speaker."""
+    return item.speakers[0].language if item.speakers else default
 
 
 def _is_speaker(person: Person) -> bool:
