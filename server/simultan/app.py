@@ -6,7 +6,7 @@ import asyncio
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -60,7 +60,14 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
             conn.stop()
 
     app[ON_REVOKE].append(close_revoked)
-    tech = asyncio.create_task(run_tech_view(session), name="tech-view")
+    tech = asyncio.create_task(
+        run_tech_view(
+            session,
+            silence_limit=timedelta(seconds=settings.alarm_silence_seconds),
+            handover_limit=timedelta(seconds=settings.alarm_handover_seconds),
+        ),
+        name="tech-view",
+    )
     Gauge(
         "simultan_ws_connections", "Open websocket connections", registry=app[METRICS]
     ).set_function(lambda: len(session.hub.connections))

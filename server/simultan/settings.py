@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # mic, and cue the booth this many minutes before the next agenda item starts.
     booth_rotation_minutes: int = Field(default=30, ge=5, le=240)
     booth_cue_minutes: int = Field(default=5, ge=0, le=60)
+    # Tech-view alarms: a live channel silent this long, a handover unanswered this long.
+    alarm_silence_seconds: float = Field(default=10.0, gt=0)
+    alarm_handover_seconds: float = Field(default=30.0, gt=0)
     # Record automatically while an agenda item is live (not during breaks or pauses).
     record_with_agenda: bool = False
 

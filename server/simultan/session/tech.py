@@ -5,7 +5,6 @@ gauge) to every connection whose role has the tech_view capability."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from datetime import timedelta
@@ -47,7 +46,13 @@ def tech_view(
             levels[person] = None if math.isinf(meter.level_dbfs) else round(meter.level_dbfs, 1)
             silent[person] = meter.silent_for()
             src = stats.sources[key]
-            quality[person] = {"frames_in": src.frames_in, "frames_out": src.frames_out}
+            states = [s for s in stats.per_session.values() if s.publish == key]
+            quality[person] = {
+                "frames_in": src.frames_in,
+                "frames_out": src.frames_out,
+                "connection": states[0].connection_state if states else None,
+                "drops": sum(s.drops for s in states),
+            }
     booths = []
     for booth in session.stage.booths.values():
         data = booth_to_dict(booth, now)
@@ -78,11 +83,20 @@ def tech_view(
     }
 
 
-async def run_tech_view(session: LiveSession, interval: float = 1.0) -> None:
+async def run_tech_view(
+    session: LiveSession,
+    interval: float = 1.0,
+    *,
+    silence_limit: timedelta = timedelta(seconds=10),
+    handover_limit: timedelta = timedelta(seconds=30),
+) -> None:
     """Publish the tech view while anyone who may see it is connected."""
     while True:
         await asyncio.sleep(interval)
         if not any(c.person.can(Capability.TECH_VIEW) for c in session.hub.connections):
             continue
-        with contextlib.suppress(Exception):
-            session.hub.send_where(Tech(view=tech_view(session)), TECH_AUDIENCE)
+        try:
+            view = tech_view(session, silence_limit=silence_limit, handover_limit=handover_limit)
+            session.hub.send_where(Tech(view=view), TECH_AUDIENCE)
+        except Exception:
+            log.exception("! tech view failed")
