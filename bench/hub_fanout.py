@@ -17,57 +17,24 @@ import os
 import platform
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import websockets
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.serverproc import issue_token, server_env, start_serve  # noqa: E402
+
 TARGET_P99_MS = 100.0
 
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def issue(env: dict[str, str], role: str, name: str) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simultan",
-            "issue-link",
-            "--role",
-            role,
-            "--name",
-            name,
-            "--email",
-            f"{name}@bench.example",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip().rsplit("/", 1)[1]
-
-
-async def wait_up(port: int) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(400):
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 async def connect(port: int, token: str) -> websockets.ClientConnection:
@@ -127,23 +94,11 @@ async def main() -> None:
     args = ap.parse_args()
     port = 18000 + os.getpid() % 1000
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "SIMULTAN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
-            "SIMULTAN_OUTBOX_DIR": f"{tmp}/outbox",
-            "SIMULTAN_EVENT_FILE": str(REPO / "config" / "iuc-city-to-city.yaml"),
-            "SIMULTAN_PORT": str(port),
-            "SIMULTAN_MEDIA_ENABLED": "false",
-        }
-        mod, part = issue(env, "moderator", "bench-mod"), issue(env, "participant", "bench-city")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "simultan", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        env = server_env(Path(tmp), port)
+        mod = issue_token(env, "moderator", "bench-mod")
+        part = issue_token(env, "participant", "bench-city")
+        server = await start_serve(env, port)
         try:
-            await wait_up(port)
             print(
                 f"# hub fan-out, {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}"
             )

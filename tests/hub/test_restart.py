@@ -2,74 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from tests.conftest import SEMINAR, Client, free_port
+from tests.conftest import Client, free_port
+from tests.serverproc import issue_token, server_env, start_serve
 
 pytestmark = pytest.mark.slow
-
-
-def _env(tmp_path: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SIMULTAN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}",
-        "SIMULTAN_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "SIMULTAN_EVENT_FILE": str(SEMINAR),
-        "SIMULTAN_PORT": str(port),
-        "SIMULTAN_MEDIA_ENABLED": "false",
-        "SIMULTAN_SECRET_KEY": "restart-test-secret",
-    }
-
-
-def _link(env: dict[str, str], role: str, name: str) -> str:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simultan",
-            "issue-link",
-            "--role",
-            role,
-            "--name",
-            name,
-            "--email",
-            f"{name.lower()}@restart.example",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return out.stdout.strip().rsplit("/", 1)[1]
-
-
-async def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simultan", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("server did not start")
 
 
 async def _connect(port: int, token: str, resume: dict | None = None) -> Client:
@@ -85,10 +26,10 @@ async def _connect(port: int, token: str, resume: dict | None = None) -> Client:
 
 async def test_sigkill_and_restart_keeps_timeline_and_sequence(tmp_path: Path) -> None:
     port = free_port()
-    env = _env(tmp_path, port)
-    mod_token = _link(env, "moderator", "Moderator")
-    part_token = _link(env, "participant", "Delegate")
-    proc = await _start(env, port)
+    env = server_env(tmp_path, port, SIMULTAN_SECRET_KEY="restart-test-secret")
+    mod_token = issue_token(env, "moderator", "Moderator")
+    part_token = issue_token(env, "participant", "Delegate")
+    proc = await start_serve(env, port)
     try:
         moderator = await _connect(port, mod_token)
         listener = await _connect(port, part_token)
@@ -115,7 +56,7 @@ async def test_sigkill_and_restart_keeps_timeline_and_sequence(tmp_path: Path) -
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
-    proc = await _start(env, port)
+    proc = await start_serve(env, port)
     try:
         back = await _connect(port, part_token, resume=before)
         resumed = await back.recv()
