@@ -118,10 +118,18 @@ class Heard:
     def frequency(self, seconds: float = 0.5) -> float:
         return dominant_frequency(self.recent(seconds))
 
-    def first_heard(self, tone: float, *, after: float, run: int = 5) -> float | None:
-        """Arrival time of the first of ``run`` consecutive frames carrying ``tone``."""
+    def first_heard(
+        self,
+        tone: float,
+        *,
+        after: float,
+        run: int = 5,
+        among: Iterable[float] | None = None,
+    ) -> float | None:
+        """Arrival time of the first of ``run`` consecutive frames whose closest tone, among
+        ``among`` (default: the standard tones), is ``tone``."""
         streak, first = 0, None
-        candidates = sorted(set(TONES.values()) | {tone})
+        candidates = sorted(set(among if among is not None else TONES.values()) | {tone})
         for arrival, samples in list(self.frames):
             if arrival < after:
                 continue
