@@ -81,7 +81,8 @@ class LiveServer:
     ) -> tuple[str, str]:
         """Seed an approved person; returns (registration id, join token)."""
         role = Role(role)
-        email = f"{name.lower().replace(' ', '.')}@test.example"
+        email = "".join(c for c in name.lower().replace(" ", ".") if c.isalnum() or c == ".")
+        email = f"{email}@test.example"
         reg = await create_or_get_registration(
             self.app[DB],
             self.app[SESSION].event_id,
