@@ -33,8 +33,8 @@ def drain(conn: Connection) -> list:
 
 async def test_slow_connection_is_resynced_then_closed_never_waited_for() -> None:
     hub = make_hub()
-    fast = Connection(person("fast"), lambda _: None, queue_size=8)
-    slow = Connection(person("slow"), lambda _: None, queue_size=8, max_resyncs=2)
+    fast = Connection(person("fast"), queue_size=8)
+    slow = Connection(person("slow"), queue_size=8, max_resyncs=2)
     hub.attach(fast, None)
     hub.attach(slow, None)
     drain(fast)
@@ -50,7 +50,7 @@ async def test_slow_connection_is_resynced_then_closed_never_waited_for() -> Non
 
 async def test_overflow_replaces_backlog_by_one_resync() -> None:
     hub = make_hub()
-    conn = Connection(person("p"), lambda _: None, queue_size=4)
+    conn = Connection(person("p"), queue_size=4)
     hub.attach(conn, None)
     drain(conn)
     publish(hub, 5)
@@ -64,8 +64,8 @@ async def test_resume_replays_only_what_the_person_may_see() -> None:
     publish(hub, 2)
     publish(hub, 1, Audience(booth="zh"))
     publish(hub, 1)
-    zh = Connection(person("zh1", Role.INTERPRETER, "zh"), lambda _: None, queue_size=16)
-    ja = Connection(person("ja1", Role.INTERPRETER, "ja"), lambda _: None, queue_size=16)
+    zh = Connection(person("zh1", Role.INTERPRETER, "zh"), queue_size=16)
+    ja = Connection(person("ja1", Role.INTERPRETER, "ja"), queue_size=16)
     hub.attach(zh, ("e1", 1))
     hub.attach(ja, ("e1", 1))
     zh_items = [json.loads(w) for w in drain(zh)]
@@ -78,7 +78,7 @@ async def test_resume_replays_only_what_the_person_may_see() -> None:
 async def test_resume_too_far_behind_gets_resync_snapshot() -> None:
     hub = make_hub(buffer_size=16)
     publish(hub, 40)
-    conn = Connection(person("p"), lambda _: None, queue_size=16)
+    conn = Connection(person("p"), queue_size=16)
     hub.attach(conn, ("e1", 5))
     (first,) = drain(conn)
     msg = json.loads(first)

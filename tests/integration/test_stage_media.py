@@ -280,6 +280,18 @@ async def settled(heard: Heard, tone: float, timeout: float = 3.0) -> None:
         ) from None
 
 
+async def zh_pair_with_listener(stage: Stage) -> tuple[Peer, Peer, Peer, Heard]:
+    """The floor, zh interpreters A (live) and B, and one zh listener already hearing A."""
+    stage.local_floor()
+    a = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    b = await stage.interpreter("zh", "B", ZH_B_HZ)
+    listener = await stage.listener("zh")
+    heard = listener.tab.channel_audio  # type: ignore[union-attr]
+    await until(lambda: heard.packets > 30, WARM_UP)
+    await settled(heard, ZH_A_HZ)
+    return a, b, listener, heard
+
+
 def first_run(heard: Heard, tone: float, *, after: float, run: int = 5) -> float | None:
     """Arrival time of the first of ``run`` consecutive frames whose closest tone (among
     every tone in the test) is ``tone``."""
@@ -447,13 +459,7 @@ async def test_listeners_hear_their_channel_and_empty_booths_carry_the_floor(sta
 
 
 async def test_handover_in_booth_has_no_overlap_and_no_gap(stage: Stage) -> None:
-    stage.local_floor()
-    a = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
-    b = await stage.interpreter("zh", "B", ZH_B_HZ)
-    listener = await stage.listener("zh")
-    heard = listener.tab.channel_audio  # type: ignore[union-attr]
-    await until(lambda: heard.packets > 30, WARM_UP)
-    await settled(heard, ZH_A_HZ)
+    a, b, listener, heard = await zh_pair_with_listener(stage)
     # Each interpreter hears the floor on the program track and the partner on the second.
     assert a.tab is not None and b.tab is not None
     await settled(a.tab.program, FLOOR_HZ)
@@ -590,13 +596,7 @@ async def test_relay_when_the_floor_speaks_japanese(stage: Stage) -> None:
 
 @pytest.mark.parametrize("how", ["peer_connection", "websocket"])
 async def test_live_interpreter_lost_then_floor_and_partner_offered(stage: Stage, how: str) -> None:
-    stage.local_floor()
-    a = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
-    b = await stage.interpreter("zh", "B", ZH_B_HZ)
-    listener = await stage.listener("zh")
-    heard = listener.tab.channel_audio  # type: ignore[union-attr]
-    await until(lambda: heard.packets > 30, WARM_UP)
-    await settled(heard, ZH_A_HZ)
+    a, b, listener, heard = await zh_pair_with_listener(stage)
 
     mark = len(b.inbox)
     t0 = time.monotonic()

@@ -1,7 +1,8 @@
 // The interpreter's console: what the booth hears, the mic with handover request/accept,
 // cough, slow-down, booth chat, on-mic timer with a rotation reminder, and agenda cues.
-import { LiveConnection, tokenFromLocation, wsUrl, clock } from "../protocol.js";
+import { clock } from "../protocol.js";
 import { $, banner, el } from "./dom.js";
+import { connectPage } from "./page.js";
 
 const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0 };
 // The server's clock, not this computer's: cues and timers follow the event's time.
@@ -137,9 +138,7 @@ $("start-audio").addEventListener("click", async () => {
   }
 });
 
-export const live = new LiveConnection({
-  url: wsUrl(),
-  token: tokenFromLocation(),
+export const live = connectPage({
   onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
@@ -162,9 +161,6 @@ export const live = new LiveConnection({
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
   },
-  onStatus(status) { $("conn").textContent = status === "open" ? "● live" : "○ reconnecting"; },
-  onError(msg) { banner(msg.message); },
 });
 window.simultan = { live, state };
-live.connect();
 setInterval(render, 15000);

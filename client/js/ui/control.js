@@ -1,8 +1,8 @@
 // The moderator's control page: timeline commands based on the version this page shows,
 // so a second moderator acting on an old view gets a conflict error shown here.
-import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
 import { renderAgenda } from "./agenda.js";
 import { $, banner, el } from "./dom.js";
+import { connectPage } from "./page.js";
 
 const state = { snapshot: null, you: null, selected: null, hands: new Map(), speakers: new Map() };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -103,9 +103,7 @@ $("notice-form").addEventListener("submit", (ev) => {
   if (text) live.request({ type: "notice", text }).then(() => { $("notice-text").value = ""; }, (e) => banner(e.message));
 });
 
-export const live = new LiveConnection({
-  url: wsUrl(),
-  token: tokenFromLocation(),
+export const live = connectPage({
   onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
@@ -135,8 +133,5 @@ export const live = new LiveConnection({
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
   },
   onTech(view) { renderTech(view); },
-  onStatus(status) { $("conn").textContent = status === "open" ? "● live" : "○ reconnecting"; },
-  onError(msg) { banner(msg.message); },
 });
 window.simultan = { live, state, command };
-live.connect();

@@ -1,8 +1,8 @@
 // The participant's stage: live agenda (own and event time zones) and, with the media plane,
 // floor video, a language selector and the original-under-interpretation mix.
-import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
 import { renderAgenda } from "./agenda.js";
 import { $, banner, el } from "./dom.js";
+import { connectPage } from "./page.js";
 
 const state = { snapshot: null, you: null };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -24,9 +24,7 @@ function render() {
   }
 }
 
-export const live = new LiveConnection({
-  url: wsUrl(),
-  token: tokenFromLocation(),
+export const live = connectPage({
   onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
@@ -52,14 +50,8 @@ export const live = new LiveConnection({
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
   },
-  onStatus(status, code) {
-    $("conn").textContent = status === "open" ? "● live" : "○ reconnecting";
-    if (code === 4001 || code === 4003) banner("Your join link is no longer valid. Please ask the organizers for a new one.");
-  },
-  onError(msg) { banner(msg.message); },
 });
 window.simultan = { live, state, media: null };
-live.connect();
 
 $("listen").addEventListener("click", async () => {
   $("listen").disabled = true;

@@ -57,7 +57,6 @@ class Connection:
     def __init__(
         self,
         person: Person,
-        send: Callable[[str], Any],
         *,
         queue_size: int,
         max_resyncs: int = 3,
@@ -66,7 +65,6 @@ class Connection:
         self.person = person
         self.id = uuid.uuid4().hex  # also this tab's media session id
         self.media_publish: str | None = None
-        self._send = send
         self.queue: asyncio.Queue[str | bytes | _Resync | None] = asyncio.Queue(maxsize=queue_size)
         self._resyncs: deque[float] = deque()
         self._max_resyncs = max_resyncs

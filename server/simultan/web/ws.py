@@ -67,7 +67,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         await ws.close(code=CLOSE_AUTH, message=b"unauthorized")
         return ws
 
-    conn = Connection(person, ws.send_str, queue_size=settings.client_queue_size)
+    conn = Connection(person, queue_size=settings.client_queue_size)
     resume = (hello.resume.epoch, hello.resume.seq) if hello.resume else None
     first_tab = not session.hub.connections_of(person.id)
     session.hub.attach(conn, resume)
