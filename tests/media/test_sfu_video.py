@@ -43,8 +43,10 @@ async def test_late_joiner_gets_a_keyframe_within_2_s(sfu: EmbeddedSfu) -> None:
         assert late.video.size == (320, 180)
         assert sfu.stats().sources["floor"].keyframe_requests > requests_before
         assert sfu.stats().sources["floor"].kinds == ("audio", "video")
-        # The early listener kept decoding throughout (the forced keyframe is shared).
-        assert early.video.decoded > 20
+        # The early listener kept decoding throughout (the forced keyframe is shared): it goes
+        # on decoding after the late joiner's keyframe (a loaded machine may run it slower).
+        decoded_at_join = early.video.decoded
+        await wait_until(lambda: early.video.decoded > decoded_at_join + 5, timeout=4)
     finally:
         await asyncio.gather(late.close(), early.close(), publisher.close())
 
