@@ -39,7 +39,8 @@ case "${1:-}" in
     ;;
   test)
     shift
-    apt_install chromium fonts-dejavu-core iproute2 util-linux
+    # fonts-wqy-microhei: Chinese and Japanese glyphs for the localized pages and screenshots.
+    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux
     setup_python
     echo "== ruff"
     "$VENV/bin/ruff" check server tests bench

@@ -32,7 +32,7 @@ def registration(**changes: object) -> Registration:
         requested_role=Role.PARTICIPANT,
         role=Role.PARTICIPANT,
         booth=None,
-        language="ja",
+        language="en",
         timezone="Asia/Tokyo",
         status=Status.APPROVED,
         token_generation=0,
@@ -85,9 +85,9 @@ def test_text_part_has_link_and_agenda_in_both_zones(seminar: EventDefinition) -
     # 09:00 in Brussels on 3 December (UTC+1) is 17:00 in Tokyo (UTC+9).
     assert "09:00-09:30 | 17:00-17:30  Welcome: what IUC city pairs achieved" in text
     # The closing ends at 17:30 in Brussels: 01:30 the next day in Tokyo.
-    assert "17:00-17:30 | 01:00-01:30 (Fri 4 Dec)  Closing: what comes after IUC" in text
-    assert "Thursday 3 December 2026" in text
-    assert "Sat 5 Dec 2026 01:30 (Asia/Tokyo)" in text  # the expiry, in the reader's zone
+    assert "17:00-17:30 | 01:00-01:30 (Fri, Dec 4)  Closing: what comes after IUC" in text
+    assert "Thursday, December 3, 2026" in text
+    assert "Sat, Dec 5, 2026 01:30 (Asia/Tokyo)" in text  # the expiry, in the reader's zone
 
 
 def test_same_zone_shows_one_column(seminar: EventDefinition) -> None:
@@ -160,3 +160,40 @@ def test_multi_day_event() -> None:
 def test_far_zones_render(seminar: EventDefinition, zone: str) -> None:
     text = part(build(seminar, registration(timezone=zone)), "plain")
     assert f"{zone} (your time)" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "day"),
+    [
+        ("ja", "参加リンクのご案内：", "2026年12月3日木曜日"),
+        ("zh", "您的参会链接：", "2026年12月3日星期四"),
+        ("es", "Su enlace de acceso: ", "jueves, 3 de diciembre de 2026"),
+        ("pl", "Twój link dostępu: ", "czwartek, 3 grudnia 2026"),
+        ("cs", "Váš odkaz pro připojení: ", "čtvrtek 3. prosince 2026"),
+    ],
+)
+def test_mail_is_in_the_registrants_language(
+    seminar: EventDefinition, language: str, subject: str, day: str
+) -> None:
+    msg = build(seminar, registration(language=language))
+    assert msg["Subject"] == subject + seminar.event.title
+    assert msg["Content-Language"] == language
+    text, html = part(msg, "plain"), part(msg, "html")
+    assert day in text and day in html
+    assert LINK in text and f'<a href="{LINK}">' in html
+    assert "Dear" not in text and "Agenda" not in text  # nothing left in English
+    assert f'<html lang="{language}">' in html
+
+
+def test_japanese_mail_names_the_role_and_the_late_local_day(seminar: EventDefinition) -> None:
+    reg = registration(language="ja", role=Role.INTERPRETER, booth="ja")
+    text = part(build(seminar, reg), "plain")
+    assert "「" + seminar.event.title + "」に通訳者（jaブース）として登録されました。" in text
+    # The closing ends at 01:30 the next day in Tokyo: the day is named the Japanese way.
+    assert "01:00-01:30 (12月4日(金))" in text
+
+
+def test_a_language_without_catalog_is_written_to_in_english(seminar: EventDefinition) -> None:
+    msg = build(seminar, registration(language="de"))
+    assert msg["Subject"] == f"Your join link: {seminar.event.title}"
+    assert msg["Content-Language"] == "en"

@@ -34,18 +34,39 @@ async def test_form_page_shows_event_and_its_languages(web_app: WebApp) -> None:
     page = await response.text()
     title = web_app.app[EVENT].event.title
     assert f"<h1>{html.escape(title)}</h1>" in page
-    for code, label in [
-        ("en", "English"),
-        ("zh", "Chinese"),
-        ("ja", "Japanese"),
-        ("es", "Spanish"),
-    ]:
-        assert f'<option value="{code}"' in page
-        assert label in page
+    for code, label in [("en", "English"), ("zh", "中文"), ("ja", "日本語"), ("es", "Español")]:
+        assert f'<option value="{code}">{label}</option>' in page or (
+            f'<option value="{code}" selected>{label}</option>' in page
+        )
     assert '<option value="fr"' not in page
     assert '<option value="Europe/Brussels" selected>' in page  # the event's zone by default
-    assert '<form class="card register-form" method="post" action="/register"' in page
+    assert '<form class="card register-form" method="post" action="/register?lang=en"' in page
     assert "{{" not in page
+
+
+async def test_form_speaks_the_browsers_language_and_says_when(web_app: WebApp) -> None:
+    headers = {**HTML, "Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}
+    page = await (await web_app.client.get("/register", headers=headers)).text()
+    assert '<html lang="ja">' in page
+    assert "<h2>参加登録</h2>" in page and '<label for="name">お名前</label>' in page
+    assert "参加者（都市代表）" in page  # the role labels too
+    # when the event takes place, in the event's zone, the Japanese way
+    assert "2026年12月3日木曜日 09:00–17:30（Europe/Brussels、会場の時刻）" in page
+    assert 'data-start="2026-12-03T08:00:00+00:00"' in page  # for the visitor's own time
+    assert 'action="/register?lang=ja"' in page
+    # ?lang= wins over the browser; a language without catalog falls back to English
+    page = await (await web_app.client.get("/register?lang=es", headers=headers)).text()
+    assert '<html lang="es">' in page and "Inscripción" in page
+    page = await (await web_app.client.get("/register?lang=xx", headers=HTML)).text()
+    assert '<html lang="en">' in page and "Thursday, December 3, 2026" in page
+
+
+async def test_thanks_page_in_the_forms_language(web_app: WebApp) -> None:
+    response = await web_app.client.post("/register?lang=zh", data=FORM, headers=HTML)
+    page = await response.text()
+    assert response.status == 200
+    assert "<html lang=zh>" in page and "报名成功" in page
+    assert "amara.okafor@lagos.example" in page
 
 
 async def test_form_post_mails_a_link_that_leads_to_the_stage(web_app: WebApp) -> None:

@@ -3,6 +3,9 @@
 import { clock } from "../protocol.js";
 import { $, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
+import { startI18n } from "../i18n.js";
+
+await startI18n();
 
 const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0 };
 // The server's clock, not this computer's: cues and timers follow the event's time.

@@ -3,6 +3,9 @@
 import { renderAgenda } from "./agenda.js";
 import { $, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
+import { startI18n } from "../i18n.js";
+
+await startI18n();
 
 const state = { snapshot: null, you: null, selected: null, hands: new Map(), speakers: new Map() };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -2,6 +2,12 @@
 // the connection indicator, the revoked-link banner and uncaught server errors.
 import { LiveConnection, tokenFromLocation, wsUrl } from "../protocol.js";
 import { $, banner } from "./dom.js";
+import { onLanguageChange, t } from "../i18n.js";
+
+function showStatus(status) {
+  $("conn").textContent = t(status === "open" ? "common.live" : "common.reconnecting");
+  $("conn").dataset.status = status;
+}
 
 /**
  * Open the page's live connection. `handlers` are the page's own onWelcome, onEvent and
@@ -15,13 +21,14 @@ export function connectPage(handlers) {
     onEvent: handlers.onEvent,
     onTech: handlers.onTech,
     onStatus(status, code) {
-      $("conn").textContent = status === "open" ? "● live" : "○ reconnecting";
+      showStatus(status);
       if (code === 4001 || code === 4003) {
-        banner("Your join link is no longer valid. Please ask the organizers for a new one.");
+        banner(t("common.link_invalid"));
       }
     },
     onError(msg) { banner(msg.message); },
   });
+  onLanguageChange(() => { if ($("conn").dataset.status) showStatus($("conn").dataset.status); });
   live.connect();
   return live;
 }

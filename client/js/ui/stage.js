@@ -1,11 +1,50 @@
-// The participant's stage: live agenda (own and event time zones) and, with the media plane,
-// floor video, a language selector and the original-under-interpretation mix.
-import { renderAgenda } from "./agenda.js";
+// The participant's stage: floor video with who is speaking, the language picker in native
+// names, what the chosen channel carries right now (interpretation, or the original when no
+// interpreter is live), volume and the original-under-interpretation mix, notices as a
+// banner and a live region, and the agenda in the viewer's and the event's time zones.
+import { renderAgenda, announceChanges } from "./agenda.js";
 import { $, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
+import { hearing } from "../listening.js";
+import {
+  followRegistration, languageName, mountLanguagePicker, nativeName, onLanguageChange,
+  startI18n, t,
+} from "../i18n.js";
 
-const state = { snapshot: null, you: null };
+await startI18n();
+mountLanguagePicker(/** @type {HTMLSelectElement} */ ($("page-language")));
+
+/** @type {{snapshot: any, you: any, media: any, listening: boolean}} */
+const state = { snapshot: null, you: null, media: null, listening: false };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+function renderChannels(snap) {
+  const select = /** @type {HTMLSelectElement} */ ($("channel"));
+  const floorLanguage = snap.floor?.language || snap.event.floor_language;
+  const chosen = select.value;
+  select.replaceChildren(...snap.event.languages.map((/** @type {string} */ lang) => {
+    const name = nativeName(lang);
+    const option = el("option", { value: lang, lang },
+      lang === floorLanguage ? t("stage.floor_option", { language: name }) : name);
+    return option;
+  }));
+  if (chosen && snap.event.languages.includes(chosen)) select.value = chosen;
+  else {
+    select.value = state.you?.language && snap.event.languages.includes(state.you.language)
+      ? state.you.language : snap.event.floor_language;
+  }
+}
+
+function renderHearing(snap) {
+  const now = hearing(snap, /** @type {HTMLSelectElement} */ ($("channel")).value);
+  const box = $("hearing");
+  const language = languageName(now.language);
+  box.textContent = now.kind === "fallback" ? t("stage.fallback")
+    : now.kind === "original" ? t("stage.hearing_original", { language })
+      : t("stage.hearing_channel", { language });
+  box.className = `hearing ${now.kind}`;
+  box.dataset.kind = now.kind;
+}
 
 function render() {
   const snap = state.snapshot;
@@ -13,57 +52,79 @@ function render() {
   const zone = state.you?.timezone || ownZone;
   renderAgenda($("agenda"), snap.timeline, { eventZone: snap.event.timezone, ownZone: zone });
   const holder = snap.floor?.holder;
-  $("floor-holder").textContent = holder ? `On the floor: ${holder.name} (${holder.city})` : "";
-  const select = $("channel");
-  if (!select.options.length) {
-    for (const lang of snap.event.languages) {
-      select.append(el("option", { value: lang }, lang === snap.event.floor_language ? `${lang} (floor)` : lang));
-    }
-    select.value = state.you?.language && snap.event.languages.includes(state.you.language)
-      ? state.you.language : snap.event.floor_language;
-  }
+  $("floor-holder").textContent = holder
+    ? t("stage.speaking", {
+      name: holder.name, city: holder.city,
+      language: languageName(snap.floor.language || snap.event.floor_language),
+    })
+    : t("stage.nobody_speaking");
+  renderChannels(snap);
+  renderHearing(snap);
+  $("listen").textContent = t(state.listening ? "stage.listening" : "stage.start");
+}
+
+function showNotice(text) {
+  const bar = $("notice-banner");
+  bar.hidden = false;
+  bar.textContent = t("stage.notice", { text });
+  $("notices").hidden = false;
+  $("notice-list").prepend(el("li", {}, text));
 }
 
 export const live = connectPage({
-  onWelcome(msg) {
+  async onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
     $("who").textContent = `${msg.you.name} · ${msg.you.city}`;
+    await followRegistration(msg.you.language);
     render();
     document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
   },
   onEvent(msg) {
     const snap = state.snapshot;
-    if (msg.name === "timeline") snap.timeline = msg.data.timeline;
-    else if (msg.name === "floor") snap.floor = msg.data.floor;
-    else if (msg.name === "slow_down") {
-      const n = $("slow-down");
+    if (msg.name === "timeline") {
+      announceChanges($("agenda-live"), snap.timeline, msg.data.timeline);
+      snap.timeline = msg.data.timeline;
+    } else if (msg.name === "floor") {
+      snap.floor = msg.data.floor;
+      if (msg.data.routing) snap.routing = msg.data.routing;
+    } else if (msg.name === "booth") {
+      if (snap.booths) snap.booths[msg.data.booth.id] = msg.data.booth;
+      if (msg.data.routing) snap.routing = msg.data.routing;
+    } else if (msg.name === "slow_down") {
+      const n = /** @type {HTMLElement & {timer?: number}} */ ($("slow-down"));
       n.hidden = false;
-      n.textContent = "The interpreters ask you to slow down a little.";
+      n.textContent = t("stage.slow_down");
       clearTimeout(n.timer);
       n.timer = setTimeout(() => { n.hidden = true; }, 15000);
     } else if (msg.name === "notice") {
-      const n = $("notices");
-      n.hidden = false;
-      n.prepend(el("p", {}, msg.data.text));
+      showNotice(msg.data.text);
     }
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
   },
 });
+onLanguageChange(render);
+$("channel").addEventListener("change", () => { if (state.snapshot) renderHearing(state.snapshot); });
 window.simultan = { live, state, media: null };
 
 $("listen").addEventListener("click", async () => {
-  $("listen").disabled = true;
+  const button = /** @type {HTMLButtonElement} */ ($("listen"));
+  button.disabled = true;
   try {
     const { startStageMedia } = await import("./stage_media.js");
     window.simultan.media = await startStageMedia({
-      live, state, video: $("floor-video"), select: $("channel"), original: $("original"),
+      live, state,
+      video: /** @type {HTMLVideoElement} */ ($("floor-video")),
+      select: /** @type {HTMLSelectElement} */ ($("channel")),
+      original: /** @type {HTMLInputElement} */ ($("original")),
+      volume: /** @type {HTMLInputElement} */ ($("volume")),
       onError: (text) => banner(text),
     });
-    $("listen").textContent = "Listening";
+    state.listening = true;
+    render();
   } catch (err) {
-    $("listen").disabled = false;
-    banner(`Media: ${err.message}`);
+    button.disabled = false;
+    banner(t("stage.media_error", { message: err.message }));
   }
 });

@@ -2,20 +2,25 @@
 // the original-under-interpretation mix, and publishing camera + mic when given the floor.
 import { connectMedia } from "../media.js";
 import { mixChannelWithFloor, levelMeter } from "../audiomix.js";
+import { t } from "../i18n.js";
+import { hearing } from "../listening.js";
 
 /**
  * @param {{live: any, state: any, video: HTMLVideoElement, select: HTMLSelectElement,
- *          original: HTMLInputElement, onError: (msg: string) => void}} ui
+ *          original: HTMLInputElement, volume?: HTMLInputElement,
+ *          onError: (msg: string) => void}} ui
  */
 export async function startStageMedia(ui) {
   const { live, state } = ui;
-  const floorLanguage = state.snapshot.event.floor_language;
   const signal = (msg) => live.request(msg);
   const session = await connectMedia({ signal, publish: null, channel: ui.select.value });
   session.attachHidden();
   ui.video.srcObject = session.floorVideo;
   ui.video.play?.().catch(() => {});
-  const originalLevel = () => (ui.select.value === floorLanguage ? 0 : Number(ui.original.value));
+  // The original goes under an interpretation only: when the channel carries the floor
+  // (the listener's choice, or no interpreter is live), it already is the original.
+  const originalLevel = () => (hearing(state.snapshot, ui.select.value).kind === "interpretation"
+    ? Number(ui.original.value) : 0);
   const mix = mixChannelWithFloor({
     channel: session.channelAudio, floor: session.floorAudio, original: originalLevel(),
   });
@@ -30,6 +35,12 @@ export async function startStageMedia(ui) {
     }
   });
   ui.original.addEventListener("input", () => mix.setOriginal(originalLevel()));
+  const setVolume = () => {
+    const gain = Number(ui.volume?.value ?? 1);
+    mix.mixer.master.gain.setTargetAtTime(gain, mix.mixer.context.currentTime, 0.02);
+  };
+  ui.volume?.addEventListener("input", setVolume);
+  setVolume();
 
   // Given the floor: publish camera and microphone on the same peer connection.
   let publishing = null;
@@ -46,10 +57,13 @@ export async function startStageMedia(ui) {
         await session.stopPublishing();
       }
     } catch (err) {
-      ui.onError(`Camera/microphone: ${err.message}`);
+      ui.onError(t("stage.camera_error", { message: err.message }));
     }
   }
-  document.addEventListener("simultan:event", (ev) => { if (ev.detail.name === "floor") followFloor(); });
+  document.addEventListener("simultan:event", (ev) => {
+    if (ev.detail.name === "floor") followFloor();
+    if (ev.detail.name === "floor" || ev.detail.name === "booth") mix.setOriginal(originalLevel());
+  });
   await followFloor();
   return { session, mix, channelMeter, isPublishing: () => !!publishing };
 }

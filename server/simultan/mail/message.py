@@ -17,6 +17,7 @@ import icalendar
 
 from simultan.core.capabilities import Role
 from simultan.eventdef import AgendaItemDef, EventDefinition, item_duration
+from simultan.i18n import date_time, long_date, pick, short_day, translate
 from simultan.store.registrations import Registration
 
 PRODID = "-//Simultan//Join link//EN"
@@ -43,18 +44,18 @@ def event_days(defn: EventDefinition) -> list[tuple[date, datetime, datetime]]:
     return [(day, *spans[day]) for day in sorted(spans)]
 
 
-def agenda_lines(defn: EventDefinition, zone: ZoneInfo) -> list[AgendaLine]:
+def agenda_lines(defn: EventDefinition, zone: ZoneInfo, lang: str = "en") -> list[AgendaLine]:
     items = sorted(defn.agenda, key=defn.planned_start)
-    return [_line(defn, item, zone) for item in items]
+    return [_line(defn, item, zone, lang) for item in items]
 
 
-def _line(defn: EventDefinition, item: AgendaItemDef, zone: ZoneInfo) -> AgendaLine:
+def _line(defn: EventDefinition, item: AgendaItemDef, zone: ZoneInfo, lang: str) -> AgendaLine:
     start = defn.planned_start(item)
     end = start + item_duration(item)
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     local = f"{local_start:%H:%M}-{local_end:%H:%M}"
     if local_start.date() != item.day:
-        local += f" ({local_start:%a} {local_start.day} {local_start:%b})"
+        local += f" ({short_day(lang, local_start.date())})"
     event_end = end.astimezone(defn.zone)
     return AgendaLine(
         day=item.day,
@@ -64,14 +65,15 @@ def _line(defn: EventDefinition, item: AgendaItemDef, zone: ZoneInfo) -> AgendaL
     )
 
 
-def _day_heading(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def _role_text(registration: Registration) -> str:
+def _role_text(registration: Registration, lang: str) -> str:
     if registration.role is Role.INTERPRETER and registration.booth:
-        return f"interpreter (booth {registration.booth})"
-    return registration.role.value
+        return translate(lang, "role.interpreter_booth", booth=registration.booth)
+    return translate(lang, f"role.{registration.role.value}")
+
+
+def mail_language(registration: Registration) -> str:
+    """The language a registrant is written to in: their registration's, when we have it."""
+    return pick([registration.language])
 
 
 def _one_line(text: str) -> str:
@@ -128,45 +130,44 @@ def join_message(
     sender: str,
     now: datetime,
 ) -> EmailMessage:
-    """The mail that brings ``registration`` its personal join link."""
+    """The mail that brings ``registration`` its personal join link, in their language."""
+    lang = mail_language(registration)
+
+    def tr(key: str, **values: object) -> str:
+        return translate(lang, key, **values)
+
     title = _one_line(defn.event.title)
+    role = _role_text(registration, lang)
     reader_zone = ZoneInfo(registration.timezone)
     same_zone = registration.timezone == defn.event.timezone
-    lines = agenda_lines(defn, reader_zone)
+    lines = agenda_lines(defn, reader_zone, lang)
     expiry = expires_at.astimezone(reader_zone)
-    expiry_text = f"{expiry:%a} {expiry.day} {expiry:%b %Y %H:%M} ({registration.timezone})"
+    expiry_text = f"{date_time(lang, expiry)} ({registration.timezone})"
+    event_zone = defn.event.timezone
 
     text = [
-        f"Dear {registration.name},",
+        tr("mail.dear", name=registration.name),
         "",
-        f'you are registered for "{title}" as {_role_text(registration)}.',
+        tr("mail.registered", title=title, role=role),
         "",
-        "Your personal join link (it admits only you; please do not share it):",
+        tr("mail.link_intro"),
         link,
         "",
-        f"The link works until {expiry_text}.",
+        tr("mail.expires", expiry=expiry_text),
         "",
     ]
     if same_zone:
-        text.append(f"Agenda, times in {defn.event.timezone}:")
+        text.append(tr("mail.agenda_one_zone", zone=event_zone))
     else:
-        text.append(
-            f"Agenda, times in {defn.event.timezone} (event time) | "
-            f"{registration.timezone} (your time):"
-        )
+        text.append(tr("mail.agenda_two_zones", zone=event_zone, own=registration.timezone))
     current: date | None = None
     for line in lines:
         if line.day != current:
             current = line.day
-            text += ["", _day_heading(line.day)]
+            text += ["", long_date(lang, line.day)]
         times = line.event_times if same_zone else f"{line.event_times} | {line.local_times}"
         text.append(f"  {times}  {line.title}")
-    text += [
-        "",
-        "The attached invite.ics adds the event to your calendar.",
-        "",
-        f"-- {defn.event.organizer or title}",
-    ]
+    text += ["", tr("mail.ics"), "", f"-- {defn.event.organizer or title}"]
 
     esc = html.escape
     rows: list[str] = []
@@ -174,31 +175,33 @@ def join_message(
     for line in lines:
         if line.day != current:
             current = line.day
-            rows.append(f'<tr><th colspan="3">{esc(_day_heading(line.day))}</th></tr>')
+            rows.append(f'<tr><th colspan="3">{esc(long_date(lang, line.day))}</th></tr>')
         local_cell = "" if same_zone else f"<td>{esc(line.local_times)}</td>"
         rows.append(
             f"<tr><td>{esc(line.event_times)}</td>{local_cell}<td>{esc(line.title)}</td></tr>"
         )
-    zone_head = f"<th>{esc(defn.event.timezone)}</th>"
+    zone_head = f"<th>{esc(event_zone)}</th>"
     if not same_zone:
-        zone_head += f"<th>{esc(registration.timezone)} (your time)</th>"
+        zone_head += f"<th>{esc(tr('mail.your_time', zone=registration.timezone))}</th>"
+    registered = esc(tr("mail.registered", title="\0", role=role)).replace(
+        "\0", f"<strong>{esc(title)}</strong>"
+    )
     body = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{esc(title)}</title></head>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{esc(title)}</title></head>
 <body style="font-family: sans-serif">
-<p>Dear {esc(registration.name)},</p>
-<p>you are registered for <strong>{esc(title)}</strong> as {esc(_role_text(registration))}.</p>
-<p><a href="{esc(link)}">Join the event</a>: this personal link admits only you;
-please do not share it.<br>{esc(link)}</p>
-<p>The link works until {esc(expiry_text)}.</p>
-<table cellpadding="4"><thead><tr>{zone_head}<th>Agenda</th></tr></thead>
+<p>{esc(tr("mail.dear", name=registration.name))}</p>
+<p>{registered}</p>
+<p><a href="{esc(link)}">{esc(tr("mail.join"))}</a>: {esc(tr("mail.join_html"))}<br>{esc(link)}</p>
+<p>{esc(tr("mail.expires", expiry=expiry_text))}</p>
+<table cellpadding="4"><thead><tr>{zone_head}<th>{esc(tr("mail.agenda"))}</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
-<p>The attached invite.ics adds the event to your calendar.</p>
+<p>{esc(tr("mail.ics"))}</p>
 <p>&mdash; {esc(defn.event.organizer or title)}</p>
 </body></html>
 """
 
     msg = EmailMessage()
-    msg["Subject"] = f"Your join link: {title}"
+    msg["Subject"] = tr("mail.subject", title=title)
     msg["From"] = sender
     msg["To"] = Address(display_name=_one_line(registration.name), addr_spec=registration.email)
     msg["Date"] = format_datetime(now.astimezone(UTC))
@@ -213,4 +216,5 @@ please do not share it.<br>{esc(link)}</p>
         filename="invite.ics",
         params={"method": "PUBLISH"},
     )
+    msg["Content-Language"] = lang  # after the parts: multipart moves Content-* headers down
     return msg

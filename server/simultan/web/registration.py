@@ -37,8 +37,10 @@ from simultan.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from simultan.eventdef import EventDefinition
+from simultan.i18n import LANGUAGES, accept_language, long_date, native_name, pick, translate
 from simultan.mail.mailer import MAILER
-from simultan.mail.message import join_message
+from simultan.mail.message import event_days, join_message
 from simultan.store.registrations import Registration, Status
 from simultan.web.auth import JoinLink, join_link, registrations
 from simultan.web.keys import CLOCK, EVENT, SETTINGS
@@ -65,11 +67,6 @@ LANGUAGE_NAMES = {
     "uk": "Ukrainian (українська)",
     "zh": "Chinese (中文)",
 }
-ROLE_LABELS = {
-    "participant": "Participant (city delegate)",
-    "panelist": "Panelist or speaker",
-    "interpreter": "Interpreter",
-}
 TEXT_FIELDS = ("name", "email", "city", "country", "organization")
 
 # The time zones offered in the form: the IANA areas (plus UTC), computed once per app.
@@ -83,15 +80,25 @@ _AREAS = tuple(
 # --- shared helpers --------------------------------------------------------------------------
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_TEXT = re.compile(r"\{\{t:([\w.]+)\}\}")
 
 
-async def render_page(name: str, values: Mapping[str, str]) -> str:
-    """client/``name`` with each ``{{key}}`` replaced by ``values[key]``.
+async def render_page(name: str, values: Mapping[str, str], lang: str = "en") -> str:
+    """client/``name`` with each ``{{key}}`` replaced by ``values[key]`` and each
+    ``{{t:key}}`` by the catalog text of ``key`` in ``lang`` (escaped).
 
     The values are inserted as they are: callers pass HTML they built with html.escape.
     """
     template = await asyncio.to_thread((CLIENT_DIR / name).read_text, encoding="utf-8")
+    template = _TEXT.sub(lambda m: html.escape(translate(lang, m.group(1))), template)
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def page_language(request: web.Request) -> str:
+    """The language of a server-rendered page: ``?lang=``, else the browser's preference."""
+    return pick(
+        [request.query.get("lang"), *accept_language(request.headers.get("Accept-Language"))]
+    )
 
 
 def html_response(body: str, status: int = 200) -> web.Response:
@@ -100,12 +107,14 @@ def html_response(body: str, status: int = 200) -> web.Response:
     return response
 
 
-def message_page(title: str, paragraphs: list[str], status: int = 200) -> web.Response:
+def message_page(
+    title: str, paragraphs: list[str], status: int = 200, lang: str = "en"
+) -> web.Response:
     """A small page of escaped text (thanks, confirmations)."""
     esc = html.escape
     body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     page = (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<!doctype html><html lang={lang}><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><link rel=stylesheet href=/static/css/app.css>"
         f"<main class=message-page><div class=card><h1>{esc(title)}</h1>{body}</div></main></html>"
@@ -218,6 +227,7 @@ async def render_form(
     values: Mapping[str, object] | None = None,
     errors: Mapping[str, str] | None = None,
     message: str | None = None,
+    lang: str = "en",
 ) -> str:
     defn = app[EVENT]
     values = values or {}
@@ -233,6 +243,10 @@ async def render_form(
         "organizer": esc(defn.event.organizer or ""),
         "description": esc(defn.event.description or ""),
         "fresh": "false" if values else "true",
+        "lang": lang,
+        "page_title": esc(translate(lang, "register.page_title", title=defn.event.title)),
+        "languages": _language_links(lang),
+        "when": _when(defn, lang),
     }
     for field in (*FIELDS, "form"):
         reason = errors.get(field)
@@ -245,11 +259,11 @@ async def render_form(
     for field in TEXT_FIELDS:
         page[field] = esc(typed(field))
     page["role_options"] = _options(
-        [(r.value, ROLE_LABELS[r.value]) for r in REQUESTABLE_ROLES],
+        [(r.value, translate(lang, f"register.role.{r.value}")) for r in REQUESTABLE_ROLES],
         typed("requested_role", "participant"),
     )
     page["language_options"] = _options(
-        [(code, LANGUAGE_NAMES.get(code, code)) for code in defn.languages],
+        [(code, native_name(code)) for code in defn.languages],
         typed("language", defn.event.floor_language),
     )
     zone = typed("timezone", defn.event.timezone)
@@ -260,46 +274,70 @@ async def render_form(
     if message:
         banner = f'<p class="banner error" role="alert">{esc(message)}</p>'
     page["banner"] = banner
-    return await render_page("register.html", page)
+    return await render_page("register.html", page, lang)
+
+
+def _language_links(lang: str) -> str:
+    """Links that reload the form in another language (works without JavaScript)."""
+    esc = html.escape
+    links = []
+    for code in LANGUAGES:
+        current = ' aria-current="true"' if code == lang else ""
+        links.append(
+            f'<a href="?lang={code}" lang="{code}" hreflang="{code}"{current}>'
+            f"{esc(native_name(code))}</a>"
+        )
+    return " ".join(links)
+
+
+def _when(defn: EventDefinition, lang: str) -> str:
+    """When the event takes place, one line per day in the event's zone; each carries its
+    UTC span so register.js can add the visitor's own time."""
+    esc = html.escape
+    rows = []
+    for day, start, end in event_days(defn):
+        local_start, local_end = start.astimezone(defn.zone), end.astimezone(defn.zone)
+        text = translate(
+            lang,
+            "register.event_time",
+            date=long_date(lang, day),
+            start=f"{local_start:%H:%M}",
+            end=f"{local_end:%H:%M}",
+            zone=defn.event.timezone,
+        )
+        rows.append(
+            f'<li data-start="{start.isoformat()}" data-end="{end.isoformat()}" '
+            f'data-zone="{esc(defn.event.timezone)}">{esc(text)}</li>'
+        )
+    return "".join(rows)
 
 
 async def get_form(request: web.Request) -> web.Response:
-    return html_response(await render_form(request.app))
+    return html_response(await render_form(request.app, lang=page_language(request)))
 
 
 async def post_form(request: web.Request) -> web.Response:
+    lang = page_language(request)
     data = await read_form(request)
     try:
         registration, mailed = await register(request.app, data)
     except ValidationError as exc:
-        body = await render_form(request.app, data, exc.fields, exc.message)
+        body = await render_form(request.app, data, exc.fields, exc.message, lang)
         return html_response(body, status=exc.http_status)
     except ConflictError as exc:
         fields = exc.details.get("fields")
         field_errors = fields if isinstance(fields, dict) else {}
-        body = await render_form(request.app, data, field_errors, exc.message)
+        body = await render_form(request.app, data, field_errors, exc.message, lang)
         return html_response(body, status=exc.http_status)
     title = request.app[EVENT].event.title
     if registration.status is Status.PENDING:
-        lines = [
-            f"Thank you, {registration.name}: you are registered for {title}.",
-            "The organizers will review your registration. Once it is approved, your personal "
-            f"join link will be mailed to {registration.email}.",
-        ]
+        outcome = translate(lang, "register.pending", email=registration.email)
     elif mailed:
-        lines = [
-            f"Thank you, {registration.name}: you are registered for {title}.",
-            f"Your personal join link is on its way to {registration.email}. It admits only "
-            "you, so please do not share it. The mail also holds the agenda in your time zone "
-            "and a calendar invitation.",
-        ]
+        outcome = translate(lang, "register.mailed", email=registration.email)
     else:
-        lines = [
-            f"Thank you, {registration.name}: you are registered for {title}.",
-            "We could not send the mail with your join link just now. The organizers will send "
-            "it again; you do not need to register a second time.",
-        ]
-    return message_page("You are registered", lines)
+        outcome = translate(lang, "register.not_mailed")
+    lines = [translate(lang, "register.thanks", name=registration.name, title=title), outcome]
+    return message_page(translate(lang, "register.done_title"), lines, lang=lang)
 
 
 async def post_api(request: web.Request) -> web.Response:
