@@ -205,7 +205,8 @@ async def test_role_assignment_issues_a_new_link_and_retires_the_old(web_app: We
     assert body["mailed"] is True
     assert web_app.revoked == [li.id]
     new = join_path(web_app.mails[-1])
-    assert "as interpreter (booth zh)" in web_app.mails[-1].get_body(("plain",)).get_content()
+    # Li Wei registered to listen in Japanese: the mail names the role in Japanese
+    assert "通訳者（zhブース）" in web_app.mails[-1].get_body(("plain",)).get_content()
 
     joined = await web_app.client.get(new, allow_redirects=False)
     assert joined.status == 303
