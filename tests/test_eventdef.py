@@ -110,3 +110,19 @@ def test_check_config_command_and_server_refuse_a_bad_file(tmp_path: Path) -> No
         assert run.returncode == 2
         assert "agenda.1.duration_minutes" in run.stderr and "line 37" in run.stderr
         assert "Traceback" not in run.stderr
+
+
+def test_forum_b2b_day_has_a_grid_of_twelve_slots_at_twelve_tables() -> None:
+    from simultan.session.b2b import grid_of
+
+    defn = load_event(FORUM)
+    grid = grid_of(defn)
+    assert grid is not None and grid.tables == 12
+    slots = grid.slots()
+    assert len(slots) == 12
+    local = [s.start.astimezone(defn.zone).strftime("%H:%M") for s in slots]
+    assert local[:2] == ["09:00", "09:30"] and local[6] == "13:00" and local[-1] == "15:30"
+    assert grid_of(load_event(SEMINAR)) is None
+    text = SEMINAR.read_text() + "b2b: {tables: 3}\n"
+    with pytest.raises(ConfigError, match="invalid"):
+        parse_event(text)

@@ -86,10 +86,19 @@ class EventInfo(_Model):
         return value
 
 
+class B2BDef(_Model):
+    """The B2B day's slot grid, laid out inside the agenda items of kind ``b2b``."""
+
+    meeting_minutes: int = Field(default=20, ge=5, le=240)
+    break_minutes: int = Field(default=5, ge=0, le=120)
+    tables: int = Field(default=10, ge=1, le=500)
+
+
 class EventDefinition(_Model):
     event: EventInfo
     booths: tuple[BoothDef, ...] = ()
     agenda: tuple[AgendaItemDef, ...] = Field(min_length=1)
+    b2b: B2BDef | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> EventDefinition:
@@ -105,6 +114,8 @@ class EventDefinition(_Model):
         for item in self.agenda:
             if item.day not in self.event.days:
                 raise ValueError(f"agenda item {item.id!r} is on {item.day}, not an event day")
+        if self.b2b is not None and not any(i.kind is ItemKind.B2B for i in self.agenda):
+            raise ValueError("a b2b grid needs agenda items of kind b2b to lay its slots in")
         return self
 
     @property

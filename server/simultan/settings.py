@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     # Record automatically while an agenda item is live (not during breaks or pauses).
     record_with_agenda: bool = False
 
+    # B2B day: a meeting request expires after this long (or when its slot starts); a
+    # participant may send this many requests an hour; a meeting's room stays open this long
+    # past its end; a company logo is at most this large.
+    b2b_request_ttl_hours: float = Field(default=48.0, gt=0)
+    b2b_requests_per_hour: int = Field(default=20, ge=1)
+    b2b_grace_seconds: float = Field(default=60.0, ge=0, le=1800)
+    b2b_logo_max_bytes: int = Field(default=200 * 1024, ge=1024, le=2 * 1024 * 1024)
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
