@@ -40,8 +40,12 @@ case "${1:-}" in
   test)
     shift
     # fonts-wqy-microhei: Chinese and Japanese glyphs for the localized pages and screenshots.
-    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux
+    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux nodejs npm
     setup_python
+    echo "== npm ci (typescript for tsc --checkJs, axe-core for the accessibility tests)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "== tsc --checkJs over client/"
+    npx tsc -p client
     echo "== ruff"
     "$VENV/bin/ruff" check server tests bench
     "$VENV/bin/ruff" format --check server tests bench

@@ -72,6 +72,7 @@ export class Mixer {
  * `original` is the 0..1 "original under interpretation" slider. When the listener picked
  * the floor's own language, set it to 0 (the channel already is the floor).
  */
+/** @param {{channel: MediaStream, floor: MediaStream, original?: number, context?: AudioContext, doc?: Document}} opts */
 export function mixChannelWithFloor({ channel, floor, original = 0.15, context, doc }) {
   const mixer = new Mixer({ context, doc });
   mixer.add("channel", channel, 1);
@@ -87,6 +88,7 @@ export function mixChannelWithFloor({ channel, floor, original = 0.15, context, 
  * The booth mix: what the interpreter interprets from (floor or relay) at full volume and
  * their partner at a lower one.
  */
+/** @param {{program: MediaStream, partner: MediaStream, partnerVolume?: number, context?: AudioContext, doc?: Document}} opts */
 export function mixBooth({ program, partner, partnerVolume = 0.3, context, doc }) {
   const mixer = new Mixer({ context, doc });
   mixer.add("program", program, 1);

@@ -7,7 +7,8 @@
 export class LiveConnection {
   /**
    * @param {{url: string, token: string, onWelcome?: Function, onEvent?: Function,
-   *          onStatus?: Function, onError?: Function, WebSocketImpl?: any}} opts
+   *          onStatus?: Function, onError?: Function, onTech?: Function,
+   *          WebSocketImpl?: any}} opts
    */
   constructor(opts) {
     this.url = opts.url;

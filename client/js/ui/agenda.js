@@ -64,7 +64,11 @@ export function renderAgenda(root, timeline, zones) {
   }
   const table = el("table", { class: "agenda" }, el("thead", {}, head), body);
   if (zones.onSelect) table.setAttribute("role", "grid");
-  root.append(el("div", { class: "table-scroll" }, table));
+  // A region that may scroll sideways on a narrow column: focusable, so keys scroll it too.
+  const scroller = el("div", { class: "table-scroll", tabIndex: 0 }, table);
+  scroller.setAttribute("role", "region");
+  scroller.setAttribute("aria-label", t("agenda.title"));
+  root.append(scroller);
 }
 
 /** Announce in `region` (an aria-live element) the items whose status changed. */

@@ -1,7 +1,7 @@
 // The interpreter's console: what the booth hears, the mic with handover request/accept,
 // cough, slow-down, booth chat, on-mic timer with a rotation reminder, and agenda cues.
 import { clock } from "../protocol.js";
-import { $, banner, el } from "./dom.js";
+import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { startI18n } from "../i18n.js";
 
@@ -52,13 +52,13 @@ function render() {
       cancel: !!pending && initiator === me,
       release: live,
     };
-    for (const button of document.querySelectorAll("[data-booth]")) {
+    for (const button of $$("[data-booth]")) {
       button.hidden = !show[button.dataset.booth];
     }
     $("cough").hidden = !live;
     // the partner is heard (lower) only on standby: on air, only what you interpret from
     if (state.media) state.media.mix.setPartnerVolume(live ? 0 : Number($("partner-volume").value));
-    const minutes = booth.live_since ? (serverNow() - new Date(booth.live_since)) / 60000 : 0;
+    const minutes = booth.live_since ? (serverNow() - Date.parse(booth.live_since)) / 60000 : 0;
     $("mic-timer").textContent = live ? `${Math.floor(minutes)} min on the mic` : "";
     const rotation = setting("rotation_minutes", 30);
     const due = live && minutes >= rotation;
@@ -85,7 +85,7 @@ function renderNowNext() {
   }
   const cue = $("cue");
   if (next && next.expected_start) {
-    const minutes = (new Date(next.expected_start) - serverNow()) / 60000;
+    const minutes = (Date.parse(next.expected_start) - serverNow()) / 60000;
     cue.hidden = !(minutes >= 0 && minutes <= setting("cue_minutes", 5));
     const langs = [...new Set((next.speakers || []).map((s) => s.language))].join(", ");
     cue.textContent = `Coming up in ${Math.max(0, Math.round(minutes))} min: ${next.title}${langs ? ` (speakers in ${langs})` : ""}`;
@@ -108,7 +108,7 @@ async function boothAction(action, extra = {}) {
   }
 }
 
-for (const button of document.querySelectorAll("[data-booth]")) {
+for (const button of $$("[data-booth]")) {
   button.addEventListener("click", () => {
     const action = button.dataset.booth;
     if (action === "offer") return boothAction("offer", { to: partnerId() });
@@ -145,7 +145,7 @@ export const live = connectPage({
   onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
-    state.offset = new Date(msg.snapshot.server_time) - Date.now();
+    state.offset = Date.parse(msg.snapshot.server_time) - Date.now();
     $("who").textContent = `${msg.you.name}`;
     render();
   },
@@ -153,7 +153,7 @@ export const live = connectPage({
     const snap = state.snapshot;
     if (msg.name === "timeline") {
       snap.timeline = msg.data.timeline;
-      state.offset = new Date(msg.data.timeline.as_of) - Date.now();
+      state.offset = Date.parse(msg.data.timeline.as_of) - Date.now();
     } else if (msg.name === "floor") { snap.floor = msg.data.floor; snap.routing = msg.data.routing; }
     else if (msg.name === "booth") {
       snap.booths[msg.data.booth.id] = msg.data.booth;

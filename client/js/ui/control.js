@@ -1,7 +1,7 @@
 // The moderator's control page: timeline commands based on the version this page shows,
 // so a second moderator acting on an old view gets a conflict error shown here.
 import { renderAgenda } from "./agenda.js";
-import { $, banner, el } from "./dom.js";
+import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { startI18n } from "../i18n.js";
 
@@ -24,7 +24,7 @@ function render() {
     ownZone: state.you?.timezone || ownZone,
     onSelect(item) { state.selected = item.id; render(); },
   });
-  for (const row of $("agenda").querySelectorAll("tr[data-item]")) {
+  for (const row of $$("tr[data-item]", $("agenda"))) {
     if (row.dataset.item === state.selected) row.classList.add("selected");
   }
   const list = $("hand-list");
@@ -86,7 +86,7 @@ function reorderUp() {
   return command("reorder", { order: scheduled });
 }
 
-for (const button of document.querySelectorAll("#timeline-controls button")) {
+for (const button of $$("#timeline-controls button")) {
   button.addEventListener("click", () => {
     const action = button.dataset.action;
     if (action === "up") return reorderUp();

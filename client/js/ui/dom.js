@@ -1,6 +1,20 @@
 // Small DOM helpers shared by the pages. User text is only ever set with textContent.
 
+/**
+ * The page's element with this id. Typed `any`: which element it is (input, select, button)
+ * is the markup's business, and the pages use each as what their HTML says it is.
+ * @param {string} id
+ * @returns {any}
+ */
 export const $ = (id) => document.getElementById(id);
+
+/**
+ * The elements matching `selector`, as HTML elements (dataset, hidden, disabled).
+ * @param {string} selector
+ * @param {ParentNode} [root]
+ * @returns {any[]}
+ */
+export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 
 /** Build an element; children are nodes or text (never parsed as HTML). */
 export function el(tag, attrs = {}, ...children) {

@@ -7,6 +7,7 @@ const ROLES = ["participant", "panelist", "interpreter", "moderator", "organizer
 
 const state = { event: null, registrations: [], token: takeToken() };
 
+/** @param {string} id @returns {any} the element (input, select, table) the markup has there */
 const $ = (id) => document.getElementById(id);
 
 function takeToken() {

@@ -60,7 +60,7 @@ export async function startStageMedia(ui) {
       ui.onError(t("stage.camera_error", { message: err.message }));
     }
   }
-  document.addEventListener("simultan:event", (ev) => {
+  document.addEventListener("simultan:event", (/** @type {any} */ ev) => {
     if (ev.detail.name === "floor") followFloor();
     if (ev.detail.name === "floor" || ev.detail.name === "booth") mix.setOriginal(originalLevel());
   });
