@@ -40,7 +40,9 @@ case "${1:-}" in
   test)
     shift
     # fonts-wqy-microhei: Chinese and Japanese glyphs for the localized pages and screenshots.
-    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux nodejs npm
+    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux
+    # Node.js and npm from Debian, unless the machine already has them (a newer npm is kept).
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     setup_python
     echo "== npm ci (typescript for tsc --checkJs, axe-core for the accessibility tests)"
     npm ci --no-audit --no-fund --loglevel=error
