@@ -126,3 +126,35 @@ def test_forum_b2b_day_has_a_grid_of_twelve_slots_at_twelve_tables() -> None:
     text = SEMINAR.read_text() + "b2b: {tables: 3}\n"
     with pytest.raises(ConfigError, match="invalid"):
         parse_event(text)
+
+
+def test_seminar_predefines_groups_with_topics_facilitators_and_a_booth() -> None:
+    defn = load_event(SEMINAR)
+    assert [t.id for t in defn.topics][:2] == ["covid-recovery", "green-deal"]
+    morning = next(i for i in defn.agenda if i.id == "morning-groups")
+    assert [g.topic for g in morning.groups] == ["covid-recovery", "green-deal", "green-deal"]
+    assert morning.groups[0].facilitator == "facilitator.covid@iuc.example"
+    assert morning.groups[2].booth == "es" and morning.groups[2].language == "es"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("topic: covid-recovery,\n", "topic: no-such-topic,\n", "unknown topic"),
+        ("language: es, booth: es}", "language: es, booth: fr}", "unknown booth"),
+        (
+            '{id: green-deal, title: "The Green',
+            '{id: covid-recovery, title: "The Green',
+            "distinct",
+        ),
+        (
+            "kind: break,\n     title: Coffee break}",
+            "kind: break, groups: [{id: g, title: G}],\n     title: Coffee break}",
+            "not a discussion",
+        ),
+    ],
+)
+def test_bad_groups_refused(old: str, new: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_event(bad(SEMINAR, old, new), "x.yaml")
+    assert message in str(info.value) or message in " ".join(info.value.problems)

@@ -41,6 +41,24 @@ class Speaker(_Model):
     remote: bool = False
 
 
+class GroupDef(_Model):
+    """A group of a discussion item given in advance (the moderator may still change it)."""
+
+    id: str = Field(pattern=ID_RE)
+    title: str = Field(min_length=1, max_length=300)
+    topic: str | None = Field(default=None, pattern=ID_RE)  # one of the event's topics
+    language: str | None = Field(default=None, pattern=LANGUAGE_RE)  # the group's language
+    facilitator: str | None = Field(default=None, max_length=254)  # a registrant's email
+    booth: str | None = Field(default=None, pattern=ID_RE)  # the booth serving the group
+
+
+class TopicDef(_Model):
+    """A discussion topic a city may choose at registration."""
+
+    id: str = Field(pattern=ID_RE)
+    title: str = Field(min_length=1, max_length=300)
+
+
 class AgendaItemDef(_Model):
     id: str = Field(pattern=ID_RE)
     day: date
@@ -50,6 +68,7 @@ class AgendaItemDef(_Model):
     title: str = Field(min_length=1, max_length=300)
     speakers: tuple[Speaker, ...] = ()
     description: str | None = Field(default=None, max_length=4000)
+    groups: tuple[GroupDef, ...] = ()  # discussion items only
 
 
 class InterpreterDef(_Model):
@@ -97,6 +116,7 @@ class B2BDef(_Model):
 class EventDefinition(_Model):
     event: EventInfo
     booths: tuple[BoothDef, ...] = ()
+    topics: tuple[TopicDef, ...] = ()
     agenda: tuple[AgendaItemDef, ...] = Field(min_length=1)
     b2b: B2BDef | None = None
 
@@ -114,9 +134,26 @@ class EventDefinition(_Model):
         for item in self.agenda:
             if item.day not in self.event.days:
                 raise ValueError(f"agenda item {item.id!r} is on {item.day}, not an event day")
+            self._check_groups(item)
         if self.b2b is not None and not any(i.kind is ItemKind.B2B for i in self.agenda):
             raise ValueError("a b2b grid needs agenda items of kind b2b to lay its slots in")
         return self
+
+    def _check_groups(self, item: AgendaItemDef) -> None:
+        if not item.groups:
+            return
+        if item.kind is not ItemKind.DISCUSSION:
+            raise ValueError(f"agenda item {item.id!r} has groups but is not a discussion")
+        ids = [g.id for g in item.groups]
+        if len(set(ids)) != len(ids) or "plenary" in ids:
+            raise ValueError(f"groups of {item.id!r} need distinct ids other than 'plenary'")
+        topics = {t.id for t in self.topics}
+        booths = {b.id for b in self.booths}
+        for g in item.groups:
+            if g.topic is not None and g.topic not in topics:
+                raise ValueError(f"group {g.id!r}: unknown topic {g.topic!r}")
+            if g.booth is not None and g.booth not in booths:
+                raise ValueError(f"group {g.id!r}: unknown booth {g.booth!r}")
 
     @property
     def zone(self) -> ZoneInfo:

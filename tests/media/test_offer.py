@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simultan.errors import ProtocolError
-from simultan.media.offer import parse_offer
+from simultan.media.offer import MAX_AUDIO_MLINES, MAX_VIDEO_MLINES, parse_offer
 
 FP = ":".join(["AA", "BB", "CC", "DD", "EE", "FF", "00", "11"] * 4)
 SESSION = """v=0
@@ -108,10 +108,12 @@ def test_oversized_offer() -> None:
 
 
 def test_too_many_m_lines() -> None:
-    with pytest.raises(ProtocolError, match="3 audio and 1 video m-lines"):
-        parse_offer(offer("video", "audio", "audio", "audio"), max_bytes=LIMIT)
-    with pytest.raises(ProtocolError, match="0 audio and 2 video"):
-        parse_offer(offer("video", "video"), max_bytes=LIMIT)
+    audio = ("audio",) * (MAX_AUDIO_MLINES + 1)
+    with pytest.raises(ProtocolError, match=f"{len(audio)} audio and 1 video m-lines"):
+        parse_offer(offer("video", *audio), max_bytes=LIMIT)
+    video = ("video",) * (MAX_VIDEO_MLINES + 1)
+    with pytest.raises(ProtocolError, match=f"0 audio and {len(video)} video"):
+        parse_offer(offer(*video), max_bytes=LIMIT)
 
 
 @pytest.mark.parametrize(

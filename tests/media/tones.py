@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import numpy as np
@@ -64,6 +65,62 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
+class LoopedTone(MediaStreamTrack):
+    """A tone as Opus packets, encoded once (one second, looped) and paced in real time.
+
+    For tests with many publishers on a loaded machine: the sender only packetizes (the SFU's
+    pass-through hook takes ``av.Packet``s). Integer frequencies loop without a seam.
+    """
+
+    kind = "audio"
+    _encoded: dict[float, list[bytes]] = {}
+
+    def __init__(self, frequency: float) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.sent = 0
+        self._start: float | None = None
+        self._loop = self._packets(frequency)
+
+    @classmethod
+    def _packets(cls, frequency: float) -> list[bytes]:
+        if frequency not in cls._encoded:
+            codec = av.CodecContext.create("libopus", "w")
+            codec.sample_rate = RATE
+            codec.layout = "mono"
+            codec.format = "s16"
+            codec.bit_rate = 64_000
+            codec.time_base = fractions.Fraction(1, RATE)
+            codec.options = {"application": "audio", "frame_duration": "20"}
+            out: list[bytes] = []
+            for i in range(60):  # 10 frames of warm-up, then one second
+                t = (np.arange(FRAME) + i * FRAME) / RATE
+                pcm = (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)
+                frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+                frame.sample_rate = RATE
+                frame.pts = i * FRAME
+                frame.time_base = fractions.Fraction(1, RATE)
+                out.extend(bytes(p) for p in codec.encode(frame))
+            cls._encoded[frequency] = out[-50:]
+        return cls._encoded[frequency]
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        due = self._start + self.sent * FRAME / RATE
+        if due > now:
+            await asyncio.sleep(due - now)
+        packet = av.Packet(self._loop[self.sent % len(self._loop)])
+        packet.pts = self.sent * FRAME
+        packet.dts = packet.pts
+        packet.time_base = fractions.Fraction(1, RATE)
+        self.sent += 1
+        return packet
+
+
 def dominant_frequency(samples: np.ndarray, rate: int = RATE) -> float:
     """The strongest frequency in ``samples`` (Hann window, parabolic peak interpolation)."""
     if samples.size < 64:
@@ -101,6 +158,21 @@ class Heard:
     # (arrival, pts) per packet: pts is the RTP timestamp relative to the first one.
     timestamps: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=1500))
     packets: int = 0
+    # Undecoded packets (arrival, packet), kept instead of ``frames`` by a Tab made with
+    # ``decode_audio=False``: decoded only when judged (cheap on a loaded machine).
+    raw: deque[tuple[float, av.Packet[Any]]] = field(default_factory=lambda: deque(maxlen=500))
+
+    def decoded_since(self, since: float, limit: int = 25) -> np.ndarray:
+        """The last ``limit`` raw packets that arrived after ``since``, decoded."""
+        packets = [p for t, p in list(self.raw) if t > since][-limit:]
+        decoder = OpusPacketDecoder()
+        chunks = [decoder.decode(p) for p in packets]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    def count_since(self, since: float) -> int:
+        return sum(1 for t, _ in list(self.raw) if t > since) + sum(
+            1 for t, _ in list(self.frames) if t > since
+        )
 
     def recent(self, seconds: float) -> np.ndarray:
         need = int(seconds * RATE)
@@ -157,7 +229,8 @@ class Tab:
     """A loopback stand-in for a browser tab: one aiortc peer connection to the SFU.
 
     M-lines in the order media.js uses: video (floor video), audio (program, carries the
-    published audio), audio (channel).
+    published audio), audio (channel), then ``member_slots`` receive-only member audio
+    m-lines (plus as many member video m-lines with ``member_video``) for groups.
     """
 
     def __init__(
@@ -170,6 +243,9 @@ class Tab:
         audio: MediaStreamTrack | None = None,
         video: MediaStreamTrack | None = None,
         decode_video: bool = False,
+        member_slots: int = 0,
+        member_video: bool = False,
+        decode_audio: bool = True,
     ) -> None:
         self.sfu = sfu
         self.session_id = session_id
@@ -183,6 +259,7 @@ class Tab:
         self.channel_audio = Heard()
         self.video = SeenVideo()
         self._decode_video = decode_video
+        self._decode_audio = decode_audio
         self._tasks: list[asyncio.Task[None]] = []
         self.video_t = self.pc.addTransceiver(
             video or "video", direction="sendrecv" if video else "recvonly"
@@ -191,6 +268,15 @@ class Tab:
             audio or "audio", direction="sendrecv" if audio else "recvonly"
         )
         self.channel_t = self.pc.addTransceiver("audio", direction="recvonly")
+        self.member_t = [
+            self.pc.addTransceiver("audio", direction="recvonly") for _ in range(member_slots)
+        ]
+        self.member_video_t = [
+            self.pc.addTransceiver("video", direction="recvonly")
+            for _ in range(member_slots if member_video else 0)
+        ]
+        self.members = [Heard() for _ in range(member_slots)]
+        self.member_videos = [SeenVideo() for _ in self.member_video_t]
         self._started: set[int] = set()
 
     async def connect(self, *, listen_to_floor_video: bool = True) -> str:
@@ -223,15 +309,20 @@ class Tab:
         for transceiver, sink in (
             (self.program_t, self.program),
             (self.channel_t, self.channel_audio),
+            *zip(self.member_t, self.members, strict=True),
         ):
             track = transceiver.receiver.track
             if track is not None and id(track) not in self._started:
                 self._started.add(id(track))
                 self._tasks.append(asyncio.ensure_future(self._read_audio(track, sink)))
-        track = self.video_t.receiver.track
-        if track is not None and id(track) not in self._started:
-            self._started.add(id(track))
-            self._tasks.append(asyncio.ensure_future(self._read_video(track)))
+        for transceiver, seen in (
+            (self.video_t, self.video),
+            *zip(self.member_video_t, self.member_videos, strict=True),
+        ):
+            track = transceiver.receiver.track
+            if track is not None and id(track) not in self._started:
+                self._started.add(id(track))
+                self._tasks.append(asyncio.ensure_future(self._read_video(track, seen)))
 
     async def _read_audio(self, track: MediaStreamTrack, sink: Heard) -> None:
         decoder = OpusPacketDecoder()
@@ -241,29 +332,32 @@ class Tab:
                 now = time.monotonic()
                 sink.packets += 1
                 sink.timestamps.append((now, int(packet.pts or 0)))
+                if not self._decode_audio:
+                    sink.raw.append((now, packet))
+                    continue
                 samples = decoder.decode(packet)
                 sink.frames.append((now, samples))
         except (MediaStreamError, asyncio.CancelledError):
             pass
 
-    async def _read_video(self, track: MediaStreamTrack) -> None:
+    async def _read_video(self, track: MediaStreamTrack, seen: SeenVideo) -> None:
         codec = av.CodecContext.create("libvpx", "r")
         try:
             while True:
                 packet = await track.recv()
-                self.video.packets += 1
+                seen.packets += 1
                 if packet.is_keyframe:
-                    self.video.keyframes += 1
+                    seen.keyframes += 1
                 if self._decode_video:
                     try:
                         frames = codec.decode(packet)
                     except av.FFmpegError:
                         continue
                     for frame in frames:
-                        self.video.decoded += 1
-                        self.video.size = (frame.width, frame.height)
-                        if self.video.first_decoded_at is None:
-                            self.video.first_decoded_at = time.monotonic()
+                        seen.decoded += 1
+                        seen.size = (frame.width, frame.height)
+                        if seen.first_decoded_at is None:
+                            seen.first_decoded_at = time.monotonic()
         except (MediaStreamError, asyncio.CancelledError):
             pass
 

@@ -6,8 +6,10 @@ negotiation. aiortc would otherwise pick the offer's first common codec (Safari 
 H.264 first) and relabel forwarded VP8 as something else.
 
 Limits: the offer's size (``settings.max_sdp_bytes``), at most two audio m-lines and one
-video m-line (floor/booth audio, channel audio, floor video), nothing else. A violation is a
-:class:`~simultan.errors.ProtocolError` with a message a client developer can act on.
+video m-line (floor/booth audio, channel audio, floor video) plus one member audio and one
+member video slot per other member of the largest group (see :mod:`.rooms`), nothing else.
+A violation is a :class:`~simultan.errors.ProtocolError` with a message a client developer
+can act on.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from dataclasses import dataclass
 
 from aiortc import sdp as aiortc_sdp
 
+from simultan.core.rooms import MAX_GROUP
 from simultan.errors import ProtocolError
 
-MAX_AUDIO_MLINES = 2
-MAX_VIDEO_MLINES = 1
+# The plenary's three m-lines (floor video, program, channel) plus one member audio and one
+# member video slot for each other member of the largest group (see .rooms).
+MAX_AUDIO_MLINES = 2 + MAX_GROUP - 1
+MAX_VIDEO_MLINES = 1 + MAX_GROUP - 1
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 _M_LINE = re.compile(r"^m=(\w+) (\d+)(?:/\d+)? (\S+)((?: \S+)*)$")

@@ -11,6 +11,8 @@ Protocol later. The five concerns map to methods:
   routing function of the core) and :meth:`MediaPlane.set_booth_feeds` (what each
   interpreter hears);
 - **record**: :meth:`MediaPlane.start_recording` / :meth:`MediaPlane.stop_recording`;
+- **rooms**: :meth:`MediaPlane.set_rooms` and :meth:`MediaPlane.place` (groups: each
+  member receives every other member on pre-allocated member slots, see :mod:`.rooms`);
 - **stats**: :meth:`MediaPlane.stats`.
 
 Source keys: ``"floor"`` (audio + video) and ``"interpreter:<person_id>"`` (audio), plus
@@ -25,10 +27,14 @@ What a session receives, by m-line of its offer (in order):
   (switchable with ``select_channel``); for an interpreter their booth partner (the page
   plays it at a lower volume).
 
+Further m-lines are member slots (further audio: member audio 0, 1, ...; further video:
+member video 0, 1, ...), silent in the plenary; in a group they carry the other members.
+Source keys of group members: ``"member:<person_id>"`` (audio + video).
+
 A session never receives its own published source. What it publishes (``publish``, already
 authorized by the control plane) comes from the first audio m-line it sends on, plus its
-video m-line when ``publish == "floor"``. With ``publish=None`` incoming media is refused in
-the answer, so nobody can hear it.
+video m-line when ``publish`` is ``"floor"`` or a member key. With ``publish=None``
+incoming media is refused in the answer, so nobody can hear it.
 """
 
 from __future__ import annotations
@@ -72,6 +78,19 @@ class BoothFeed:
 
     hear: str = FLOOR
     partner: str | None = None
+
+
+@dataclass(frozen=True)
+class RoomMedia:
+    """What one room (a group) forwards: every member's tracks to every other member.
+
+    ``members`` are source keys in slot order (a session's member slot ``i`` carries the
+    ``i``-th member other than itself); ``routes`` are the room's own channel -> source key
+    (an interpreter assigned to the group), heard on the channel slot.
+    """
+
+    members: tuple[str, ...] = ()
+    routes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,16 @@ class MediaPlane(Protocol):
 
     def set_booth_feeds(self, feeds: Mapping[str, BoothFeed]) -> None:
         """Apply interpreter source key -> what that interpreter hears."""
+        ...
+
+    def set_rooms(self, rooms: Mapping[str, RoomMedia]) -> None:
+        """Apply every group's members and routes (room id -> RoomMedia); the plenary is
+        implicit: a session placed nowhere (or in a room not listed) is in the plenary."""
+        ...
+
+    def place(self, session_id: str, room: str | None) -> None:
+        """Put a session in a room (None or "plenary": back in the plenary), no
+        renegotiation; a session not negotiated yet takes its place when it is."""
         ...
 
     def add_local_source(

@@ -33,6 +33,7 @@ from simultan.media.plane import (
     FLOOR,
     BoothFeed,
     MediaStats,
+    RoomMedia,
     SessionStats,
     SourceGone,
     SourceStats,
@@ -40,6 +41,7 @@ from simultan.media.plane import (
     check_source_key,
 )
 from simultan.media.recorder import Recorder
+from simultan.media.rooms import RoomTable, publishes_video, slot_name
 from simultan.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -114,6 +116,7 @@ class EmbeddedSfu:
         self._sessions: dict[str, _Session] = {}
         self._routes: dict[str, str] = {}
         self._booth_feeds: dict[str, BoothFeed] = {}
+        self._rooms = RoomTable()
         self._local: dict[str, _LocalSource] = {}
         self._meters: dict[str, LevelMeter] = {}
         self._recorder: Recorder | None = None
@@ -210,19 +213,23 @@ class EmbeddedSfu:
     def _apply_offer(self, session: _Session, offer: Offer, publish: str | None) -> None:
         """Decide each m-line's direction and bind our down tracks to its sender."""
         by_mid = {t.mid: t for t in session.pc.getTransceivers()}
-        audio_seen = 0
+        seen = {"audio": 0, "video": 0}
         taken = {"audio": False, "video": False}
         for m in offer.media:
             transceiver = by_mid.get(m.mid)
             if transceiver is None:
                 raise ProtocolError(f"SDP offer m-line {m.index} has no a=mid")
-            if m.kind == "video":
-                slot = "video"
-            else:
-                slot = "program" if audio_seen == 0 else "channel"
-                audio_seen += 1
+            slot = slot_name(m.kind, seen[m.kind])
+            seen[m.kind] += 1
+            if slot not in session.down:  # a member slot (see .rooms)
+                session.down[slot] = DownTrack(
+                    m.kind,
+                    self._board,
+                    queue_size=VIDEO_QUEUE if m.kind == "video" else AUDIO_QUEUE,
+                    name=f"{session.id}/{slot}",
+                )
             send = m.receives and (slot != "video" or session.listen_video)
-            may_publish = publish is not None and (m.kind == "audio" or publish == FLOOR)
+            may_publish = publish is not None and (m.kind == "audio" or publishes_video(publish))
             recv = m.sends and may_publish and not taken[m.kind]
             if recv:
                 taken[m.kind] = True
@@ -343,6 +350,7 @@ class EmbeddedSfu:
         finally:
             if self._sessions.get(session_id) is session:
                 del self._sessions[session_id]
+                self._rooms.forget(session_id)
 
     # -- routing -------------------------------------------------------------------------
 
@@ -368,6 +376,26 @@ class EmbeddedSfu:
         for session in self._sessions.values():
             self._resolve(session)
 
+    def set_rooms(self, rooms: Mapping[str, RoomMedia]) -> None:
+        for room in rooms.values():
+            for key in room.members:
+                check_source_key(key)
+            for ch, key in room.routes.items():
+                check_channel(ch)
+                check_source_key(key)
+        self._rooms.set_rooms(rooms)
+        for session in self._sessions.values():
+            self._resolve(session)
+
+    def place(self, session_id: str, room: str | None) -> None:
+        self._rooms.place(session_id, room)
+        session = self._sessions.get(session_id)
+        if session is not None:
+            self._resolve(session)
+
+    def room_of(self, session_id: str) -> str:
+        return self._rooms.room_of(session_id)
+
     @property
     def routes(self) -> Mapping[str, str]:
         return dict(self._routes)
@@ -375,7 +403,7 @@ class EmbeddedSfu:
     def _resolve(self, session: _Session) -> None:
         """Point each of the session's down tracks at the source it should carry now."""
         booth = self._booth_feeds.get(session.publish) if session.publish else None
-        wanted: dict[str, str | None] = {
+        plenary: dict[str, str | None] = {
             "video": FLOOR if session.listen_video else None,
             "program": booth.hear if booth else FLOOR,
             "channel": (
@@ -384,6 +412,13 @@ class EmbeddedSfu:
                 else (self._routes.get(session.channel) if session.channel else None)
             ),
         }
+        wanted = self._rooms.wanted(
+            session.id,
+            publish=session.publish,
+            channel=session.channel,
+            plenary=plenary,
+            slots=session.down,
+        )
         for slot, key in wanted.items():
             if slot not in session.bound or key == session.publish:
                 key = None
