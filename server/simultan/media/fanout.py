@@ -17,6 +17,15 @@ Three nouns (Galène's ``Up``/``Down`` split, in asyncio):
   each (key, kind). Moving a subscriber to another key is a dictionary move, no
   renegotiation.
 
+Two ways out of a feed. *Queued* down tracks (recorders, level meters) get each encoded
+frame and are read with ``recv()``. *Direct* down tracks (every session's sender) get each
+RTP packet, once per feed packet, and write it out at once through their :class:`Wire`:
+the header rewritten (sequence number and timestamp continuous across source changes),
+SRTP-protected, one ``sendto`` (see :mod:`.passthrough`). No task, queue or clock call per
+subscriber and packet; a subscriber whose socket will not take a packet loses it. Remote
+feeds get RTP from their receiver's tap (the publisher's packetization is kept); local
+feeds packetize each frame once. Video feeds keep the last packets for NACKs.
+
 Subscribers follow a *key*, not a feed: when a publisher reconnects under the same key, its
 new feed reaches the same subscribers.
 """
@@ -26,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -54,13 +64,53 @@ AUDIO_LAG_RESTART_S = 10.0
 # How fast the lag baseline may creep up, to follow a publisher clock slower than ours.
 CLOCK_DRIFT_ALLOWANCE = 0.001
 
+# Packets a video feed keeps to answer NACKs (a power of two): ~1 s at 700 kb/s.
+RTP_CACHE = 512
+# Within one source, a sequence jump this large (either way) is a restarted stream.
+MAX_SEQUENCE_JUMP = 3000
+
 _feed_ids = itertools.count(1)
+
+
+class RtpLike(Protocol):
+    """What the direct path reads of an RTP packet (aiortc's ``RtpPacket`` has it)."""
+
+    sequence_number: int
+    timestamp: int
+    marker: int
+    payload: bytes
+
+
+class WireLike(Protocol):
+    """A subscriber's way out (:class:`simultan.media.passthrough.Wire`)."""
+
+    def send(self, payload: bytes, marker: int, seq: int, ts: int, ntp: int) -> bool: ...
+
+    def resend(self, payload: bytes, marker: int, seq: int, ts: int) -> bool: ...
+
+
+Packetize = Callable[["av.Packet[Any]"], tuple[list[bytes], int]]
+
+
+class _LocalRtp:
+    __slots__ = ("marker", "payload", "sequence_number", "timestamp")
+
+    def __init__(self, sequence_number: int, timestamp: int, marker: int, payload: bytes) -> None:
+        self.sequence_number = sequence_number
+        self.timestamp = timestamp
+        self.marker = marker
+        self.payload = payload
 
 
 class Subscriber(Protocol):
     kind: str
+    direct: bool
 
     def push(self, packet: av.Packet[Any], feed_id: int, arrival: float) -> None: ...
+
+    def push_rtp(
+        self, packet: RtpLike, feed: Feed, arrival_ms: int, ntp: int, keyframe: bool
+    ) -> None: ...
 
 
 @dataclass
@@ -69,6 +119,7 @@ class FeedCounters:
     frames_out: int = 0
     keyframe_requests: int = 0
     late_drops: int = 0
+    rtp_in: int = 0
 
 
 class LagGate:
@@ -112,7 +163,15 @@ class Feed:
         request_keyframe: Callable[[], bool] | None = None,
         on_ended: Callable[[Feed], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        packetize: Packetize | None = None,
+        wall_ms: Callable[[], int] | None = None,
+        ntp_from_ms: Callable[[int], int] | None = None,
+        keyframe_start: Callable[[bytes], bool] | None = None,
     ) -> None:
+        """``packetize``: a local feed's frames become RTP here (remote feeds get
+        :meth:`on_rtp` from their receiver instead). ``wall_ms`` and ``ntp_from_ms`` give
+        the wall clock of a local frame and its NTP form; ``keyframe_start`` tells the first
+        packet of a video keyframe from its RTP payload."""
         self.id = next(_feed_ids)
         self.key = key
         self.kind = kind
@@ -127,6 +186,72 @@ class Feed:
         self._lag = LagGate() if kind == "audio" else None
         self._task: asyncio.Task[None] | None = None
         self.ended = False
+        self.on_finish: Callable[[], None] | None = None
+        self._packetize = packetize
+        self._wall_ms = wall_ms or (lambda: int(time.time() * 1000))
+        self._ntp = ntp_from_ms or (lambda ms: 0)
+        self._keyframe_start = keyframe_start or (lambda payload: False)
+        self._rtp_lag = LagGate() if kind == "audio" else None
+        self._rtp_last_seq: int | None = None
+        self._local_seq = 0
+        self._cache: list[RtpLike | None] | None = [None] * RTP_CACHE if kind == "video" else None
+
+    # -- the direct path -----------------------------------------------------------------
+
+    def on_rtp(self, packet: RtpLike, arrival_ms: int) -> None:
+        """A received RTP packet of this feed's track (the receiver's tap)."""
+        if self.ended or self._board.feed(self.key, self.kind) is not self:
+            return
+        self.counters.rtp_in += 1
+        seq = packet.sequence_number
+        if self._rtp_lag is not None:  # audio
+            last = self._rtp_last_seq
+            if last is not None and ((last - seq) & 0xFFFF) < 100:
+                return  # a duplicate or a late one: never send time backwards
+            self._rtp_last_seq = seq
+            if self._rtp_lag.late(packet.timestamp / AUDIO_CLOCK, arrival_ms / 1000):
+                self.counters.late_drops += 1
+                return
+            keyframe = False
+        else:
+            keyframe = self._keyframe_start(packet.payload)
+            assert self._cache is not None
+            self._cache[seq % RTP_CACHE] = packet
+        self._forward(packet, arrival_ms, keyframe)
+
+    def _forward(self, packet: RtpLike, arrival_ms: int, keyframe: bool) -> None:
+        subs = self._board.rtp_subscribers(self.key, self.kind)
+        if not subs:
+            return
+        ntp = self._ntp(arrival_ms)
+        for sub in subs:
+            sub.push_rtp(packet, self, arrival_ms, ntp, keyframe)
+        self.counters.frames_out += len(subs)
+
+    def _forward_frame(self, packet: av.Packet[Any]) -> None:
+        """A local feed: packetize the frame once, forward each packet."""
+        assert self._packetize is not None
+        if not self._board.rtp_subscribers(self.key, self.kind):
+            return
+        payloads, timestamp = self._packetize(packet)
+        arrival_ms = self._wall_ms()
+        last = len(payloads) - 1
+        for i, payload in enumerate(payloads):
+            rtp = _LocalRtp(self._local_seq, timestamp & 0xFFFFFFFF, int(i == last), payload)
+            self._local_seq = (self._local_seq + 1) & 0xFFFF
+            keyframe = i == 0 and bool(packet.is_keyframe) and self.kind == "video"
+            if self._cache is not None:
+                self._cache[rtp.sequence_number % RTP_CACHE] = rtp
+            self._forward(rtp, arrival_ms, keyframe)
+
+    def cached(self, seq: int) -> RtpLike | None:
+        """The packet with input sequence number ``seq``, if still kept (video)."""
+        if self._cache is None:
+            return None
+        packet = self._cache[seq % RTP_CACHE]
+        if packet is None or packet.sequence_number != seq:
+            return None
+        return packet
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -152,12 +277,15 @@ class Feed:
                     and packet.time_base is not None
                     and self._lag.late(float(packet.pts * packet.time_base), now)
                 ):
-                    self.counters.late_drops += 1
+                    if not self.counters.rtp_in:  # else counted on the RTP path
+                        self.counters.late_drops += 1
                     continue
-                subscribers = self._board.subscribers(self.key, self.kind)
+                subscribers = self._board.frame_subscribers(self.key, self.kind)
                 for sub in subscribers:
                     sub.push(packet, self.id, now)
                 self.counters.frames_out += len(subscribers)
+                if self._packetize is not None:
+                    self._forward_frame(packet)
         except MediaStreamError:
             pass
         except asyncio.CancelledError:
@@ -171,6 +299,8 @@ class Feed:
         if self.ended:
             return
         self.ended = True
+        if self.on_finish is not None:
+            self.on_finish()
         if self._on_ended is not None:
             self._on_ended(self)
 
@@ -196,6 +326,17 @@ class Feed:
 class _Route:
     subscribers: list[Subscriber] = field(default_factory=list)
     feed: Feed | None = None
+    # Split by way out, recomputed on every change (feeds iterate them per packet).
+    direct: list[Subscriber] = field(default_factory=list)
+    queued: list[Subscriber] = field(default_factory=list)
+
+    def set_subscribers(self, subscribers: list[Subscriber]) -> None:
+        self.subscribers = subscribers
+        self.direct = [s for s in subscribers if s.direct]
+        self.queued = [s for s in subscribers if not s.direct]
+
+
+_NO_SUBSCRIBERS: list[Subscriber] = []
 
 
 class Switchboard:
@@ -208,6 +349,14 @@ class Switchboard:
     def subscribers(self, key: str, kind: str) -> list[Subscriber]:
         route = self._routes.get((key, kind))
         return route.subscribers if route is not None else []
+
+    def rtp_subscribers(self, key: str, kind: str) -> list[Subscriber]:
+        route = self._routes.get((key, kind))
+        return route.direct if route is not None else _NO_SUBSCRIBERS
+
+    def frame_subscribers(self, key: str, kind: str) -> list[Subscriber]:
+        route = self._routes.get((key, kind))
+        return route.queued if route is not None else _NO_SUBSCRIBERS
 
     def feed(self, key: str, kind: str) -> Feed | None:
         route = self._routes.get((key, kind))
@@ -244,7 +393,7 @@ class Switchboard:
         if key is None:
             return
         route = self._routes.setdefault((key, sub.kind), _Route())
-        route.subscribers = [*route.subscribers, sub]  # copy-on-write: feeds iterate it
+        route.set_subscribers([*route.subscribers, sub])  # copy-on-write: feeds iterate it
         if isinstance(sub, DownTrack):
             sub.source_changed()
 
@@ -254,7 +403,7 @@ class Switchboard:
             return
         route = self._routes.get((key, sub.kind))
         if route is not None:
-            route.subscribers = [s for s in route.subscribers if s is not sub]
+            route.set_subscribers([s for s in route.subscribers if s is not sub])
             self._gc(key, sub.kind)
 
     def source_of(self, sub: Subscriber) -> str | None:
@@ -275,9 +424,10 @@ class Switchboard:
 
 @dataclass
 class DownCounters:
-    frames_out: int = 0
+    frames_out: int = 0  # frames (queued) or RTP packets (direct) sent
     drops: int = 0
     reanchors: int = 0
+    retransmits: int = 0
 
 
 class DownTrack(MediaStreamTrack):
@@ -290,8 +440,20 @@ class DownTrack(MediaStreamTrack):
         *,
         queue_size: int,
         name: str = "",
+        direct: bool = False,
     ) -> None:
+        """``direct``: this track is a sender's; packets go out through the :class:`Wire`
+        bound to it (:meth:`bind_wire`), never through ``recv()``."""
         super().__init__()
+        self.direct = direct
+        self._wire: WireLike | None = None
+        self._rtp_feed: Feed | None = None
+        self._seq_off = 0
+        self._ts_off = 0
+        self._anchor_seq = 0
+        self._out_seq = random.randrange(0, 32768)
+        self._out_ts = random.getrandbits(32)
+        self._out_arrival_ms = 0
         if kind not in ("audio", "video"):
             raise ValueError(f"kind must be audio or video, not {kind!r}")
         self.kind = kind
@@ -329,6 +491,85 @@ class DownTrack(MediaStreamTrack):
             self._need_keyframe = True
             self._board.request_keyframe(self.source)
 
+    # -- the direct path -----------------------------------------------------------------
+
+    @property
+    def wired(self) -> bool:
+        return self._wire is not None
+
+    def bind_wire(self, wire: WireLike | None) -> None:
+        """Its sender started (or stopped carrying this track): send through ``wire``."""
+        self._wire = wire
+        if wire is not None and self.kind == "video":
+            self._need_keyframe = True
+            self._board.request_keyframe(self.source)
+
+    def push_rtp(
+        self, packet: RtpLike, feed: Feed, arrival_ms: int, ntp: int, keyframe: bool
+    ) -> None:
+        wire = self._wire
+        if wire is None or self.readyState != "live":
+            return
+        seq_in = packet.sequence_number
+        if self._need_keyframe:  # video: a new source, a late join, or after a drop
+            if not keyframe:
+                self.counters.drops += 1
+                self._board.request_keyframe(self.source)
+                return
+            self._need_keyframe = False
+            self._anchor(packet, feed, arrival_ms, same_timeline=feed is self._rtp_feed)
+        elif feed is not self._rtp_feed:
+            self._anchor(packet, feed, arrival_ms, same_timeline=False)
+        else:
+            jump = (seq_in + self._seq_off - self._out_seq) & 0xFFFF
+            if MAX_SEQUENCE_JUMP < jump < 0x10000 - MAX_SEQUENCE_JUMP:
+                self._anchor(packet, feed, arrival_ms, same_timeline=False)
+        seq = (seq_in + self._seq_off) & 0xFFFF
+        ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        if wire.send(packet.payload, packet.marker, seq, ts, ntp):
+            self.counters.frames_out += 1
+        else:
+            self.counters.drops += 1
+            if self.kind == "video":
+                # A decoder cannot skip: wait for the next keyframe, and number on from the
+                # last packet that went out (no gap for the listener to NACK).
+                self._need_keyframe = True
+                self._board.request_keyframe(self.source)
+                return
+        if (seq - self._out_seq) & 0xFFFF < 0x8000:  # not a late one
+            self._out_seq = seq
+            self._out_ts = ts
+            self._out_arrival_ms = arrival_ms
+
+    def _anchor(self, packet: RtpLike, feed: Feed, arrival_ms: int, *, same_timeline: bool) -> None:
+        """Continue this track's sequence numbers (and timestamps) from where they were."""
+        self._seq_off = (self._out_seq + 1 - packet.sequence_number) & 0xFFFF
+        self._anchor_seq = (self._out_seq + 1) & 0xFFFF
+        if not same_timeline:
+            elapsed = 0
+            if self._rtp_feed is not None:
+                elapsed = max(0, arrival_ms - self._out_arrival_ms) * self._clock_rate // 1000
+            out_ts = self._out_ts + max(self._min_step, elapsed)
+            self._ts_off = (out_ts - packet.timestamp) & 0xFFFFFFFF
+            self.counters.reanchors += 1
+        self._rtp_feed = feed
+
+    def retransmit(self, seq: int) -> bool:
+        """A subscriber NACKed ``seq`` (our numbering): resend it from the feed's cache."""
+        wire, feed = self._wire, self._rtp_feed
+        if wire is None or feed is None:
+            return False
+        if (seq - self._anchor_seq) & 0xFFFF > (self._out_seq - self._anchor_seq) & 0xFFFF:
+            return False  # sent before the current source, or never
+        packet = feed.cached((seq - self._seq_off) & 0xFFFF)
+        if packet is None:
+            return False
+        ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        if not wire.resend(packet.payload, packet.marker, seq, ts):
+            return False
+        self.counters.retransmits += 1
+        return True
+
     def push(self, packet: av.Packet[Any], feed_id: int, arrival: float) -> None:
         if not self._started or self.readyState != "live":
             return
@@ -364,6 +605,15 @@ class DownTrack(MediaStreamTrack):
                 self._board.request_keyframe(self.source)
 
     async def recv(self) -> av.Packet[Any]:
+        if self.direct:
+            # A sender's task asks, but its packets go out through the wire: wait idle.
+            while self.readyState == "live":
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            raise MediaStreamError
         self.start()
         while not self._queue:
             if self.readyState != "live":
@@ -419,6 +669,7 @@ class DownTrack(MediaStreamTrack):
         super().stop()
         self._board.detach(self)
         self._queue.clear()
+        self._wire = None
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

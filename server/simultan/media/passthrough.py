@@ -24,6 +24,18 @@ neither. Three hooks, all checked against the pinned version (aiortc 1.16.0):
    track's ``keyframe_requested()`` when it has one, so the SFU can ask the publisher
    (:func:`request_keyframe` sends a PLI through the publisher's receiver).
 
+4. **Direct send path.** A sender whose track offers ``bind_wire`` (a
+   :class:`~.fanout.DownTrack`) gets a :class:`Wire` once aiortc starts it (``send()``):
+   the SFU then writes RTP itself, per feed packet and subscriber: a 12-byte header with the
+   subscriber's SSRC, sequence number and timestamp (plus its mid extension), SRTP-protected
+   with the subscriber's session, one ``sendto`` on the selected ICE pair's socket. The
+   sender's own RTP task waits idle in ``recv()``; its RTCP task keeps sending true sender
+   reports, because :meth:`Wire.send` keeps the sender's packet/octet counts and NTP/RTP
+   pair up to date. NACKs reach ``RTCRtpSender._retransmit``, which asks the track to
+   answer from its feed's cache (RTX when negotiated). On the receive side, a receiver
+   given a tap (:func:`tap_receiver`) hands each RTP packet, RTX unwrapped, with aiortc's
+   own arrival time, to the tap before its jitter buffer sees it.
+
 Optionally (``low_latency_audio``, on by default) the audio receiver's jitter buffer, which
 holds four frames (~80 ms) before releasing one, is replaced by :class:`ForwardingAudioBuffer`:
 an Opus RTP packet is a whole frame, and reordering and loss concealment are the listener's
@@ -39,6 +51,9 @@ from __future__ import annotations
 import asyncio
 import fractions
 import logging
+import random
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import aiortc
@@ -56,7 +71,10 @@ if aiortc.__version__ != REQUIRED_AIORTC:  # pragma: no cover - depends on the e
 
 import aiortc.rtcrtpreceiver as _receiver_mod  # noqa: E402
 from aiortc.codecs.base import Decoder  # noqa: E402
+from aiortc.codecs.opus import OpusEncoder  # noqa: E402
+from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
 from aiortc.jitterbuffer import JitterFrame  # noqa: E402
+from aiortc.rtcdtlstransport import State as _DtlsState  # noqa: E402
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
 from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
@@ -72,12 +90,20 @@ VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 _ORIGINAL_GET_DECODER = _receiver_mod.get_decoder  # type: ignore[attr-defined]
 _ORIGINAL_JITTER_BUFFER = _receiver_mod.JitterBuffer  # type: ignore[attr-defined]
 _ORIGINAL_SEND_KEYFRAME = RTCRtpSender._send_keyframe
+_ORIGINAL_HANDLE_RTP = RTCRtpReceiver._handle_rtp_packet
+_ORIGINAL_SEND = RTCRtpSender.send
+_ORIGINAL_REPLACE_TRACK = RTCRtpSender.replaceTrack
+_ORIGINAL_RETRANSMIT = RTCRtpSender._retransmit
 
 for _name, _owner in (
     ("_send_rtcp_pli", RTCRtpReceiver),
     ("receive", RTCRtpReceiver),
     ("_send_keyframe", RTCRtpSender),
     ("_next_encoded_frame", RTCRtpSender),
+    ("_handle_rtp_packet", RTCRtpReceiver),
+    ("_retransmit", RTCRtpSender),
+    ("send", RTCRtpSender),
+    ("replaceTrack", RTCRtpSender),
 ):
     if not callable(getattr(_owner, _name, None)):  # pragma: no cover
         raise ImportError(f"aiortc {aiortc.__version__}: {_owner.__name__}.{_name} is missing")
@@ -206,6 +232,265 @@ async def _receive(self: RTCRtpReceiver, parameters: Any) -> None:
         self._RTCRtpReceiver__decoder_queue = _InlineDecoderQueue(  # type: ignore[attr-defined]
             current, track._queue
         )
+    buffer = getattr(self, "_RTCRtpReceiver__jitter_buffer", None)
+    if buffer is not None and not isinstance(buffer, _TapBuffer):
+        self._RTCRtpReceiver__jitter_buffer = _TapBuffer(buffer, self)  # type: ignore[attr-defined]
+
+
+# -- receive tap ---------------------------------------------------------------------------
+
+RtpTap = Callable[[RtpPacket, int], None]
+"""Called with each received RTP packet (RTX unwrapped) and aiortc's arrival time in ms
+(wall clock, since the NTP epoch)."""
+
+
+class _TapBuffer:
+    """Wraps a receiver's jitter buffer: the receiver's tap sees each packet first."""
+
+    def __init__(self, inner: Any, receiver: RTCRtpReceiver) -> None:
+        self._inner = inner
+        self._receiver = receiver
+
+    @property
+    def capacity(self) -> int:
+        return int(self._inner.capacity)
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        receiver: Any = self._receiver
+        tap = receiver._simultan_tap
+        if tap is not None:
+            tap(packet, receiver._simultan_arrival)
+        result: tuple[bool, JitterFrame | None] = self._inner.add(packet)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def _handle_rtp_packet(self: RTCRtpReceiver, packet: RtpPacket, arrival_time_ms: int) -> None:
+    self._simultan_arrival = arrival_time_ms  # type: ignore[attr-defined]
+    await _ORIGINAL_HANDLE_RTP(self, packet, arrival_time_ms)
+
+
+def tap_receiver(receiver: RTCRtpReceiver, tap: RtpTap | None) -> None:
+    """Give ``receiver`` a tap (None removes it). Works before or after it starts."""
+    receiver._simultan_tap = tap  # type: ignore[attr-defined]
+
+
+def untap_receiver(receiver: RTCRtpReceiver, tap: RtpTap) -> None:
+    """Remove ``tap`` from ``receiver`` unless another tap replaced it meanwhile."""
+    if getattr(receiver, "_simultan_tap", None) == tap:
+        receiver._simultan_tap = None  # type: ignore[attr-defined]
+
+
+RTCRtpReceiver._simultan_tap = None  # type: ignore[attr-defined]
+RTCRtpReceiver._simultan_arrival = 0  # type: ignore[attr-defined]
+
+
+def ntp_from_ms(ms: int) -> int:
+    """aiortc's wall-clock milliseconds (since 1900) as a 64-bit NTP timestamp."""
+    seconds, rest = divmod(ms, 1000)
+    return (seconds << 32) | ((rest << 32) // 1000)
+
+
+def vp8_rtp_starts_keyframe(payload: bytes) -> bool:
+    """True if an RTP VP8 payload (RFC 7741) is the first packet of a keyframe."""
+    if len(payload) < 2:
+        return False
+    b0 = payload[0]
+    if not b0 & 0x10 or b0 & 0x07:  # S bit, partition 0
+        return False
+    i = 1
+    if b0 & 0x80:  # X: extension byte
+        x = payload[1]
+        i = 2
+        if x & 0x80:  # I: picture id, 7 or 15 bits
+            if len(payload) <= i:
+                return False
+            i += 2 if payload[i] & 0x80 else 1
+        if x & 0x40:  # L: TL0PICIDX
+            i += 1
+        if x & 0x30:  # T or K: TID/KEYIDX
+            i += 1
+    return len(payload) > i and not payload[i] & 0x01
+
+
+class Packetizer:
+    """Splits encoded frames (``av.Packet``) into RTP payloads, once per feed.
+
+    aiortc's own codec packers: Opus is one payload per packet; VP8 gets RFC 7741
+    descriptors with a running picture id.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self._packer: OpusEncoder | Vp8Encoder = OpusEncoder() if kind == "audio" else Vp8Encoder()
+
+    def pack(self, packet: av.Packet[Any]) -> tuple[list[bytes], int]:
+        return self._packer.pack(packet)
+
+
+# -- direct send ---------------------------------------------------------------------------
+
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+_RTP_HEADER = struct.Struct("!BBHII")
+_CONNECTED = _DtlsState.CONNECTED
+
+
+def _mid_extension(parameters: Any) -> bytes:
+    """The RTP header extension block carrying the mid (one-byte form), or b""."""
+    mid = str(parameters.muxId or "").encode()
+    ext_id = next((e.id for e in parameters.headerExtensions if e.uri == MID_URI), None)
+    if not mid or ext_id is None or not 1 <= ext_id <= 14 or len(mid) > 16:
+        return b""
+    body = bytes([(ext_id << 4) | (len(mid) - 1)]) + mid
+    body += b"\x00" * (-len(body) % 4)
+    return b"\xbe\xde" + struct.pack("!H", len(body) // 4) + body
+
+
+class Wire:
+    """One subscriber's way out: RTP header, its SRTP session, one sendto on its ICE pair.
+
+    Built from a started :class:`RTCRtpSender` (its SSRC, negotiated payload type, RTX and
+    mid); keeps the sender's statistics (packets, octets, and the NTP/RTP timestamp pair
+    of the last packet sent) so aiortc's RTCP task sends true sender reports.
+    """
+
+    def __init__(self, sender: RTCRtpSender, parameters: Any) -> None:
+        self._sender: Any = sender
+        self._dtls: Any = sender.transport
+        codec = parameters.codecs[0]
+        self.payload_type: int = codec.payloadType
+        self.clock_rate: int = codec.clockRate
+        self.ssrc: int = sender._ssrc
+        self.rtx_ssrc: int = sender._rtx_ssrc
+        self.rtx_payload_type: int | None = next(
+            (
+                c.payloadType
+                for c in parameters.codecs
+                if c.mimeType.lower().endswith("/rtx")
+                and c.parameters.get("apt") == codec.payloadType
+            ),
+            None,
+        )
+        self._rtx_seq = random.randrange(0, 32768)
+        self._ext = _mid_extension(parameters)
+        self._byte0 = 0x90 if self._ext else 0x80
+        self._nominated: dict[int, Any] = self._dtls.transport._connection._nominated
+        self._pair: Any = None
+        self._sock: Any = None
+        self._addr: tuple[str, int] = ("", 0)
+        self._fallback: Any = None
+        self.sent = 0
+        self.failed = 0
+
+    def _resolve(self, pair: Any) -> bool:
+        self._pair = pair
+        if pair is None:
+            self._sock = self._fallback = None
+            return False
+        self._addr = pair.remote_addr
+        transport = getattr(pair.protocol, "transport", None)
+        sock = getattr(transport, "_sock", None)
+        if sock is not None and hasattr(sock, "sendto"):
+            self._sock, self._fallback = sock, None
+        else:  # e.g. a TURN relay: let aioice wrap it
+            self._sock, self._fallback = None, pair.protocol
+        return True
+
+    def send(self, payload: bytes, marker: int, seq: int, ts: int, ntp: int) -> bool:
+        """Protect and send one packet now; False if it could not go (never waits)."""
+        if not self._put(
+            _RTP_HEADER.pack(self._byte0, (marker << 7) | self.payload_type, seq, ts, self.ssrc)
+            + self._ext
+            + payload
+        ):
+            return False
+        sender = self._sender
+        sender._RTCRtpSender__packet_count += 1
+        sender._RTCRtpSender__octet_count += len(payload)
+        sender._RTCRtpSender__rtp_timestamp = ts
+        sender._RTCRtpSender__ntp_timestamp = ntp
+        return True
+
+    def resend(self, payload: bytes, marker: int, seq: int, ts: int) -> bool:
+        """Send a packet again (a NACK): as RTX when negotiated, else as it was."""
+        rtx_pt = self.rtx_payload_type
+        if rtx_pt is None:
+            data = _RTP_HEADER.pack(
+                self._byte0, (marker << 7) | self.payload_type, seq, ts, self.ssrc
+            )
+            return self._put(data + self._ext + payload)
+        rtx_seq = self._rtx_seq
+        self._rtx_seq = (rtx_seq + 1) & 0xFFFF
+        header = _RTP_HEADER.pack(self._byte0, (marker << 7) | rtx_pt, rtx_seq, ts, self.rtx_ssrc)
+        return self._put(header + self._ext + struct.pack("!H", seq) + payload)
+
+    def _put(self, packet: bytes) -> bool:
+        dtls = self._dtls
+        if dtls._state is not _CONNECTED:
+            self.failed += 1
+            return False
+        pair = self._nominated.get(1)
+        if pair is not self._pair and not self._resolve(pair):
+            self.failed += 1
+            return False
+        data = dtls._tx_srtp.protect(packet)
+        sock = self._sock
+        try:
+            if sock is not None:
+                sock.sendto(data, self._addr)
+            else:
+                task = asyncio.ensure_future(self._fallback.send_data(data, self._addr))
+                task.add_done_callback(_log_failure)
+        except OSError:  # the socket's buffer is full (a slow path): drop, never wait
+            self.failed += 1
+            return False
+        self.sent += 1
+        return True
+
+
+def _bind(sender: RTCRtpSender, track: Any) -> None:
+    bind = getattr(track, "bind_wire", None)
+    parameters = getattr(sender, "_simultan_parameters", None)
+    if callable(bind) and parameters is not None:
+        bind(Wire(sender, parameters))
+
+
+async def _send(self: RTCRtpSender, parameters: Any) -> None:
+    await _ORIGINAL_SEND(self, parameters)
+    if getattr(self, "_simultan_parameters", None) is None:
+        self._simultan_parameters = parameters  # type: ignore[attr-defined]
+        _bind(self, self.track)
+
+
+def _replace_track(self: RTCRtpSender, track: Any) -> None:
+    old = getattr(self, "_RTCRtpSender__track", None)
+    _ORIGINAL_REPLACE_TRACK(self, track)
+    if old is track:
+        return
+    unbind = getattr(old, "bind_wire", None)
+    if callable(unbind):
+        unbind(None)
+    _bind(self, track)
+
+
+async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:
+    track: Any = self.track
+    if getattr(track, "direct", False):
+        track.retransmit(sequence_number)
+        return
+    await _ORIGINAL_RETRANSMIT(self, sequence_number)
+
+
+def sender_counts(sender: RTCRtpSender) -> tuple[int, int, int, int]:
+    """(packets, octets, last RTP timestamp, its NTP time): what the next SR will say."""
+    s: Any = sender
+    return (
+        s._RTCRtpSender__packet_count,
+        s._RTCRtpSender__octet_count,
+        s._RTCRtpSender__rtp_timestamp,
+        s._RTCRtpSender__ntp_timestamp,
+    )
 
 
 def _send_keyframe(self: RTCRtpSender) -> None:
@@ -222,6 +507,10 @@ def install(*, low_latency_audio: bool = True) -> None:
     _receiver_mod.JitterBuffer = buffer  # type: ignore[attr-defined]
     RTCRtpReceiver.receive = _receive  # type: ignore[method-assign]
     RTCRtpSender._send_keyframe = _send_keyframe  # type: ignore[method-assign]
+    RTCRtpReceiver._handle_rtp_packet = _handle_rtp_packet  # type: ignore[method-assign]
+    RTCRtpSender.send = _send  # type: ignore[method-assign]
+    RTCRtpSender.replaceTrack = _replace_track  # type: ignore[method-assign]
+    RTCRtpSender._retransmit = _retransmit  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -230,6 +519,10 @@ def uninstall() -> None:
     _receiver_mod.JitterBuffer = _ORIGINAL_JITTER_BUFFER  # type: ignore[attr-defined]
     RTCRtpReceiver.receive = _ORIGINAL_RECEIVE  # type: ignore[method-assign]
     RTCRtpSender._send_keyframe = _ORIGINAL_SEND_KEYFRAME  # type: ignore[method-assign]
+    RTCRtpReceiver._handle_rtp_packet = _ORIGINAL_HANDLE_RTP  # type: ignore[method-assign]
+    RTCRtpSender.send = _ORIGINAL_SEND  # type: ignore[method-assign]
+    RTCRtpSender.replaceTrack = _ORIGINAL_REPLACE_TRACK  # type: ignore[method-assign]
+    RTCRtpSender._retransmit = _ORIGINAL_RETRANSMIT  # type: ignore[method-assign]
 
 
 def is_installed() -> bool:
@@ -261,4 +554,4 @@ def request_keyframe(receiver: RTCRtpReceiver) -> bool:
 
 def _log_failure(task: asyncio.Future[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.warning("PLI not sent: %r", task.exception())
+        logger.warning("not sent: %r", task.exception())

@@ -84,6 +84,14 @@ class _KeyframeRequester:
         return passthrough.request_keyframe(self.receiver)
 
 
+def _tap(receiver: RTCRtpReceiver, feed: Feed) -> None:
+    """Hand the receiver's RTP packets to ``feed`` until it ends."""
+    tap = feed.on_rtp
+    passthrough.tap_receiver(receiver, tap)
+
+    feed.on_finish = lambda: passthrough.untap_receiver(receiver, tap)
+
+
 def _direction(send: bool, recv: bool) -> str:
     if send and recv:
         return "sendrecv"
@@ -191,13 +199,25 @@ class EmbeddedSfu:
         session = _Session(id=session_id, pc=pc)
         session.down = {
             "video": DownTrack(
-                "video", self._board, queue_size=VIDEO_QUEUE, name=f"{session_id}/video"
+                "video",
+                self._board,
+                queue_size=VIDEO_QUEUE,
+                name=f"{session_id}/video",
+                direct=True,
             ),
             "program": DownTrack(
-                "audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/program"
+                "audio",
+                self._board,
+                queue_size=AUDIO_QUEUE,
+                name=f"{session_id}/program",
+                direct=True,
             ),
             "channel": DownTrack(
-                "audio", self._board, queue_size=AUDIO_QUEUE, name=f"{session_id}/channel"
+                "audio",
+                self._board,
+                queue_size=AUDIO_QUEUE,
+                name=f"{session_id}/channel",
+                direct=True,
             ),
         }
         self._sessions[session_id] = session
@@ -270,7 +290,10 @@ class EmbeddedSfu:
                 owner=session.id,
                 request_keyframe=_KeyframeRequester(transceiver.receiver),
                 on_ended=self._feed_ended,
+                keyframe_start=passthrough.vp8_rtp_starts_keyframe,
+                ntp_from_ms=passthrough.ntp_from_ms,
             )
+            _tap(transceiver.receiver, feed)
             if existing is not None:
                 self._spawn(existing.stop())
             session.feeds[transceiver.kind] = feed
@@ -447,6 +470,9 @@ class EmbeddedSfu:
                 self._board,
                 request_keyframe=encoded.force_keyframe,
                 on_ended=self._feed_ended,
+                packetize=passthrough.Packetizer(encoded.kind).pack,
+                keyframe_start=passthrough.vp8_rtp_starts_keyframe,
+                ntp_from_ms=passthrough.ntp_from_ms,
             )
             source.tracks.append(encoded)
             source.feeds.append(feed)
