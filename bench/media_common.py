@@ -151,7 +151,7 @@ async def _serve(path: str, mode: str) -> None:
                         req["sdp"],
                         publish=req.get("publish"),
                         channel=req.get("channel"),
-                        listen_to_floor_video=False,
+                        listen_to_floor_video=bool(req.get("video", False)),
                     )
                 reply = {"sdp": sdp, "seconds": time.perf_counter() - started}
             elif op == "stats":
@@ -164,6 +164,7 @@ async def _serve(path: str, mode: str) -> None:
                         "drops": st.drops,
                         "frames_in": st.frames_in,
                         "frames_out": st.frames_out,
+                        "late_drops": sum(x.late_drops for x in st.sources.values()),
                     }
                 reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
             elif op == "quit":

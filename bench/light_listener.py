@@ -1,0 +1,221 @@
+"""A load generator that costs less than the server: ICE, DTLS and SRTP only.
+
+aiortc sets each listener's connection up (offer, ICE, DTLS, SRTP keys); once it is up,
+RTP never goes past the socket: the listener's UDP protocol counts each packet from its
+RTP header (in the clear under SRTP: SSRC, sequence number, timestamp), and every
+``check_every``-th packet is SRTP-unprotected to check it really is our stream, keyed and
+authentic. STUN (consent), DTLS and RTCP still take aiortc's path.
+
+Per listener and stream: packets, unwrapped highest sequence number and RTP timestamp
+(expected frames from the timestamps: a source frame is 960 ticks of audio, so loss inside
+the SFU shows as well as loss on the wire), SRTP checks passed and failed.
+
+``python bench/light_listener.py load SOCKET N VIDEO`` runs N of them in their own process
+(the server's socket from :class:`media_common.ServerProcess`); it prints ``ready K`` once K
+hear something, then a JSON line of totals for each line read on stdin, until stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from media_common import CHANNEL, CONFIG, ServerProcess
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from simultan.media import ice
+
+_SSRC = re.compile(r"^a=ssrc:(\d+) ", re.M)
+
+
+@dataclass
+class StreamCount:
+    kind: str
+    packets: int = 0
+    first_seq: int | None = None
+    highest: int = 0
+    ts_first: int = 0
+    ts_highest: int = 0
+
+    def add(self, seq: int, ts: int) -> None:
+        if self.first_seq is None:
+            self.first_seq = self.highest = seq
+            self.ts_first = self.ts_highest = ts
+        else:
+            delta = (seq - self.highest) & 0xFFFF
+            if delta < 0x8000:
+                self.highest += delta
+            ts_delta = (ts - self.ts_highest) & 0xFFFFFFFF
+            if ts_delta < 0x80000000:
+                self.ts_highest += ts_delta
+        self.packets += 1
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.packets, self.highest, self.ts_highest
+
+
+def _ssrcs_by_mline(sdp: str) -> list[int | None]:
+    """The first (media, not RTX) SSRC the answer announces in each m-section."""
+    out: list[int | None] = []
+    for section in sdp.split("\nm=")[1:]:
+        m = _SSRC.search(section.replace("\r\n", "\n"))
+        out.append(int(m.group(1)) if m else None)
+    return out
+
+
+class LightListener:
+    """A listener tab whose media costs a header parse per packet."""
+
+    def __init__(
+        self,
+        server: ServerProcess,
+        session: str,
+        *,
+        video: bool = False,
+        check_every: int = 50,
+        channel: str | None = CHANNEL,
+    ) -> None:
+        self.server = server
+        self.session = session
+        self.video = video
+        self.channel = channel
+        self.check_every = check_every
+        self.pc = RTCPeerConnection(CONFIG)
+        kinds = (["video"] if video else []) + ["audio", "audio"]
+        for kind in kinds:
+            self.pc.addTransceiver(kind, direction="recvonly")
+        self.kinds = kinds
+        self.streams: dict[int, StreamCount] = {}
+        self.checked = 0
+        self.check_failed = 0
+        self.other = 0
+        self.on_packet: Any = None  # (ssrc, seq, ts, payload, now) for probes: unprotects all
+        self.first_at: float | None = None
+        self._n = 0
+        self._srtp: Any = None
+
+    async def connect(self) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.server.call(
+            op="negotiate",
+            session=self.session,
+            sdp=self.pc.localDescription.sdp,
+            channel=self.channel,
+            video=self.video,
+        )
+        answer = reply["sdp"]
+        for kind, ssrc in zip(self.kinds, _ssrcs_by_mline(answer), strict=False):
+            if ssrc is not None:
+                self.streams[ssrc] = StreamCount(kind)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    def install(self) -> bool:
+        """Once DTLS is up: take RTP off aiortc's path. False if not connected yet."""
+        transport: Any = self.pc.getTransceivers()[0].receiver.transport
+        if transport.state != "connected" or transport._rx_srtp is None:
+            return False
+        pair = transport.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        self._srtp = transport._rx_srtp
+        protocol = pair.protocol
+        original = protocol.datagram_received
+        streams = self.streams
+        check_every = self.check_every
+
+        def datagram_received(data: bytes, addr: tuple[str, int]) -> None:
+            if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                stream = streams.get(int.from_bytes(data[8:12], "big"))
+                if stream is None:
+                    self.other += 1  # RTX or unknown: not counted as media
+                    return
+                stream.add(int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"))
+                self._n += 1
+                if self.on_packet is not None:
+                    self._probe(data)
+                elif self._n % check_every == 0:
+                    try:
+                        self._srtp.unprotect(data)
+                        self.checked += 1
+                    except Exception:
+                        self.check_failed += 1
+                return
+            original(data, addr)
+
+        protocol.datagram_received = datagram_received
+        return True
+
+    def _probe(self, data: bytes) -> None:
+        now = time.perf_counter()
+        try:
+            clear = self._srtp.unprotect(data)
+        except Exception:
+            self.check_failed += 1
+            return
+        self.checked += 1
+        header = 12 + 4 * (clear[0] & 0x0F)
+        if clear[0] & 0x10:
+            header += 4 + 4 * int.from_bytes(clear[header + 2 : header + 4], "big")
+        self.on_packet(clear[header:], now)
+
+    def totals(self) -> dict[str, int]:
+        out: dict[str, int] = {"checked": self.checked, "check_failed": self.check_failed}
+        for s in self.streams.values():
+            for name, value in zip(("packets", "highest", "ts"), s.snapshot(), strict=True):
+                out[f"{s.kind}_{name}"] = out.get(f"{s.kind}_{name}", 0) + value
+        return out
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+async def connect_all(listeners: list[LightListener], wave: int = 20, timeout: float = 60) -> int:
+    """Connect in waves; returns how many hear something within ``timeout``."""
+    for i in range(0, len(listeners), wave):
+        await asyncio.gather(*(t.connect() for t in listeners[i : i + wave]))
+    deadline = time.monotonic() + timeout
+    pending = list(listeners)
+    while pending and time.monotonic() < deadline:
+        pending = [t for t in pending if not t.install()]
+        if pending:
+            await asyncio.sleep(0.2)
+    hearing_deadline = time.monotonic() + 10
+    while time.monotonic() < hearing_deadline:
+        if all(any(s.packets for s in t.streams.values()) for t in listeners):
+            break
+        await asyncio.sleep(0.2)
+    return sum(1 for t in listeners if any(s.packets for s in t.streams.values()))
+
+
+def sum_totals(listeners: list[LightListener]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for t in listeners:
+        for k, v in t.totals().items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+async def _load(path: str, count: int, video: bool) -> None:
+    ice.use_host_addresses(["127.0.0.1"])
+    server = ServerProcess("attached")
+    await server.attach(path)
+    tag = f"light-{time.monotonic_ns()}"
+    listeners = [LightListener(server, f"{tag}-{i}", video=video) for i in range(count)]
+    hearing = await connect_all(listeners)
+    print("ready", hearing, flush=True)
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        print(json.dumps({**sum_totals(listeners), "cpu": time.process_time()}), flush=True)
+    await asyncio.gather(*(t.close() for t in listeners), return_exceptions=True)
+
+
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "load":
+    asyncio.run(_load(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"))
