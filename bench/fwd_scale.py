@@ -37,10 +37,10 @@ import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
 from light_listener import LightListener, connect_all
 from media_common import CONFIG, ROOT, SOURCE, ServerProcess, machine_busy_seconds, percentile
 from media_latency import StampedTrack
-
 from simultan.media import ice
 
 HERE = Path(__file__).resolve().parent
@@ -208,11 +208,21 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
         before_rss = (await server.call(op="stats"))["rss"]
         rows = []
         for _ in range(windows):
-            s0, l0, b0, t0 = await server.call(op="stats"), await load.totals(), machine_busy_seconds(), time.monotonic()
+            s0, l0, b0, t0 = (
+                await server.call(op="stats"),
+                await load.totals(),
+                machine_busy_seconds(),
+                time.monotonic(),
+            )
             measuring = True
             await asyncio.sleep(window)
             measuring = False
-            s1, l1, b1, t1 = await server.call(op="stats"), await load.totals(), machine_busy_seconds(), time.monotonic()
+            s1, l1, b1, t1 = (
+                await server.call(op="stats"),
+                await load.totals(),
+                machine_busy_seconds(),
+                time.monotonic(),
+            )
             elapsed = t1 - t0
             if os.environ.get("FWD_DEBUG"):
                 print(s0, s1, l0, l1, file=sys.stderr)
@@ -228,8 +238,12 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
                     "server_cpu_core": cpu / elapsed,
                     "us_per_packet": us,
                     "packets_per_s": packets / elapsed,
-                    "audio_lost_pct": 100 * max(0.0, audio_expected - audio_rx) / max(audio_expected, 1),
-                    "video_lost_pct": 100 * max(0.0, video_expected - video_rx) / max(video_expected, 1),
+                    "audio_lost_pct": 100
+                    * max(0.0, audio_expected - audio_rx)
+                    / max(audio_expected, 1),
+                    "video_lost_pct": 100
+                    * max(0.0, video_expected - video_rx)
+                    / max(video_expected, 1),
                     "check_failed": _delta(l1, l0, "check_failed"),
                     "checked": _delta(l1, l0, "checked"),
                     "load_cpu_core": _delta(l1, l0, "cpu") / elapsed,

@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from media_common import CHANNEL, CONFIG, ServerProcess
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from media_common import CHANNEL, CONFIG, ServerProcess
 from simultan.media import ice
 
 _SSRC = re.compile(r"^a=ssrc:(\d+) ", re.M)
