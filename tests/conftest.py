@@ -27,6 +27,8 @@ from simultan.web.session_key import SESSION
 REPO = Path(__file__).resolve().parents[1]
 SEMINAR = REPO / "config" / "iuc-city-to-city.yaml"
 FORUM = REPO / "config" / "lodz-partner-cities-forum.yaml"
+# A secret for servers started by tests (serve refuses to start without one).
+TEST_SECRET = "tests-only-secret-0123456789abcdefghijklmnop"
 
 
 class FakeClock:
@@ -171,7 +173,7 @@ async def start_server(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'simultan.sqlite3'}",
         outbox_dir=tmp_path / "outbox",
         recordings_dir=tmp_path / "recordings",
-        **overrides,
+        **{"secret_key": TEST_SECRET, **overrides},
     )
     app = create_app(settings, defn, clock=clock)
     runner = web.AppRunner(app, handle_signals=False)

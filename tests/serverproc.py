@@ -25,6 +25,7 @@ def server_env(folder: Path, port: int, **extra: str) -> dict[str, str]:
         "SIMULTAN_EVENT_FILE": str(SEMINAR),
         "SIMULTAN_PORT": str(port),
         "SIMULTAN_MEDIA_ENABLED": "false",
+        "SIMULTAN_SECRET_KEY": "serverproc-secret-0123456789abcdefghijkl",
         **extra,
     }
 

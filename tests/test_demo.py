@@ -69,6 +69,8 @@ async def test_demo_prints_links_and_serves_the_seminar(tmp_path: Path) -> None:
         assert snap["routing"]["channels"]["en"]["kind"] == "floor"
         await ws.close()
         assert (tmp_path / "var" / "demo" / "demo.sqlite3").exists()
+        # the demo made its own secret and keeps it outside var/demo (which each run resets)
+        assert len((tmp_path / "var" / "demo-secret").read_text().strip()) >= 32
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -52,19 +52,19 @@ def bad(text_from: Path, old: str, new: str) -> str:
             "duration_minutes: 60, kind: panel",
             "duration_minutes: 0, kind: panel",
             "agenda.1.duration_minutes",
-            37,
+            40,
         ),
         (
             'kind: keynote,\n     title: "Welcome',
             'kind: party,\n     title: "Welcome',
             "agenda.0.kind",
-            34,
+            37,
         ),
         (
             "  - id: ja\n    language: ja",
             "  - id: ja\n    language: JAPANESE",
             "booths.1.language",
-            22,
+            24,
         ),
         ("floor_language: en", "floor_language: en\n  colour: blue", "event.colour", 11),
     ],
@@ -108,7 +108,7 @@ def test_check_config_command_and_server_refuse_a_bad_file(tmp_path: Path) -> No
             [sys.executable, "-m", "simultan", *args], capture_output=True, text=True, timeout=60
         )
         assert run.returncode == 2
-        assert "agenda.1.duration_minutes" in run.stderr and "line 37" in run.stderr
+        assert "agenda.1.duration_minutes" in run.stderr and "line 40" in run.stderr
         assert "Traceback" not in run.stderr
 
 

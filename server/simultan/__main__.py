@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from simultan.errors import ConfigError
-from simultan.eventdef import load_event
+from simultan.eventdef import interpretation_gaps, load_event
 from simultan.settings import Settings, load_settings
 
 log = logging.getLogger("simultan")
@@ -33,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     defn = load_event(settings.event_file)
-    app = create_app(settings, defn)
+    app = create_app(settings, defn)  # refuses a missing or weak secret_key
     print(f"Simultan serving {defn.event.title!r} on {settings.base_url}", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)
     return 0
@@ -51,6 +51,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             f"{path}: OK: {defn.event.title!r}, {len(defn.agenda)} agenda items, "
             f"languages {', '.join(defn.languages)}"
         )
+        for warning in interpretation_gaps(path):
+            print(f"warning: {warning}")
     return 0
 
 

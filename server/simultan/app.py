@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from simultan.eventdef import EventDefinition
 from simultan.mail.mailer import MAILER, mailer_from_settings
+from simultan.secret import require_secret
 from simultan.session.live import LiveSession
 from simultan.session.tech import run_tech_view
 from simultan.settings import Settings
@@ -156,7 +157,7 @@ def create_app(
     app[ON_DISCONNECT] = []
     app[METRICS] = CollectorRegistry()
     app[MAILER] = mailer_from_settings(settings)
-    app[TOKENS] = JoinTokens(settings.secret_key.get_secret_value(), defn.event.id)
+    app[TOKENS] = JoinTokens(require_secret(settings), defn.event.id)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_live_session)
     app.cleanup_ctx.append(_media_plane)

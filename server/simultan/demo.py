@@ -21,6 +21,7 @@ from aiohttp import web
 
 from simultan.core.capabilities import Role
 from simultan.eventdef import EventDefinition, load_event
+from simultan.secret import demo_secret
 from simultan.settings import Settings, load_settings
 from simultan.store.registrations import create_or_get_registration
 from simultan.web.auth import link_for
@@ -156,6 +157,7 @@ async def _demo(args: argparse.Namespace) -> int:
         outbox_dir=DEMO_DIR / "outbox",
         recordings_dir=DEMO_DIR / "recordings",
         media_enabled=not args.no_media,
+        secret_key=demo_secret(),
     )
     app = create_app(settings, defn)
     runner = web.AppRunner(app, handle_signals=True)

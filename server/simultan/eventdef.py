@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from simultan.core.timeline import PlannedItem, SpeakerRef
 from simultan.errors import ConfigError
 
 LANGUAGE_RE = r"^[a-z]{2,3}$"
@@ -187,6 +188,23 @@ def item_duration(item: AgendaItemDef) -> timedelta:
     return timedelta(minutes=item.duration_minutes)
 
 
+def plan_from_definition(defn: EventDefinition) -> tuple[PlannedItem, ...]:
+    """The agenda as the core's planned items (UTC), sorted by planned start (ties keep file
+    order). It lives here, not in core/, so the core never imports pydantic or yaml."""
+    items = [
+        PlannedItem(
+            id=a.id,
+            title=a.title,
+            kind=a.kind.value,
+            planned_start=defn.planned_start(a),
+            duration=item_duration(a),
+            speakers=tuple(SpeakerRef(s.name, s.language, s.city) for s in a.speakers),
+        )
+        for a in defn.agenda
+    ]
+    return tuple(sorted(items, key=lambda p: p.planned_start))
+
+
 # --- loading with line numbers -------------------------------------------------------------
 
 
@@ -246,3 +264,26 @@ def load_event(path: str | Path) -> EventDefinition:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the event definition ({exc.strerror})") from exc
     return parse_event(text, str(p))
+
+
+def interpretation_gaps(path: str | Path) -> list[str]:
+    """Warnings for planned speakers whose language some channel would carry untranslated
+    (see core/coverage.py), each naming the agenda item and the speaker's line."""
+    from simultan.core import coverage
+
+    p = Path(path)
+    defn = load_event(p)
+    node = yaml.compose(p.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    lines = _line_index(node) if node is not None else {}
+    booths = [
+        coverage.BoothPlan(b.id, b.language, b.retour, len(b.interpreters)) for b in defn.booths
+    ]
+    speakers = [
+        coverage.PlannedSpeaker(
+            item.id, s.name, s.language, _nearest_line(lines, ("agenda", i, "speakers", j))
+        )
+        for i, item in enumerate(defn.agenda)
+        for j, s in enumerate(item.speakers)
+    ]
+    gaps = coverage.gaps(defn.event.floor_language, booths, speakers)
+    return [f"{p}:{coverage.describe(g)}" for g in gaps]

@@ -1,14 +1,27 @@
-"""Server settings: loaded once (environment SIMULTAN_*, or a TOML file), validated, passed down."""
+"""Server settings: loaded once, validated, passed down.
+
+Precedence is the usual one: values given on the command line (``load_settings`` keyword
+arguments) over ``SIMULTAN_*`` environment variables over the TOML settings file over the
+defaults. The file is read by pydantic-settings' own TOML source; relative paths in it (the
+event file, folders, a SQLite database) are relative to the file, not to the working
+directory, so ``simultan serve --config /etc/simultan/settings.toml`` works from anywhere.
+"""
 
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from simultan.errors import ConfigError
 
@@ -24,7 +37,8 @@ class Settings(BaseSettings):
     # Extra origins allowed on the websocket upgrade besides public_url's.
     allowed_origins: tuple[str, ...] = ()
     database_url: str = "sqlite+aiosqlite:///var/simultan.sqlite3"
-    secret_key: SecretStr = SecretStr("change-me-this-is-only-for-the-demo")
+    # Signs join tokens; required by serve (see simultan/secret.py and docs/operations.md).
+    secret_key: SecretStr | None = None
     token_ttl_hours: float = Field(default=72.0, gt=0)
 
     smtp_host: str | None = None
@@ -66,6 +80,20 @@ class Settings(BaseSettings):
     b2b_grace_seconds: float = Field(default=60.0, ge=0, le=1800)
     b2b_logo_max_bytes: int = Field(default=200 * 1024, ge=1024, le=2 * 1024 * 1024)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _TOML_FILE.get()
+        if toml_file is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, _RelativeTomlSource(settings_cls, toml_file))
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -75,20 +103,50 @@ class Settings(BaseSettings):
         return frozenset({self.base_url, *self.allowed_origins})
 
 
+# The settings file of the load under way (a context variable, so loads never share state).
+_TOML_FILE: ContextVar[Path | None] = ContextVar("simultan_settings_file", default=None)
+_PATH_FIELDS = frozenset(
+    name for name, field in Settings.model_fields.items() if field.annotation in (Path, "Path")
+)
+_SQLITE_PREFIXES = ("sqlite+aiosqlite:///", "sqlite:///")
+
+
+def _relative_to(base: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The file's relative paths made relative to the file's own folder."""
+    out = dict(data)
+    for name in _PATH_FIELDS & out.keys():
+        if isinstance(out[name], str) and not Path(out[name]).is_absolute():
+            out[name] = str(base / out[name])
+    url = out.get("database_url")
+    if isinstance(url, str):
+        for prefix in _SQLITE_PREFIXES:
+            rest = url[len(prefix) :]
+            if url.startswith(prefix) and rest and not rest.startswith((":memory:", "/")):
+                out["database_url"] = prefix + str(base / rest)
+    return out
+
+
+class _RelativeTomlSource(TomlConfigSettingsSource):
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
+        return _relative_to(Path(file_path).resolve().parent, data)
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Settings from an optional TOML file, then the environment, then explicit overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read settings ({exc.strerror})") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
-    data.update(overrides)
+    """Settings from the defaults, an optional TOML file, the environment and ``overrides``
+    (the command line), each later one winning."""
+    p = Path(path) if path is not None else None
+    if p is not None and not p.is_file():
+        raise ConfigError(f"{p}: cannot read settings (no such file)")
+    token = _TOML_FILE.set(p)
     try:
-        return Settings(**data)
+        return Settings(**overrides)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read settings ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from exc
     except PydanticValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"{path or 'settings'}: invalid settings", problems=problems) from exc
+    finally:
+        _TOML_FILE.reset(token)

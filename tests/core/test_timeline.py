@@ -42,12 +42,11 @@ from simultan.core.timeline import (
     command_to_dict,
     drift,
     initial_timeline,
-    plan_from_definition,
     replay,
     to_dict,
 )
 from simultan.errors import CommandError, ConfigError, ConflictError
-from simultan.eventdef import load_event
+from simultan.eventdef import load_event, plan_from_definition
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "iuc-city-to-city.yaml"
 DAY = datetime(2026, 12, 3, tzinfo=UTC)

@@ -26,7 +26,7 @@ async def _connect(port: int, token: str, resume: dict | None = None) -> Client:
 
 async def test_sigkill_and_restart_keeps_timeline_and_sequence(tmp_path: Path) -> None:
     port = free_port()
-    env = server_env(tmp_path, port, SIMULTAN_SECRET_KEY="restart-test-secret")
+    env = server_env(tmp_path, port, SIMULTAN_SECRET_KEY="restart-test-secret-0123456789abcdefghij")
     mod_token = issue_token(env, "moderator", "Moderator")
     part_token = issue_token(env, "participant", "Delegate")
     proc = await start_serve(env, port)

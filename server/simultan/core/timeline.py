@@ -28,7 +28,6 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeAlias, assert_never, get_type_hints
 
 from simultan.errors import CommandError, ConfigError, ConflictError
-from simultan.eventdef import EventDefinition, item_duration
 
 MAX_EXTENSION_MINUTES = 240
 _ZERO = timedelta(0)
@@ -55,22 +54,6 @@ class PlannedItem:
     @property
     def planned_end(self) -> datetime:
         return self.planned_start + self.duration
-
-
-def plan_from_definition(defn: EventDefinition) -> tuple[PlannedItem, ...]:
-    """The agenda as planned items (UTC), sorted by planned start (ties keep file order)."""
-    items = [
-        PlannedItem(
-            id=a.id,
-            title=a.title,
-            kind=a.kind.value,
-            planned_start=defn.planned_start(a),
-            duration=item_duration(a),
-            speakers=tuple(SpeakerRef(s.name, s.language, s.city) for s in a.speakers),
-        )
-        for a in defn.agenda
-    ]
-    return tuple(sorted(items, key=lambda p: p.planned_start))
 
 
 # --- state -------------------------------------------------------------------------------------

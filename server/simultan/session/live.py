@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from simultan.core import timeline as tl
 from simultan.core.capabilities import Capability
 from simultan.errors import CommandError, ForbiddenError
-from simultan.eventdef import EventDefinition
+from simultan.eventdef import EventDefinition, plan_from_definition
 from simultan.hub.audience import EVERYONE, Audience
 from simultan.hub.hub import Hub, HubEvent, make_event
 from simultan.people import Person
@@ -68,7 +68,7 @@ class LiveSession:
         self._clock = clock
         self._buffer_size = buffer_size
         self._lock = asyncio.Lock()
-        self.items = tl.plan_from_definition(defn)
+        self.items = plan_from_definition(defn)
         self.timeline = tl.initial_timeline(self.items)
         self.floor = FloorState(holder=None, language=defn.event.floor_language)
         self.stage = Stage(defn)
