@@ -47,7 +47,7 @@ async def test_organizer_assigns_a_booth_and_revokes(
         await irow.locator("select").nth(1).select_option("ja")
         await irow.locator("button", has_text="Set role").click()
         await page.wait_for_function(
-            f"() => document.querySelector(\"tr[data-id='{int_id}']\").textContent.includes('interpreter (ja)')"
+            f"() => document.querySelector(\"tr[data-id='{int_id}']\").textContent.includes('interpreter (booth ja)')"
         )
         ines = await repo.get(int_id)
         assert (ines.role, ines.booth) == (Role.INTERPRETER, "ja")

@@ -2,6 +2,10 @@
 // The join token arrives in the fragment (#token=...); it is kept in sessionStorage and
 // removed from the address bar. Every text from the server is inserted with textContent.
 
+import {
+  UI_LANGUAGES, initialLanguage, mountLanguagePicker, nativeName, onLanguageChange, setLanguage, t,
+} from "../i18n.js";
+
 const TOKEN_KEY = "simultan.organizer.token";
 const ROLES = ["participant", "panelist", "interpreter", "moderator", "organizer"];
 
@@ -65,14 +69,14 @@ async function api(path, options = {}) {
   if (!response.ok) {
     const fields = data.fields ? Object.entries(data.fields).map(([k, v]) => `${k} ${v}`) : [];
     const detail = fields.length ? ` (${fields.join("; ")})` : "";
-    throw new Error(`${data.message || `Request failed (${response.status})`}${detail}`);
+    throw new Error(`${data.message || t("organizer.request_failed", { status: response.status })}${detail}`);
   }
   return data;
 }
 
 async function load() {
   if (!state.token) {
-    showBanner("Open this page with your organizer join link.", "error");
+    showBanner(t("organizer.no_token"), "error");
     return;
   }
   try {
@@ -101,10 +105,10 @@ async function act(registration, action, body) {
     const who = data.registration.name;
     if (data.link) showLink(who, data.link);
     else if (action === "revoke") $("link-box").hidden = true; // any link shown is dead now
-    if (action === "revoke") showBanner(`Access of ${who} revoked; their links no longer work.`);
-    else if (data.link && data.mailed) showBanner(`Join link mailed to ${who}.`);
-    else if (data.link) showBanner(`The mail to ${who} could not be sent: pass on the link below.`, "error");
-    else showBanner(`${who} updated.`);
+    if (action === "revoke") showBanner(t("organizer.revoked", { name: who }));
+    else if (data.link && data.mailed) showBanner(t("organizer.mailed", { name: who }));
+    else if (data.link) showBanner(t("organizer.not_mailed", { name: who }), "error");
+    else showBanner(t("organizer.updated", { name: who }));
   } catch (error) {
     showBanner(error.message, "error");
   }
@@ -120,9 +124,11 @@ function matches(registration, text, status) {
 }
 
 function roleControls(registration) {
-  const role = el("select", { "aria-label": `Role of ${registration.name}` });
-  for (const name of ROLES) role.append(el("option", { value: name, selected: name === registration.role }, name));
-  const booth = el("select", { "aria-label": `Booth of ${registration.name}` });
+  const role = el("select", { "aria-label": t("organizer.role_of", { name: registration.name }) });
+  for (const name of ROLES) {
+    role.append(el("option", { value: name, selected: name === registration.role }, t(`role.${name}`)));
+  }
+  const booth = el("select", { "aria-label": t("organizer.booth_of", { name: registration.name }) });
   for (const b of state.event.booths) {
     const label = b.id === b.language ? b.id : `${b.id} (${b.language})`;
     booth.append(el("option", { value: b.id, selected: b.id === registration.booth }, label));
@@ -130,7 +136,7 @@ function roleControls(registration) {
   const syncBooth = () => { booth.hidden = role.value !== "interpreter"; };
   role.addEventListener("change", syncBooth);
   syncBooth();
-  const set = el("button", { type: "button" }, "Set role");
+  const set = el("button", { type: "button" }, t("organizer.set_role"));
   set.addEventListener("click", () => {
     const body = { role: role.value, booth: role.value === "interpreter" ? booth.value : null };
     act(registration, "role", body);
@@ -149,26 +155,34 @@ function linkControls(registration) {
     box.append(b);
   };
   if (registration.status === "approved") {
-    button("Resend link", "resend");
-    button("Revoke", "revoke", `Revoke the access of ${registration.name}? Their links stop working at once.`);
+    button(t("organizer.resend"), "resend");
+    button(t("organizer.revoke"), "revoke", t("organizer.confirm_revoke", { name: registration.name }));
   } else {
-    button("Approve", "approve");
+    button(t("organizer.approve"), "approve");
   }
   return box;
 }
 
+/** An address that may wrap before its "@" and dots, never inside a word. */
+function emailParts(address) {
+  const parts = [];
+  for (const piece of address.split(/(?=[@.])/)) parts.push(piece, el("wbr"));
+  return parts;
+}
+
 function row(registration) {
-  const role = registration.booth ? `${registration.role} (${registration.booth})` : registration.role;
+  const role = registration.booth
+    ? t("role.interpreter_booth", { booth: registration.booth }) : t(`role.${registration.role}`);
   return el(
     "tr",
     { dataset: { id: registration.id } },
-    el("td", {}, registration.name),
+    el("td", { className: "name" }, registration.name),
     el("td", {}, [registration.city, registration.country].filter(Boolean).join(", ")),
     el("td", {}, registration.organization),
-    el("td", {}, registration.email),
-    el("td", {}, registration.requested_role),
-    el("td", {}, `${registration.language}, ${registration.timezone}`),
-    el("td", { className: `reg-${registration.status}` }, registration.status),
+    el("td", { className: "email" }, ...emailParts(registration.email)),
+    el("td", {}, t(`role.${registration.requested_role}`)),
+    el("td", {}, `${nativeName(registration.language)}, ${registration.timezone.replace(/_/g, " ")}`),
+    el("td", { className: `reg-${registration.status}` }, t(`organizer.reg.${registration.status}`)),
     el("td", {}, el("div", { className: "muted" }, role), roleControls(registration)),
     el("td", {}, linkControls(registration)),
   );
@@ -181,9 +195,10 @@ function render() {
   $("registrations").tBodies[0].replaceChildren(...shown.map(row));
   const counts = { pending: 0, approved: 0, revoked: 0 };
   for (const r of state.registrations) counts[r.status] = (counts[r.status] || 0) + 1;
-  $("counts").textContent =
-    `${state.registrations.length} registered: ${counts.approved} approved, ` +
-    `${counts.pending} pending, ${counts.revoked} revoked (showing ${shown.length})`;
+  $("counts").textContent = t("organizer.counts", {
+    total: state.registrations.length, approved: counts.approved, pending: counts.pending,
+    revoked: counts.revoked, shown: shown.length,
+  });
 }
 
 $("filter").addEventListener("input", () => state.event && render());
@@ -192,10 +207,13 @@ $("reload").addEventListener("click", load);
 $("copy-link").addEventListener("click", async () => {
   try {
     await navigator.clipboard.writeText($("last-link").value);
-    showBanner("Link copied.");
+    showBanner(t("organizer.copied"));
   } catch {
     $("last-link").select();
   }
 });
 
+await setLanguage(initialLanguage(UI_LANGUAGES));
+mountLanguagePicker($("page-language"), UI_LANGUAGES);
+onLanguageChange(() => state.event && render());
 load();
