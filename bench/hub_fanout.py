@@ -94,7 +94,8 @@ async def main() -> None:
     args = ap.parse_args()
     port = 18000 + os.getpid() % 1000
     with tempfile.TemporaryDirectory() as tmp:
-        env = server_env(Path(tmp), port)
+        # every participant client shares one join link: lift the 3-sockets-per-token limit
+        env = server_env(Path(tmp), port, SIMULTAN_MAX_SOCKETS_PER_TOKEN="100000")
         mod = issue_token(env, "moderator", "bench-mod")
         part = issue_token(env, "participant", "bench-city")
         server = await start_serve(env, port)

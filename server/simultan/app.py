@@ -14,24 +14,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from simultan.eventdef import EventDefinition
 from simultan.mail.mailer import MAILER, mailer_from_settings
+from simultan.protocol.close import CloseCode
 from simultan.secret import require_secret
 from simultan.session.live import LiveSession
 from simultan.session.tech import run_tech_view
 from simultan.settings import Settings
 from simultan.store.database import open_database
 from simultan.tokens import JoinTokens
-from simultan.web import admin, join, registration
+from simultan.web import admin, join, registration, ws
 from simultan.web.auth import TOKENS
 from simultan.web.errors import error_middleware
 from simultan.web.keys import CLOCK, DB, EVENT, ON_REVOKE, SETTINGS, Clock
 from simultan.web.session_key import ON_DISCONNECT, SESSION
-from simultan.web.ws import websocket_handler
 
 log = logging.getLogger("simultan.app")
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
-CLOSE_REVOKED = 4003
-CLOSE_GOING_AWAY = 1001
 PAGES = {"/stage": "stage.html", "/control": "control.html", "/booth": "booth.html"}
 METRICS = web.AppKey("metrics", CollectorRegistry)
 
@@ -57,7 +55,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
 
     async def close_revoked(person_id: str) -> None:
         for conn in session.hub.connections_of(person_id):
-            conn.close_code = CLOSE_REVOKED
+            conn.close_code = CloseCode.REVOKED
             conn.stop()
 
     app[ON_REVOKE].append(close_revoked)
@@ -129,7 +127,7 @@ async def _close_sockets(app: web.Application) -> None:
     if session is None:
         return
     for conn in list(session.hub.connections):
-        conn.close_code = CLOSE_GOING_AWAY
+        conn.close_code = CloseCode.GOING_AWAY
         conn.stop()
 
 
@@ -164,7 +162,7 @@ def create_app(
     app.on_shutdown.append(_close_sockets)
 
     app.router.add_get("/", _index)
-    app.router.add_get("/ws", websocket_handler)
+    ws.setup(app)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     for path, name in PAGES.items():

@@ -3,6 +3,7 @@
 SimultanError
 ├── ConfigError          a settings or event-definition file is invalid (names field and line)
 ├── ProtocolError        a websocket message is malformed, unknown or too large
+│   └── BadOffer         a WebRTC offer the media plane could not negotiate
 ├── AuthError            a join token is missing, tampered, expired, revoked or foreign
 ├── ForbiddenError       the caller lacks the capability a command needs
 ├── ConflictError        a command was based on a stale version
@@ -11,6 +12,7 @@ SimultanError
 ├── NotFoundError        a referenced object does not exist
 ├── BodyTooLarge         an HTTP body over its limit (413)
 ├── UnsupportedMediaType an HTTP body of the wrong content type (415)
+├── RateLimited          too many actions of one kind; ``details.retry_after`` seconds (429)
 └── MailError            a mail could not be handed to SMTP nor written to the outbox (502)
 
 Each error has a stable ``code`` used on the wire (``error`` messages) and an HTTP status;
@@ -47,6 +49,15 @@ class ConfigError(SimultanError):
 class ProtocolError(SimultanError):
     code = "bad_message"
     http_status = 400
+    # the ``type`` of a message that failed validation (a bad hello is an auth failure)
+    message_type: str | None = None
+
+
+class BadOffer(ProtocolError):
+    """aiortc refused or failed on an offer (or a renegotiation): the tab's fault or ours,
+    answered as ``bad_offer`` so the page can re-offer on a fresh peer connection."""
+
+    code = "bad_offer"
 
 
 class AuthError(SimultanError):
@@ -91,6 +102,16 @@ class BodyTooLarge(SimultanError):
 class UnsupportedMediaType(SimultanError):
     code = "unsupported_media_type"
     http_status = 415
+
+
+class RateLimited(SimultanError):
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        wait = max(0.1, round(retry_after + 0.05, 1))
+        super().__init__(message, details={"retry_after": wait})
+        self.retry_after = wait
 
 
 class MailError(SimultanError):

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     client_queue_size: int = Field(default=256, ge=4)
     replay_buffer_size: int = Field(default=2048, ge=16)
+    # Abuse limits (docs/protocol.md, "Limits"): messages per connection (a token bucket),
+    # open sockets per join token, WebRTC offers per token, registrations per client address
+    # and per mailbox.
+    ws_commands_per_second: float = Field(default=10.0, gt=0)
+    ws_command_burst: int = Field(default=40, ge=1)
+    max_sockets_per_token: int = Field(default=3, ge=1)
+    offers_per_minute: float = Field(default=12.0, gt=0)
+    offer_burst: int = Field(default=6, ge=1)
+    registrations_per_address_per_hour: float = Field(default=20.0, gt=0)
+    registrations_per_mailbox_per_hour: float = Field(default=3.0, gt=0)
+    # /metrics: with a token, only "Authorization: Bearer <token>"; without, loopback only.
+    metrics_token: SecretStr | None = None
 
     # Media plane.
     media_enabled: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ import pytest
 import websockets
 
 from simultan.core.capabilities import Role
+from simultan.web.session_key import SESSION
 from tests.conftest import LiveServer
 
 
@@ -163,3 +165,128 @@ async def test_invalid_command_in_state(server: LiveServer) -> None:
         {"type": "timeline", "action": "jump", "item_id": "nope", "base_version": 0}
     )
     assert err["code"] == "invalid_command"
+
+
+# --- Origin with public_url (issue 7.4) ------------------------------------------------------
+
+
+async def test_with_public_url_only_its_origin_passes(tmp_path, clock, seminar) -> None:
+    """An Origin equal to the Host header is what a DNS-rebound name sends: refused."""
+    from tests.conftest import start_server
+
+    runner, server = await start_server(
+        tmp_path, clock, seminar, media_enabled=False, public_url="https://seminar.example"
+    )
+    try:
+        host = f"127.0.0.1:{server.settings.port}"
+        url = f"ws://{host}/ws"
+        with pytest.raises(websockets.InvalidStatus) as info:
+            await websockets.connect(url, origin=f"http://{host}")  # equal to Host
+        assert info.value.response.status_code == 403
+        ws = await websockets.connect(url, origin="https://seminar.example")
+        await ws.close()
+    finally:
+        await runner.cleanup()
+
+
+# --- input that crashed handlers (issue 7.6) -------------------------------------------------
+
+NESTED = "[" * 30_000 + "]" * 30_000  # within the frame limit, past the recursion limit
+SURROGATE = '{"type": "notice", "text": "\\ud800"}'
+
+
+@pytest.mark.parametrize("frame", [NESTED, '{"type": "hello", "token": ' + "[" * 3000 + "}"])
+async def test_deep_nesting_before_hello_is_a_typed_error(server: LiveServer, frame: str) -> None:
+    ws = await websockets.connect(server.ws_url, origin=server.origin)
+    await ws.send(frame)
+    err = json.loads(await ws.recv())
+    assert (err["type"], err["code"]) == ("error", "bad_message")
+    _, token = await server.person(Role.PARTICIPANT, "Pat One")
+    await ws.send(json.dumps({"type": "hello", "token": token}))  # still listening
+    assert json.loads(await ws.recv())["type"] == "welcome"
+    await ws.close()
+
+
+async def test_lone_surrogate_in_hello_is_refused_and_typed(server: LiveServer) -> None:
+    ws = await websockets.connect(server.ws_url, origin=server.origin)
+    await ws.send('{"type": "hello", "token": "abc\\ud800"}')
+    err = json.loads(await ws.recv())
+    assert err["type"] == "error" and err["code"] in ("bad_message", "unauthorized")
+    await ws.close()
+
+
+async def test_deep_nesting_and_surrogates_after_hello(server: LiveServer) -> None:
+    client = await _ready(server)
+    await client.ws.send(NESTED)
+    err = await client.recv()
+    assert (err["type"], err["code"]) == ("error", "bad_message")
+    await client.ws.send('{"type": "ping", "request_id": ' + "{" * 50 + "}")
+    assert (await client.recv())["code"] == "bad_message"
+    await client.ws.send(SURROGATE.replace("}", ', "request_id": "s1"}'))
+    err = await client.recv()
+    assert (err["type"], err["code"], err["request_id"]) == ("error", "bad_message", None)
+    assert "surrogate" in err["message"]
+    await _still_open(client)
+    before = server.app[SESSION].hub.seq
+    ok = await client.request({"type": "notice", "text": "caf\u00e9 \U0001f600"})
+    assert ok["type"] == "reply"  # real non-ASCII text, pairs included, still goes through
+    assert server.app[SESSION].hub.seq == before + 1
+
+
+# --- capability before lookup (issue 7.7) ----------------------------------------------------
+
+
+async def test_floor_by_a_participant_is_refused_before_any_lookup(server: LiveServer) -> None:
+    """The same refusal for a pending registrant's id, an approved one's and a made-up one:
+    nothing about who is registered leaks to a caller without give_floor."""
+    from simultan.core.registration import RegistrationForm
+    from simultan.store.registrations import Status
+    from simultan.web.auth import registrations
+
+    client = await _ready(server, Role.PARTICIPANT, "Pat One")
+    form = RegistrationForm.validate(
+        {"name": "Pending Person", "email": "pending@test.example", "language": "en",
+         "timezone": "UTC", "city": "Lagos", "country": "NG"},
+        languages=server.app[SESSION].defn.languages,
+    )  # fmt: skip
+    pending = await registrations(server.app).create(
+        form, now=server.clock(), status=Status.PENDING
+    )
+    pending_id = pending.id
+    approved_id, _ = await server.person(Role.PANELIST, "Pia Panelist")
+    answers = []
+    for person_id in (pending_id, approved_id, "no-such-person", None):
+        err = await client.request({"type": "floor", "person_id": person_id})
+        answers.append((err["type"], err["code"], err["message"]))
+    assert len(set(answers)) == 1 and answers[0][:2] == ("error", "forbidden"), answers
+    for booth in ("zh", "no-such-booth"):
+        err = await client.request({"type": "booth", "booth": booth, "action": "take"})
+        assert err["code"] == "forbidden", err
+    await _still_open(client)
+
+
+async def test_token_over_4kb_closes_4001(server: LiveServer) -> None:
+    ws = await websockets.connect(server.ws_url, origin=server.origin)
+    await ws.send(json.dumps({"type": "hello", "token": "A" * 4097}))
+    err = json.loads(await ws.recv())
+    assert err["type"] == "error" and err["code"] == "unauthorized"
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await ws.recv()
+    assert closed.value.rcvd.code == 4001
+
+
+async def test_hello_deadline_is_absolute(server: LiveServer, monkeypatch) -> None:
+    """Bad frames do not restart the deadline: a socket without a token cannot stay open."""
+    from simultan.web import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "HELLO_TIMEOUT", 1.0)
+    ws = await websockets.connect(server.ws_url, origin=server.origin)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while loop.time() - started < 8:
+            await ws.send(json.dumps({"type": "ping"}))  # not a hello: an error each time
+            await ws.recv()
+            await asyncio.sleep(0.2)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    assert loop.time() - started < 5  # 1 s deadline, generous for a loaded machine

@@ -133,7 +133,13 @@ async def test_slow_client_does_not_hold_back_others(tmp_path, clock, seminar) -
     from tests.conftest import start_server
 
     runner, server = await start_server(
-        tmp_path, clock, seminar, media_enabled=False, client_queue_size=8
+        tmp_path,
+        clock,
+        seminar,
+        media_enabled=False,
+        client_queue_size=8,
+        ws_commands_per_second=1000.0,  # this moderator floods on purpose
+        ws_command_burst=1000,
     )
     try:
         _, mod = await server.person(Role.MODERATOR, "Mo Derator")

@@ -152,3 +152,15 @@ def test_a_rejected_m_line_is_left_alone() -> None:
     assert parsed.media[1].rejected
     assert not parsed.media[1].sends and not parsed.media[1].receives
     assert "m=audio 0 UDP/TLS/RTP/SAVPF 0" in parsed.sdp
+
+
+def test_too_many_candidates_refused_before_aiortc() -> None:
+    text = offer("audio")
+    many = "".join(
+        f"a=candidate:{n} 1 udp 2122260223 127.0.0.{n % 250 + 1} {50000 + n} typ host\r\n"
+        for n in range(21)
+    )
+    assert parse_offer(text + many.split("\r\n", 1)[1], max_bytes=LIMIT)  # 20 pass
+    with pytest.raises(ProtocolError, match="21 ICE candidates; at most 20") as info:
+        parse_offer(text + many, max_bytes=LIMIT)
+    assert info.value.details == {"candidates": 21, "limit": 20}

@@ -30,7 +30,9 @@ async def register(app: WebApp, name: str, email: str, **extra: str) -> Registra
     }
     response = await app.client.post("/api/registrations", json=form)
     assert response.status == 201, await response.text()
-    return await registrations(app.app).get((await response.json())["id"])
+    found = await registrations(app.app).get_by_email(email.lower())
+    assert found is not None
+    return found
 
 
 async def post(app: WebApp, token: str, path: str, json: object = None) -> tuple[int, dict]:

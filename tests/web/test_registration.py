@@ -203,7 +203,7 @@ async def test_json_api_success(web_app: WebApp) -> None:
     response = await web_app.client.post("/api/registrations", json=FORM)
     assert response.status == 201
     body = await response.json()
-    assert set(body) == {"id", "status", "mailed"}
+    assert set(body) == {"status", "mailed"}  # no id: a repeat must answer the same
     assert body["status"] == "approved" and body["mailed"] is True
     assert len(web_app.mails) == 1
     assert token_of(join_path(web_app.mails[0])) not in await response.text()
@@ -258,23 +258,33 @@ async def test_form_bad_bodies(web_app: WebApp) -> None:
     assert multipart.status == 415
 
 
-async def test_duplicate_email_is_409(web_app: WebApp) -> None:
+async def test_duplicate_registration_answers_like_a_new_one(web_app: WebApp) -> None:
+    """No enumeration: a repeat gets the new registrant's answer; the mailbox its link again."""
     first = await web_app.client.post("/api/registrations", json=FORM)
-    assert first.status == 201
     again = await web_app.client.post(
-        "/api/registrations", json={**FORM, "email": "AMARA.OKAFOR@lagos.example"}
+        "/api/registrations",
+        json={**FORM, "name": "Someone Else", "email": "AMARA.OKAFOR@lagos.example"},
     )
-    assert again.status == 409
-    body = await again.json()
-    assert body["error"] == "conflict"
-    assert "already registered" in body["message"]
-    assert body["fields"] == {"email": "is already registered for this event"}
-    form = await web_app.client.post("/register", data=FORM, headers=HTML)
-    assert form.status == 409
-    page = await form.text()
-    assert "is already registered for this event" in page
-    assert html.escape(FORM["name"]) in page
-    assert len(web_app.mails) == 1  # nothing is mailed again
+    assert (again.status, await again.json()) == (first.status, await first.json())
+    new_page = await web_app.client.post(
+        "/register", data={**FORM, "email": "new.person@lagos.example"}, headers=HTML
+    )
+    repeat_page = await web_app.client.post(
+        "/register", data={**FORM, "name": "Someone Else"}, headers=HTML
+    )
+    assert repeat_page.status == new_page.status == 200
+    text = await repeat_page.text()
+    assert "Someone Else" in text and "already registered" not in text
+    assert len(await registrations(web_app.app).list()) == 2  # Amara once, the new person
+    to_amara = [m for m in web_app.mails if "amara.okafor@" in m["To"]]
+    assert len(to_amara) == 3  # the first mail and the link again, twice
+    assert all(m["To"].startswith("Amara Okafor") for m in to_amara)  # the stored name
+    first_token, last_token = token_of(join_path(to_amara[0])), token_of(join_path(to_amara[-1]))
+    reg = await registrations(web_app.app).get_by_email("amara.okafor@lagos.example")
+    assert reg is not None and reg.token_generation == 0  # the first link still works
+    for token in (first_token, last_token):
+        joined = await web_app.client.get(f"/join/{token}", allow_redirects=False)
+        assert joined.status == 303
 
 
 async def test_require_approval_keeps_registrations_pending(make_web_app: MakeWebApp) -> None:

@@ -172,6 +172,14 @@ def normalize_email(value: str) -> str:
     return address
 
 
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, for rate limits: plus-addressing
+    (``ana+seminar@x.org``) and a trailing dot on the domain (``x.org.``) name the same box
+    as ``ana@x.org``. Case is ignored. Not a validator: any text gives some key."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local.partition('+')[0]}@{domain.rstrip('.')}"
+
+
 def is_time_zone(key: str) -> bool:
     """Whether ``key`` names an IANA time zone (Europe/Brussels, Asia/Tokyo, UTC)."""
     if key in _NOT_A_PLACE or len(key) > MAX_LENGTH["timezone"]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from simultan.hub.audience import EVERYONE, Audience
 from simultan.people import Person
+from simultan.protocol.close import CloseCode
 from simultan.protocol.messages import Event, Resumed, ServerMessage, Welcome, encode
 
 log = logging.getLogger("simultan.hub")
@@ -48,7 +49,7 @@ class _Resync:
 
 
 RESYNC = _Resync()
-CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_SLOW = CloseCode.TOO_SLOW
 
 
 class Connection:

@@ -7,7 +7,8 @@ H.264 first) and relabel forwarded VP8 as something else.
 
 Limits: the offer's size (``settings.max_sdp_bytes``), at most two audio m-lines and one
 video m-line (floor/booth audio, channel audio, floor video) plus one member audio and one
-member video slot per other member of the largest group (see :mod:`.rooms`), nothing else.
+member video slot per other member of the largest group (see :mod:`.rooms`), nothing else,
+and at most ``MAX_CANDIDATES`` ICE candidates, all checked before aiortc sees the offer.
 A violation is a :class:`~simultan.errors.ProtocolError` with a message a client developer
 can act on.
 """
@@ -26,6 +27,9 @@ from simultan.errors import ProtocolError
 # member video slot for each other member of the largest group (see .rooms).
 MAX_AUDIO_MLINES = 2 + MAX_GROUP - 1
 MAX_VIDEO_MLINES = 1 + MAX_GROUP - 1
+# A browser on a laptop offers a handful (one per interface and protocol, bundled); more is
+# an offer built to make aiortc probe a list of addresses.
+MAX_CANDIDATES = 20
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 _M_LINE = re.compile(r"^m=(\w+) (\d+)(?:/\d+)? (\S+)((?: \S+)*)$")
@@ -91,6 +95,12 @@ def parse_offer(text: object, *, max_bytes: int) -> Offer:
         else:
             session.append(line)
 
+    candidates = sum(1 for line in lines if line.startswith("a=candidate:"))
+    if candidates > MAX_CANDIDATES:
+        raise ProtocolError(
+            f"SDP offer has {candidates} ICE candidates; at most {MAX_CANDIDATES} are accepted",
+            details={"candidates": candidates, "limit": MAX_CANDIDATES},
+        )
     counts = {"audio": 0, "video": 0}
     media: list[OfferedMedia] = []
     out = list(session)

@@ -158,12 +158,49 @@ CLIENT_TYPES = (
 ).split()
 
 
+# No client message nests deeper than this (hello.resume is 2); deeper input is refused
+# before pydantic walks it.
+MAX_DEPTH = 8
+
+
+def loads_checked(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """JSON text to Python, refusing what would crash a handler later: nesting deeper than
+    ``max_depth`` (``json`` itself recurses and raises RecursionError near 1000 levels) and
+    strings that are not Unicode text (a lone surrogate such as ``"\\ud800"`` cannot be
+    encoded as UTF-8, so it would fail when stored or sent). Raises ValueError."""
+    try:
+        raw = json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+    _check_value(raw, max_depth)
+    return raw
+
+
+def _check_value(value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError("a string holds a lone surrogate (not Unicode text)") from exc
+        return
+    if isinstance(value, dict | list):
+        if depth <= 0:
+            raise ValueError("nested too deeply")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            _check_value(key, depth)
+            _check_value(item, depth - 1)
+
+
 def parse_client_message(text: str | bytes) -> ClientMessage:
     """Parse one client frame; every failure is a ProtocolError with a clear reason."""
     try:
-        raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = loads_checked(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError("message is not valid JSON") from exc
+    except ValueError as exc:
+        raise ProtocolError(f"message refused: {exc}") from exc
     if not isinstance(raw, dict):
         raise ProtocolError("message must be a JSON object")
     kind = raw.get("type")
@@ -178,15 +215,17 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'message'}: {e['msg']}"
             for e in exc.errors(include_url=False)
         ]
-        raise ProtocolError(
+        error = ProtocolError(
             f"invalid {kind} message: {'; '.join(problems)}", details={"problems": problems}
-        ) from exc
+        )
+        error.message_type = kind
+        raise error from exc
 
 
 def request_id_of(text: str | bytes) -> str | None:
     """Best effort: the request_id of a frame that failed to parse, to address the error."""
     try:
-        raw = json.loads(text)
+        raw = loads_checked(text)
     except (ValueError, UnicodeDecodeError):
         return None
     rid = raw.get("request_id") if isinstance(raw, dict) else None

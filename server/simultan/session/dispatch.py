@@ -1,7 +1,15 @@
 """Route one parsed client message to the live session (or the media plane).
 
-Each handler checks the capability its command needs; the websocket layer turns any
-SimultanError into a typed error reply and keeps the connection open.
+``dispatch`` checks the capability a command's type needs (``CAPABILITY``) before any
+handler runs, so nothing is looked up for a caller who may not send that command (a person
+by id, a booth by name). A type without an entry is refused: a new command must name its
+capability here. Handlers check the finer capabilities (publishing, force, one's own booth).
+The websocket layer turns any SimultanError into a typed error reply and keeps the
+connection open.
+
+Idempotent commands create no event: a command that would leave the state as it is (a hand
+raised again, the floor given to its holder) is answered with ``reply`` and nothing is stored
+or sent, so repeating a command cannot flush the replay buffer.
 """
 
 from __future__ import annotations
@@ -10,7 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from simultan.core.capabilities import Capability
-from simultan.errors import CommandError, ForbiddenError, ProtocolError
+from simultan.errors import (
+    BadOffer,
+    CommandError,
+    ForbiddenError,
+    ProtocolError,
+    SimultanError,
+)
 from simultan.hub.audience import Audience
 from simultan.people import Person
 from simultan.protocol import messages as m
@@ -38,6 +52,13 @@ async def _notice(session: LiveSession, person: Person, msg: m.Notice) -> dict[s
 
 async def _raise_hand(session: LiveSession, person: Person, msg: m.RaiseHand) -> dict[str, Any]:
     require(person, Capability.RAISE_HAND)
+    hands = session.raised_hands
+    if (person.id in hands) == msg.raised:
+        return {}  # idempotent: already so, no event
+    if msg.raised:
+        hands.add(person.id)
+    else:
+        hands.discard(person.id)
     await session.publish(
         "hand",
         {"person": person.public(), "raised": msg.raised},
@@ -113,7 +134,14 @@ async def _rtc_offer(
         raise CommandError(
             f"no channel {channel!r}: choose one of {', '.join(session.defn.languages)}"
         )
-    answer = await media.negotiate(conn.id, msg.sdp, publish=publish, channel=channel)
+    try:
+        answer = await media.negotiate(conn.id, msg.sdp, publish=publish, channel=channel)
+    except SimultanError:
+        raise
+    except Exception as exc:
+        # aiortc failing on an offer it accepted for parsing (a renegotiation it cannot
+        # follow, a transport it cannot set up) is the offer's problem to the tab
+        raise BadOffer(f"the offer could not be negotiated: {exc}") from exc
     conn.media_publish = publish
     if publish and publish.startswith("interpreter:"):
         await session.interpreter_present(person, True)
@@ -157,8 +185,33 @@ CONNECTION_HANDLERS: dict[str, Any] = {
 }
 
 
+# What a command's type needs (any one of them), checked before the handler looks anything up.
+CAPABILITY: dict[str, tuple[Capability, ...]] = {
+    "timeline": (Capability.DRIVE_TIMELINE,),
+    "notice": (Capability.BROADCAST,),
+    "raise_hand": (Capability.RAISE_HAND,),
+    "floor": (Capability.GIVE_FLOOR,),
+    "floor_language": (Capability.SET_FLOOR_LANGUAGE,),
+    "booth": (Capability.BOOTH_MEMBER, Capability.FORCE_HANDOVER),
+    "booth_chat": (Capability.BOOTH_MEMBER, Capability.SEE_ALL_BOOTH_CHAT),
+    "slow_down": (Capability.BOOTH_MEMBER,),
+    "record": (Capability.RECORD,),
+    "rtc_offer": (Capability.LISTEN,),
+    "select_channel": (Capability.LISTEN,),
+}
+
+
+def check_capability(person: Person, kind: str) -> None:
+    needed = CAPABILITY.get(kind)
+    if needed is None:
+        raise ProtocolError(f"{kind!r} is not available on this server")
+    if not any(person.can(c) for c in needed):
+        raise ForbiddenError(f"{kind} needs the {' or '.join(needed)} permission")
+
+
 async def dispatch(session: LiveSession, person: Person, msg: Any, conn: Any = None) -> Any:
     """Run the handler for ``msg``; ``conn`` is the sender's connection (media signaling)."""
+    check_capability(person, msg.type)
     if msg.type in CONNECTION_HANDLERS:
         return await CONNECTION_HANDLERS[msg.type](session, person, msg, conn)
     handler = HANDLERS.get(msg.type)

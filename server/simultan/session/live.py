@@ -73,6 +73,8 @@ class LiveSession:
         self.floor = FloorState(holder=None, language=defn.event.floor_language)
         self.stage = Stage(defn)
         self.recording = False
+        # Who has a hand raised: raising it again is idempotent (no event).
+        self.raised_hands: set[str] = set()
         # Record every channel while an agenda item is live (settings.record_with_agenda).
         self.record_with_agenda = False
         self.booth_settings = {"rotation_minutes": 30, "cue_minutes": 5}
@@ -267,6 +269,8 @@ class LiveSession:
                 holder=holder if change_holder else self.floor.holder,
                 language=language or self.floor.language,
             )
+            if new == self.floor:
+                return {"floor": new.to_dict()}  # idempotent: no event
             now = self.now()
             routing = self.stage.routing(new.language)
             data = {"floor": new.to_dict(), "routing": routing.to_dict(), "by": person.public()}

@@ -96,14 +96,16 @@ class Stage:
     def booth_command(
         self, person: Person, booth_id: str, action: str, to: str | None, on: bool | None
     ) -> bc.BoothCommand:
-        if booth_id not in self.booths:
-            raise NotFoundError(f"no booth {booth_id!r}")
+        # capability first, then the lookup: a refusal says nothing about which booths exist
         if action == "force":
             if not person.can(Capability.FORCE_HANDOVER):
                 raise ForbiddenError("only a moderator or organizer can force a handover")
-            return bc.ForceHandover(by=person.id, to=to)
-        if not person.can(Capability.BOOTH_MEMBER) or person.booth != booth_id:
+        elif not person.can(Capability.BOOTH_MEMBER) or person.booth != booth_id:
             raise ForbiddenError(f"you are not a member of booth {booth_id}")
+        if booth_id not in self.booths:
+            raise NotFoundError(f"no booth {booth_id!r}")
+        if action == "force":
+            return bc.ForceHandover(by=person.id, to=to)
         if action == "offer":
             if to is None:
                 raise CommandError("offer needs 'to': the partner to hand the mic to")

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from simultan.errors import SimultanError
+from simultan.errors import RateLimited, SimultanError
 
 log = logging.getLogger("simultan.web")
 
@@ -40,8 +40,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except SimultanError as exc:
         if wants_html(request):
-            return error_page("Sorry", exc.message, exc.http_status)
-        return web.json_response(error_body(exc), status=exc.http_status)
+            response = error_page("Sorry", exc.message, exc.http_status)
+        else:
+            response = web.json_response(error_body(exc), status=exc.http_status)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
+        return response
     except web.HTTPException:
         raise
     except Exception:

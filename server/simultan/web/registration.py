@@ -7,8 +7,10 @@ POST /api/registrations   JSON; 201, or 422 {"error": "invalid_input", "fields":
 Bodies are limited to ``BODY_LIMIT`` bytes (413). A new registrant becomes an approved
 participant (pending when ``settings.require_approval``) whatever role they asked for: the
 organizer grants panelist or interpreter roles. An approved registrant is mailed their link.
-A second registration with the same email is refused (409), without mailing anything: the
-organizers resend links, so nobody can make us mail-bomb a registered address.
+A second registration with the same email gets the same answer as a new one (so nobody can
+learn who is registered) and the registered mailbox gets its link again. Registrations are
+rate limited per client address and per mailbox (``core.registration.mailbox``), so nobody
+can make us mail-bomb an address: over the limit, 429 with Retry-After.
 
 Also the small helpers the other HTML/JSON handlers share: page templates from client/,
 bounded body reading, and mailing a join link.
@@ -29,7 +31,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from simultan.core.registration import FIELDS, REQUESTABLE_ROLES, RegistrationForm
+from simultan.core.ratelimit import Rate
+from simultan.core.registration import FIELDS, REQUESTABLE_ROLES, RegistrationForm, mailbox
 from simultan.errors import (
     BodyTooLarge,
     ConflictError,
@@ -41,6 +44,8 @@ from simultan.eventdef import EventDefinition
 from simultan.i18n import LANGUAGES, accept_language, long_date, native_name, pick, translate
 from simultan.mail.mailer import MAILER
 from simultan.mail.message import event_days, join_message
+from simultan.protocol.messages import loads_checked
+from simultan.ratelimit import Limiter
 from simultan.store.registrations import Registration, Status
 from simultan.web.auth import JoinLink, join_link, registrations
 from simultan.web.keys import CLOCK, EVENT, SETTINGS
@@ -143,9 +148,12 @@ async def read_json(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, 
         raise UnsupportedMediaType("Send the body as application/json.")
     body = await read_body(request, limit)
     try:
-        data = json.loads(body.decode("utf-8"))
+        # registration fields are flat; nested or non-Unicode input is refused, not crashed on
+        data = loads_checked(body.decode("utf-8"), max_depth=4)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationError("The body is not valid JSON.", fields={}) from exc
+    except ValueError as exc:
+        raise ValidationError(f"The body was refused: {exc}.", fields={}) from exc
     if not isinstance(data, dict):
         raise ValidationError("The body must be a JSON object.", fields={})
     return data
@@ -201,16 +209,51 @@ async def send_join_mail(app: web.Application, registration: Registration) -> Ma
 # --- registering -----------------------------------------------------------------------------
 
 
-async def register(app: web.Application, data: Mapping[str, object]) -> tuple[Registration, bool]:
-    """Validate, store and (when approved) mail the link: (registration, mailed)."""
+@dataclass(frozen=True)
+class Outcome:
+    """What the registrant is told: the same for a new and a repeated registration."""
+
+    name: str
+    email: str
+    status: Status
+    mailed: bool
+
+
+@dataclass(frozen=True)
+class RegistrationLimits:
+    per_address: Limiter
+    per_mailbox: Limiter
+
+
+LIMITS = web.AppKey("registration_limits", RegistrationLimits)
+
+
+async def register(app: web.Application, data: Mapping[str, object], address: str) -> Outcome:
+    """Validate, store and (when approved) mail the link. A repeated email stores nothing
+    and mails the existing registration its link again, with the answer a new one gets."""
+    limits = app[LIMITS]
+    limits.per_address.check(address)
     form = RegistrationForm.validate(data, languages=app[EVENT].languages)
+    limits.per_mailbox.check(mailbox(form.email))
     status = Status.PENDING if app[SETTINGS].require_approval else Status.APPROVED
-    registration = await registrations(app).create(form, now=app[CLOCK](), status=status)
+    repo = registrations(app)
+    try:
+        registration = await repo.create(form, now=app[CLOCK](), status=status)
+    except ConflictError:
+        existing = await repo.get_by_email(form.email)
+        if existing is None:  # removed in between: a genuine conflict
+            raise
+        log.info("= registration %s repeated", existing.id)
+        if existing.status is Status.APPROVED:
+            mailed = (await send_join_mail(app, existing)).mailed
+        else:  # pending or revoked: nothing is sent, the answer is what a new one gets
+            mailed = status is Status.APPROVED
+        return Outcome(form.name, form.email, status, mailed)
     log.info("= registration %s %s", registration.id, status.value)
     mailed = False
     if status is Status.APPROVED:
         mailed = (await send_join_mail(app, registration)).mailed
-    return registration, mailed
+    return Outcome(form.name, form.email, status, mailed)
 
 
 def _options(choices: list[tuple[str, str]], selected: str) -> str:
@@ -320,36 +363,44 @@ async def post_form(request: web.Request) -> web.Response:
     lang = page_language(request)
     data = await read_form(request)
     try:
-        registration, mailed = await register(request.app, data)
+        outcome = await register(request.app, data, client_address(request))
     except ValidationError as exc:
         body = await render_form(request.app, data, exc.fields, exc.message, lang)
         return html_response(body, status=exc.http_status)
-    except ConflictError as exc:
-        fields = exc.details.get("fields")
-        field_errors = fields if isinstance(fields, dict) else {}
-        body = await render_form(request.app, data, field_errors, exc.message, lang)
-        return html_response(body, status=exc.http_status)
     title = request.app[EVENT].event.title
-    if registration.status is Status.PENDING:
-        outcome = translate(lang, "register.pending", email=registration.email)
-    elif mailed:
-        outcome = translate(lang, "register.mailed", email=registration.email)
+    if outcome.status is Status.PENDING:
+        said = translate(lang, "register.pending", email=outcome.email)
+    elif outcome.mailed:
+        said = translate(lang, "register.mailed", email=outcome.email)
     else:
-        outcome = translate(lang, "register.not_mailed")
-    lines = [translate(lang, "register.thanks", name=registration.name, title=title), outcome]
+        said = translate(lang, "register.not_mailed")
+    lines = [translate(lang, "register.thanks", name=outcome.name, title=title), said]
     return message_page(translate(lang, "register.done_title"), lines, lang=lang)
 
 
 async def post_api(request: web.Request) -> web.Response:
     data = await read_json(request)
-    registration, mailed = await register(request.app, data)
-    return web.json_response(
-        {"id": registration.id, "status": registration.status.value, "mailed": mailed},
-        status=201,
-    )
+    outcome = await register(request.app, data, client_address(request))
+    # no id: a repeated registration must answer exactly like a new one
+    return web.json_response({"status": outcome.status.value, "mailed": outcome.mailed}, status=201)
+
+
+def client_address(request: web.Request) -> str:
+    """The peer address (behind a reverse proxy, the proxy's: see docs/operations.md)."""
+    return request.remote or "unknown"
 
 
 def setup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[LIMITS] = RegistrationLimits(
+        per_address=Limiter(
+            Rate.per_hour(settings.registrations_per_address_per_hour), "registrations"
+        ),
+        per_mailbox=Limiter(
+            Rate.per_hour(settings.registrations_per_mailbox_per_hour),
+            "registrations for this address",
+        ),
+    )
     app[ZONES] = tuple(
         ["UTC", *sorted(z for z in zoneinfo.available_timezones() if z.startswith(_AREAS))]
     )

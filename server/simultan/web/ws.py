@@ -11,31 +11,54 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from simultan.core.capabilities import Capability
-from simultan.errors import AuthError, ProtocolError, SimultanError
+from simultan.core.ratelimit import Rate
+from simultan.errors import AuthError, ProtocolError, RateLimited, SimultanError
 from simultan.hub.hub import RESYNC, Connection
 from simultan.protocol import messages as m
+from simultan.protocol.close import CloseCode
+from simultan.ratelimit import Limiter, Throttle
 from simultan.session.dispatch import dispatch
+from simultan.settings import Settings
 from simultan.web.auth import authenticate
 from simultan.web.keys import SETTINGS
 from simultan.web.session_key import ON_DISCONNECT, SESSION
 
 log = logging.getLogger("simultan.ws")
 
+# Absolute: counted from the upgrade, not restarted by each frame that is not a good hello.
 HELLO_TIMEOUT = 10.0
-CLOSE_AUTH = 4001
+# Offers per token (person) across all their tabs.
+OFFER_LIMITS = web.AppKey("ws_offer_limits", Limiter)
 # Frames up to this many times the limit are read and refused with a typed error; beyond it
 # aiohttp closes the socket (1009) so a client cannot make us buffer without bound.
 HARD_LIMIT_FACTOR = 4
 
 
 def origin_allowed(request: web.Request) -> bool:
+    """The upgrade's Origin is ours: with ``public_url`` set, only its origin (and
+    ``allowed_origins``); without it, also the origin the browser addressed (local use).
+    An Origin equal to the Host header proves nothing once a public name is known: a
+    rebound DNS name sends exactly that."""
     origin = request.headers.get("Origin")
     if origin is None:
         return False
-    allowed = request.app[SETTINGS].origins
-    return (
-        origin.rstrip("/") in allowed or origin.rstrip("/") == f"{request.scheme}://{request.host}"
+    settings = request.app[SETTINGS]
+    origin = origin.rstrip("/")
+    if origin in settings.origins:
+        return True
+    return settings.public_url is None and origin == f"{request.scheme}://{request.host}"
+
+
+def command_rate(settings: Settings) -> Rate:
+    return Rate(settings.ws_commands_per_second, settings.ws_command_burst)
+
+
+def setup(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    app[OFFER_LIMITS] = Limiter(
+        Rate.per_minute(settings.offers_per_minute, settings.offer_burst), "offers"
     )
+    app.router.add_get("/ws", websocket_handler)
 
 
 def _error(exc: SimultanError, request_id: str | None = None) -> str:
@@ -57,14 +80,24 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     session = request.app[SESSION]
 
-    hello = await _await_hello(ws, limit)
-    if hello is None:
-        return ws
+    deadline = asyncio.get_running_loop().time() + HELLO_TIMEOUT
     try:
+        hello = await _await_hello(ws, limit, deadline)
+        if hello is None:
+            return ws
         person = await authenticate(request.app, hello.token)
     except AuthError as exc:
         await ws.send_str(_error(exc))
-        await ws.close(code=CLOSE_AUTH, message=b"unauthorized")
+        await _close(ws, CloseCode.UNAUTHORIZED)
+        return ws
+    if len(session.hub.connections_of(person.id)) >= settings.max_sockets_per_token:
+        refusal = RateLimited(
+            f"this join link already has {settings.max_sockets_per_token} open connections: "
+            "close a tab and try again",
+            HELLO_TIMEOUT,
+        )
+        await ws.send_str(_error(refusal))
+        await _close(ws, CloseCode.TOO_MANY_CONNECTIONS)
         return ws
 
     conn = Connection(person, queue_size=settings.client_queue_size)
@@ -79,7 +112,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             await session.interpreter_present(person, True)
     writer = asyncio.create_task(_write(ws, conn, session), name=f"ws-writer-{person.id[:8]}")
     try:
-        await _read(ws, conn, session, person, limit)
+        limits = _ConnectionLimits(
+            Throttle(command_rate(settings), "messages"), request.app[OFFER_LIMITS]
+        )
+        await _read(ws, conn, session, person, limit, limits)
     finally:
         session.hub.detach(conn)
         conn.stop()
@@ -109,12 +145,19 @@ async def _media_gone(session: Any, person: Any, conn: Connection) -> None:
                 await session.interpreter_present(person, False)
 
 
-async def _await_hello(ws: web.WebSocketResponse, limit: int) -> m.Hello | None:
+async def _close(ws: web.WebSocketResponse, code: CloseCode) -> None:
+    await ws.close(code=code, message=code.reason)
+
+
+async def _await_hello(ws: web.WebSocketResponse, limit: int, deadline: float) -> m.Hello | None:
+    """The hello, or None once the socket is closed. A hello that does not validate (a token
+    over 4 KB, a token that is not a string) is an AuthError: the socket closes with 4001."""
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            frame = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
+            frame = await asyncio.wait_for(ws.receive(), max(0.0, deadline - loop.time()))
         except TimeoutError:
-            await ws.close(code=CLOSE_AUTH, message=b"no hello")
+            await _close(ws, CloseCode.UNAUTHORIZED)
             return None
         if frame.type != WSMsgType.TEXT:
             await ws.close()
@@ -127,11 +170,30 @@ async def _await_hello(ws: web.WebSocketResponse, limit: int) -> m.Hello | None:
                 raise ProtocolError("the first message must be hello with your join token")
             return msg
         except ProtocolError as exc:
+            if exc.message_type == "hello":
+                raise AuthError(
+                    "This join link is not valid: the hello could not be read.",
+                    details={"reason": "malformed", "problems": exc.details.get("problems")},
+                ) from exc
             await ws.send_str(_error(exc))
 
 
+class _ConnectionLimits:
+    """What one tab may send: messages per second (its own bucket), offers per minute
+    (shared by every tab of the same token)."""
+
+    def __init__(self, messages: Throttle, offers: Limiter) -> None:
+        self.messages = messages
+        self.offers = offers
+
+
 async def _read(
-    ws: web.WebSocketResponse, conn: Connection, session: Any, person: Any, limit: int
+    ws: web.WebSocketResponse,
+    conn: Connection,
+    session: Any,
+    person: Any,
+    limit: int,
+    limits: _ConnectionLimits,
 ) -> None:
     async for frame in ws:
         if frame.type != WSMsgType.TEXT:
@@ -141,12 +203,16 @@ async def _read(
             break
         request_id: str | None = None
         try:
+            # every frame counts, good or bad, before any parsing: a flood costs us little
+            limits.messages.check()
             if len(frame.data) > limit:
                 raise ProtocolError(f"message too large (limit {limit} bytes)")
             msg = m.parse_client_message(frame.data)
             request_id = getattr(msg, "request_id", None)
             if isinstance(msg, m.Hello):
                 raise ProtocolError("already authenticated")
+            if isinstance(msg, m.RtcOffer):
+                limits.offers.check(person.id)
             if isinstance(msg, m.Ping):
                 conn.offer(m.encode(m.Pong(request_id=request_id)))
                 continue
@@ -171,8 +237,7 @@ async def _write(ws: web.WebSocketResponse, conn: Connection, session: Any) -> N
         item = await conn.queue.get()
         if item is None:
             if conn.close_code is not None:
-                reason = {4008: b"too slow", 4003: b"access revoked"}.get(conn.close_code, b"")
-                await ws.close(code=conn.close_code, message=reason)
+                await _close(ws, CloseCode(conn.close_code))
             return
         try:
             if item is RESYNC:
