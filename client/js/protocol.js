@@ -99,12 +99,19 @@ export class LiveConnection {
   }
 }
 
-/** The join token from the page's fragment (#token=...), kept for reloads of this tab. */
-export function tokenFromLocation(loc = globalThis.location, store = globalThis.sessionStorage) {
+/**
+ * The join token from the page's fragment (#token=...), kept in this tab's sessionStorage
+ * for reloads and taken out of the address bar and the history entry at once, so it is
+ * not shown, bookmarked, or shared with the address.
+ */
+export function tokenFromLocation(
+  loc = globalThis.location, store = globalThis.sessionStorage, hist = globalThis.history,
+) {
   const params = new URLSearchParams(loc.hash.replace(/^#/, ""));
   const token = params.get("token");
   if (token) {
     store.setItem("simultan-token", token);
+    if (hist) hist.replaceState(null, "", loc.pathname + loc.search);
     return token;
   }
   return store.getItem("simultan-token");

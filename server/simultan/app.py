@@ -21,7 +21,7 @@ from simultan.session.tech import run_tech_view
 from simultan.settings import Settings
 from simultan.store.database import open_database
 from simultan.tokens import JoinTokens
-from simultan.web import admin, join, registration, ws
+from simultan.web import admin, join, registration, security, ws
 from simultan.web.auth import TOKENS
 from simultan.web.errors import error_middleware
 from simultan.web.keys import CLOCK, DB, EVENT, ON_REVOKE, SETTINGS, Clock
@@ -136,6 +136,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    security.check_metrics(request)
     body = generate_latest(request.app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -160,6 +161,7 @@ def create_app(
     app.cleanup_ctx.append(_live_session)
     app.cleanup_ctx.append(_media_plane)
     app.on_shutdown.append(_close_sockets)
+    security.setup(app)
 
     app.router.add_get("/", _index)
     ws.setup(app)
