@@ -290,3 +290,10 @@ async def test_hello_deadline_is_absolute(server: LiveServer, monkeypatch) -> No
             await asyncio.sleep(0.2)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
     assert loop.time() - started < 5  # 1 s deadline, generous for a loaded machine
+
+
+def test_every_command_names_its_capability() -> None:
+    """A handler without a CAPABILITY entry would be refused for everyone: add the line."""
+    from simultan.session.dispatch import CAPABILITY, CONNECTION_HANDLERS, HANDLERS
+
+    assert set(HANDLERS) | set(CONNECTION_HANDLERS) == set(CAPABILITY)
