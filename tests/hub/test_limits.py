@@ -21,33 +21,44 @@ async def _ready(server: LiveServer, role: Role, name: str):
     return client
 
 
-async def test_a_flood_of_commands_is_rate_limited_not_stored(server: LiveServer) -> None:
-    """Today 3000 raise_hand became 3000 stored events and flushed everyone's replay buffer."""
-    client = await _ready(server, Role.PARTICIPANT, "Pat Flood")
-    hub = server.app[SESSION].hub
-    before = hub.seq
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    n = 150  # under the client queue (256), so no answer is dropped for a resync
-    for i in range(n):  # toggling, so each one that gets through is a real change
-        await client.send({"type": "raise_hand", "raised": i % 2 == 0, "request_id": f"h{i}"})
-    answers: dict[str, dict] = {}
-    while len(answers) < n:
-        msg = await client.recv(timeout=10)
-        if msg["type"] in ("reply", "error"):
-            answers[msg["request_id"]] = msg
-    elapsed = loop.time() - started
-    limited = [a for a in answers.values() if a["type"] == "error"]
-    assert limited and all(a["code"] == "rate_limited" for a in limited)
-    assert all(0 < a["details"]["retry_after"] <= 1 for a in limited)
-    passed = n - len(limited)
-    settings = server.settings
-    assert passed <= settings.ws_command_burst + settings.ws_commands_per_second * elapsed + 1
-    assert hub.seq - before == passed  # a refused command stored nothing
-    # the bucket refills: after a pause, commands pass again
-    await asyncio.sleep(0.3)
-    ok = await client.request({"type": "ping"})
-    assert ok["type"] == "pong"
+async def test_a_flood_of_commands_is_rate_limited_not_stored(tmp_path, clock, seminar) -> None:
+    """Today 3000 raise_hand became 3000 stored events and flushed everyone's replay buffer.
+    A slow bucket (burst 10, 2/s) keeps the outcome the same on a loaded machine."""
+    from tests.conftest import start_server
+
+    runner, server = await start_server(
+        tmp_path, clock, seminar, media_enabled=False,
+        ws_commands_per_second=2.0, ws_command_burst=10,
+    )  # fmt: skip
+    try:
+        client = await _ready(server, Role.PARTICIPANT, "Pat Flood")
+        hub = server.app[SESSION].hub
+        before = hub.seq
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        n = 100  # under the client queue (256), so no answer is dropped for a resync
+        for i in range(n):  # toggling, so each one that gets through is a real change
+            await client.send({"type": "raise_hand", "raised": i % 2 == 0, "request_id": f"h{i}"})
+        answers: dict[str, dict] = {}
+        while len(answers) < n:
+            msg = await client.recv(timeout=20)
+            if msg["type"] in ("reply", "error"):
+                answers[msg["request_id"]] = msg
+        elapsed = loop.time() - started
+        limited = [a for a in answers.values() if a["type"] == "error"]
+        assert all(a["code"] == "rate_limited" for a in limited)
+        assert all(0 < a["details"]["retry_after"] <= 0.6 for a in limited)
+        passed = n - len(limited)
+        assert 10 <= passed <= 10 + 2.0 * elapsed + 1, (passed, elapsed)
+        assert hub.seq - before == passed  # a refused command stored nothing
+        # the bucket refills: after a pause, commands pass again
+        await asyncio.sleep(0.6)
+        ok = await client.request({"type": "ping"})
+        assert ok["type"] == "pong"
+        for c in server.clients:
+            await c.close()
+    finally:
+        await runner.cleanup()
 
 
 async def test_idempotent_commands_create_no_event(server: LiveServer) -> None:
