@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from simultan.core import followups
 from simultan.core import timeline as tl
 from simultan.core.capabilities import Capability
 from simultan.errors import CommandError, ForbiddenError
@@ -189,35 +190,62 @@ class LiveSession:
         return events
 
     async def timeline_command(self, person: Person, command: dict[str, Any]) -> dict[str, Any]:
-        """Apply a moderator's timeline command (a dict as ``tl.command_from_dict`` reads)."""
+        """Apply a moderator's timeline command (a dict as ``tl.command_from_dict`` reads).
+
+        The floor language and agenda recording that follow it (core/followups.py) are
+        committed in the same transaction as the timeline change."""
         require(person, Capability.DRIVE_TIMELINE)
         parsed = tl.command_from_dict(command)
         async with self._lock:
             now = self.now()
             new, changes = tl.apply(self.timeline, parsed, now)
+            follow = followups.after_timeline(
+                new,
+                changes,
+                floor_language=self.floor.language,
+                default_language=self.defn.event.floor_language,
+                record_with_agenda=self.record_with_agenda and self.stage.media is not None,
+                recording=self.recording,
+            )
             data = {
                 "changes": [c.to_dict() for c in changes],
                 "by": person.public(),
                 "timeline": tl.to_dict(new, now),
             }
-            await self._commit(
-                [event_log.LoggedCommand("timeline", tl.command_to_dict(parsed), now, person.id)],
-                [("timeline", data, EVERYONE)],
-            )
+            commands = [
+                event_log.LoggedCommand("timeline", tl.command_to_dict(parsed), now, person.id)
+            ]
+            pending: list[PendingEvent] = [("timeline", data, EVERYONE)]
+            floor = self.floor
+            if follow.floor_language is not None:
+                floor = FloorState(holder=self.floor.holder, language=follow.floor_language)
+                routing = self.stage.routing(floor.language)
+                commands.append(
+                    event_log.LoggedCommand("floor", _floor_to_dict(floor), now, person.id)
+                )
+                pending.append(
+                    (
+                        "floor",
+                        {
+                            "floor": floor.to_dict(),
+                            "routing": routing.to_dict(),
+                            "by": person.public(),
+                        },
+                        EVERYONE,
+                    )
+                )
+            if follow.recording is not None:
+                commands.append(
+                    event_log.LoggedCommand("recording", {"on": follow.recording}, now, person.id)
+                )
+                pending.append(("recording_state", {"on": follow.recording}, EVERYONE))
+            await self._commit(commands, pending)
             self.timeline = new
-        started = [c.item_id for c in changes if isinstance(c, tl.ItemStarted)]
-        if started:
-            # the speaker's profile in the agenda sets the floor language (the moderator
-            # can still change it while the item runs)
-            language = item_floor_language(
-                new.run(started[-1]).item, self.defn.event.floor_language
-            )
-            if language != self.floor.language:
-                await self.set_floor(person, language=language)
-        if self.record_with_agenda and self.stage.media is not None:
-            live = new.current is not None and new.paused_since is None
-            if live != self.recording:
-                await self.set_recording(person, live)
+            if floor is not self.floor:
+                self.floor = floor
+                self.stage.apply_routes(floor.language)
+        if follow.recording is not None:
+            await self._record(person, follow.recording, announce_state=False)
         return {"version": new.version}
 
     async def publish(self, name: str, data: dict[str, Any], audience: Audience = EVERYONE) -> None:
@@ -296,6 +324,12 @@ class LiveSession:
             raise CommandError("the media plane is off on this server")
         if on == self.recording:
             return {"recording": on}
+        return await self._record(person, on, announce_state=True)
+
+    async def _record(self, person: Person, on: bool, *, announce_state: bool) -> dict[str, Any]:
+        media = self.stage.media
+        if media is None:
+            raise CommandError("the media plane is off on this server")
         files: list[str] = []
         if on:
             folder = await media.start_recording(
@@ -310,7 +344,8 @@ class LiveSession:
             {"on": on, "by": person.public(), "files": files},
             Audience(capability=Capability.RECORD),
         )
-        await self.publish("recording_state", {"on": on})
+        if announce_state:
+            await self.publish("recording_state", {"on": on})
         return {"recording": on, "files": files}
 
     # --- booths ------------------------------------------------------------------------------
@@ -362,12 +397,6 @@ class LiveSession:
                 [], [self.stage.booth_event(booth, events, now, self.floor.language)]
             )
             self.stage.apply_routes(self.floor.language)
-
-
-def item_floor_language(item: tl.PlannedItem, default: str) -> str:
-    """The language the floor speaks during an agenda item: its lead (first) speaker's, or
-    the event's working language when the item names no speaker."""
-    return item.speakers[0].language if item.speakers else default
 
 
 def _is_speaker(person: Person) -> bool:
