@@ -56,6 +56,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from simultan.store.database import current_revision, migrate
+
+    settings = _settings(args)
+    before = current_revision(settings.database_url)
+    migrate(settings.database_url, args.revision)
+    after = current_revision(settings.database_url)
+    print(f"{settings.database_url}: schema at revision {after} (was {before or 'empty'})")
+    return 0
+
+
 def cmd_issue_link(args: argparse.Namespace) -> int:
     from simultan.demo import issue_link
 
@@ -99,6 +110,13 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate an event definition or settings file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
+
+    db = sub.add_parser("db", help="the database schema (Alembic revisions)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply the revisions (serve also does at start)")
+    upgrade.add_argument("--config", help="settings file (TOML); SIMULTAN_* variables also apply")
+    upgrade.add_argument("--revision", default="head", help="default: the newest")
+    upgrade.set_defaults(func=cmd_db_upgrade)
 
     link = sub.add_parser("issue-link", help="create (or find) a person and print a join link")
     link.add_argument("--config")

@@ -21,13 +21,39 @@ def _sync_url(url: str) -> str:
     )
 
 
-def migrate(url: str) -> None:
-    """Upgrade the database at ``url`` to the newest schema (blocking)."""
-    _ensure_sqlite_dir(url)
+def _config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", _sync_url(url).replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision``, the newest by default (blocking).
+    The server runs this at start; ``simultan db upgrade`` runs it on its own."""
+    _ensure_sqlite_dir(url)
+    command.upgrade(_config(url), revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at ``url`` is at (None: no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(_sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
 
 
 def _ensure_sqlite_dir(url: str) -> None:
