@@ -21,7 +21,7 @@ from simultan.session.tech import run_tech_view
 from simultan.settings import Settings
 from simultan.store.database import open_database
 from simultan.tokens import JoinTokens
-from simultan.web import admin, join, registration, security, ws
+from simultan.web import admin, b2b, join, registration, security, ws
 from simultan.web.auth import TOKENS
 from simultan.web.errors import error_middleware
 from simultan.web.keys import CLOCK, DB, EVENT, ON_REVOKE, SETTINGS, Clock
@@ -173,4 +173,5 @@ def create_app(
     registration.setup(app)
     admin.setup(app)
     join.setup(app)
+    b2b.setup(app)
     return app

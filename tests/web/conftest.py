@@ -31,7 +31,7 @@ from simultan.settings import Settings
 from simultan.store.database import open_database
 from simultan.store.registrations import Registration, create_or_get_registration
 from simultan.tokens import JoinTokens
-from simultan.web import admin, join, registration
+from simultan.web import admin, b2b, join, registration
 from simultan.web.auth import TOKENS, link_for
 from simultan.web.errors import error_middleware
 from simultan.web.keys import CLOCK, DB, EVENT, ON_REVOKE, SETTINGS
@@ -149,7 +149,9 @@ async def make_web_app(
     """Build (and later close) an app; keyword arguments override settings."""
     stack: list[tuple[TestClient[Any, Any], Any, Any]] = []
 
-    async def make(*, smtp: bool = True, **overrides: Any) -> WebApp:
+    async def make(
+        *, smtp: bool = True, defn: EventDefinition | None = None, **overrides: Any
+    ) -> WebApp:
         smtp_cm = smtp_server()
         sink, port = await smtp_cm.__aenter__()
         values: dict[str, Any] = {
@@ -164,11 +166,11 @@ async def make_web_app(
         settings = Settings(**values)
         app = web.Application(middlewares=[error_middleware])
         app[SETTINGS] = settings
-        app[EVENT] = seminar
+        app[EVENT] = defn or seminar
         app[CLOCK] = clock
         app[DB] = await open_database(settings.database_url)
         app[MAILER] = mailer_from_settings(settings)
-        app[TOKENS] = JoinTokens(settings.secret_key.get_secret_value(), seminar.event.id)
+        app[TOKENS] = JoinTokens(settings.secret_key.get_secret_value(), app[EVENT].event.id)
         revoked: list[str] = []
 
         async def on_revoke(person_id: str) -> None:
@@ -178,6 +180,7 @@ async def make_web_app(
         registration.setup(app)
         admin.setup(app)
         join.setup(app)
+        b2b.setup(app)
         engine = app[DB]
         client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()

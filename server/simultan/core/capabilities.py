@@ -29,12 +29,22 @@ class Capability(StrEnum):
     TECH_VIEW = "tech_view"
     SEE_ALL_BOOTH_CHAT = "see_all_booth_chat"
     MANAGE_REGISTRATIONS = "manage_registrations"
+    B2B = "b2b"  # a company profile, meeting requests, one's own B2B meetings
+    MANAGE_B2B = "manage_b2b"  # the B2B grid, scheduling by hand, export and report
 
 
-_PARTICIPANT = frozenset({Capability.LISTEN, Capability.VIEW_AGENDA, Capability.RAISE_HAND})
+_PARTICIPANT = frozenset(
+    {Capability.LISTEN, Capability.VIEW_AGENDA, Capability.RAISE_HAND, Capability.B2B}
+)
 _PANELIST = _PARTICIPANT | {Capability.PUBLISH_FLOOR}
 _INTERPRETER = frozenset(
-    {Capability.LISTEN, Capability.VIEW_AGENDA, Capability.PUBLISH_BOOTH, Capability.BOOTH_MEMBER}
+    {
+        Capability.LISTEN,
+        Capability.VIEW_AGENDA,
+        Capability.PUBLISH_BOOTH,
+        Capability.BOOTH_MEMBER,
+        Capability.B2B,  # to be booked into B2B meetings and sit in them
+    }
 )
 _MODERATOR = _PANELIST | {
     Capability.DRIVE_TIMELINE,
@@ -45,7 +55,11 @@ _MODERATOR = _PANELIST | {
     Capability.RECORD,
     Capability.TECH_VIEW,
 }
-_ORGANIZER = _MODERATOR | {Capability.SEE_ALL_BOOTH_CHAT, Capability.MANAGE_REGISTRATIONS}
+_ORGANIZER = _MODERATOR | {
+    Capability.SEE_ALL_BOOTH_CHAT,
+    Capability.MANAGE_REGISTRATIONS,
+    Capability.MANAGE_B2B,
+}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.PARTICIPANT: _PARTICIPANT,

@@ -43,7 +43,9 @@ async def join(request: web.Request) -> web.Response:
         response = error_page(_TITLES.get(reason, "This link is not valid"), exc.message, 401)
         response.headers.update(_PRIVATE)
         return response
-    location = f"{LANDING[person.role]}#token={token}"
+    # ``?next=b2b`` (the link in a B2B notice) opens the B2B page instead.
+    landing = "/b2b" if request.query.get("next") == "b2b" else LANDING[person.role]
+    location = f"{landing}#token={token}"
     return web.Response(status=303, headers={"Location": location, **_PRIVATE})
 
 

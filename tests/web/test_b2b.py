@@ -1,0 +1,228 @@
+"""The B2B day over HTTP: profiles, directory, requests, mail notices with .ics, the organizer.
+
+Real SQLite, a real SMTP server (aiosmtpd) and the forum's seeded B2B grid.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import icalendar
+import pytest
+
+from simultan.core.capabilities import Role
+from simultan.eventdef import load_event
+from simultan.web.b2b import SCHEDULE
+from simultan.web.keys import EVENT, SETTINGS
+from tests.conftest import FORUM, FakeClock
+from tests.web.conftest import MakeWebApp, WebApp
+
+PROFILE = {
+    "organization": "Widzew Energy",
+    "sector": "Energy",
+    "offers": "Heat pumps",
+    "seeks": "Danish partners",
+    "languages": ["pl", "en"],
+    "country": "Poland",
+    "city": "Łódź",
+}
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+class Day:
+    """The forum's app, a few seeded people with tokens, and small helpers."""
+
+    def __init__(self, web: WebApp, tokens: dict[str, str], ids: dict[str, str]) -> None:
+        self.web, self.tokens, self.ids = web, tokens, ids
+        self.slots: list[str] = []
+
+    async def call(self, who: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"headers": self.web.bearer(self.tokens[who])}
+        if body is not None:
+            kwargs["json"] = body
+        async with self.web.client.request(method, path, **kwargs) as resp:
+            data = (
+                await resp.json() if resp.content_type == "application/json" else await resp.text()
+            )
+            return resp.status, data
+
+
+@pytest.fixture
+async def day(make_web_app: MakeWebApp, clock: FakeClock) -> Day:
+    defn = load_event(FORUM)
+    b2b_item = next(i for i in defn.agenda if i.kind == "b2b")
+    clock.now = defn.planned_start(b2b_item) - timedelta(days=1)
+    web = await make_web_app(defn=defn, b2b_request_ttl_hours=2, b2b_requests_per_hour=3)
+    tokens, ids = {}, {}
+    for who, role in (("ana", Role.PARTICIPANT), ("bo", Role.PARTICIPANT),
+                      ("cy", Role.PARTICIPANT), ("org", Role.ORGANIZER)):  # fmt: skip
+        reg, token = await web.seed(role, who.title())
+        tokens[who], ids[who] = token, reg.id
+    reg, token = await web.seed(Role.INTERPRETER, "Ivy", booth="pl")
+    tokens["ivy"], ids["ivy"] = token, reg.id
+    d = Day(web, tokens, ids)
+    for who, org in (("ana", "Widzew Energy"), ("bo", "Aarhus Water"), ("cy", "Odense Bikes")):
+        status, _ = await d.call(who, "PUT", "/api/b2b/profile", {**PROFILE, "organization": org})
+        assert status == 200
+    _, me = await d.call("ana", "GET", "/api/b2b/me")
+    d.slots = [s["start"] for s in me["grid"]["slots"]]
+    web.smtp.messages.clear()
+    return d
+
+
+def calendar_of(msg: Any) -> icalendar.Calendar:
+    part = next(p for p in msg.iter_attachments() if p.get_filename() == "b2b.ics")
+    return icalendar.Calendar.from_ical(part.get_content())
+
+
+async def test_directory_is_searchable_and_never_shows_email(day: Day) -> None:
+    await day.call("bo", "PUT", "/api/b2b/profile", {**PROFILE, "organization": "Aarhus Water",
+                                                      "sector": "Water", "country": "Denmark",
+                                                      "languages": ["da", "en"]})  # fmt: skip
+    status, found = await day.call("ana", "GET", "/api/b2b/profiles")
+    assert status == 200
+    assert {p["organization"] for p in found["profiles"]} == {"Aarhus Water", "Odense Bikes"}
+    assert "@" not in str(found)
+    _, found = await day.call("ana", "GET", "/api/b2b/profiles?sector=water&language=da")
+    assert [p["name"] for p in found["profiles"]] == ["Bo"]
+    _, found = await day.call("ana", "GET", "/api/b2b/profiles?q=bikes")
+    assert [p["organization"] for p in found["profiles"]] == ["Odense Bikes"]
+    status, bad = await day.call("ana", "PUT", "/api/b2b/profile", {**PROFILE, "organization": ""})
+    assert status == 422 and "organization" in bad["fields"]
+
+
+async def test_request_accept_mails_both_an_updated_calendar(day: Day) -> None:
+    status, made = await day.call("ana", "POST", "/api/b2b/requests",
+                                  {"invitee": day.ids["bo"], "start": day.slots[0],
+                                   "message": "<script>hi</script> let us talk"})  # fmt: skip
+    assert status == 201 and made["request"]["status"] == "pending"
+    notice = day.web.mails[-1]
+    assert notice["To"].addresses[0].username == "bo"
+    assert "<script>hi</script> let us talk" in notice.get_body().get_content()
+    rid = made["request"]["id"]
+    status, answered = await day.call("bo", "POST", f"/api/b2b/requests/{rid}/accept")
+    assert status == 200 and answered["meeting"]["table"] == 1
+    mid = answered["meeting"]["id"]
+    to = sorted(m["To"].addresses[0].username for m in day.web.mails[-2:])
+    assert to == ["ana", "bo"]
+    events = [e for e in calendar_of(day.web.mails[-1]).walk("VEVENT")]
+    assert [str(e["uid"]) for e in events] == [f"{mid}@b2b.simultan"]
+    assert str(events[0]["status"]) == "CONFIRMED"
+    assert "?next=b2b" in day.web.mails[-1].get_body().get_content()
+    _, me = await day.call("ana", "GET", "/api/b2b/me")
+    assert [m["id"] for m in me["meetings"]] == [mid]
+    # Cancelled: the calendar entry is marked cancelled (same UID, higher sequence).
+    status, _ = await day.call("bo", "POST", f"/api/b2b/meetings/{mid}/cancel")
+    assert status == 200
+    event = next(iter(calendar_of(day.web.mails[-1]).walk("VEVENT")))
+    assert str(event["status"]) == "CANCELLED" and int(event["sequence"]) > int(
+        events[0]["sequence"]
+    )
+
+
+async def test_bad_input_is_typed_and_changes_nothing(day: Day) -> None:
+    schedule = day.web.app[SCHEDULE]
+    _, made = await day.call("ana", "POST", "/api/b2b/requests",
+                             {"invitee": day.ids["bo"], "start": day.slots[0]})  # fmt: skip
+    await day.call("bo", "POST", f"/api/b2b/requests/{made['request']['id']}/accept")
+    _, late = await day.call("cy", "POST", "/api/b2b/requests",
+                             {"invitee": day.ids["bo"], "start": day.slots[1]})  # fmt: skip
+    version, mails = schedule.state.version, len(day.web.mails)
+
+    async def refused(who: str, path: str, body: Any, status: int, reason: str) -> None:
+        got, data = await day.call(who, "POST", path, body)
+        assert (got, data.get("reason")) == (status, reason), data
+        assert schedule.state.version == version and len(day.web.mails) == mails
+
+    await refused("cy", "/api/b2b/requests", {"invitee": day.ids["ana"], "start": day.slots[0]},
+                  422, "slot_taken")  # fmt: skip
+    off = day.slots[0].replace(":00:00", ":07:00")
+    await refused("cy", "/api/b2b/requests", {"invitee": day.ids["ana"], "start": off},
+                  422, "outside_grid")  # fmt: skip
+    await refused("cy", "/api/b2b/requests", {"invitee": day.ids["org"], "start": day.slots[2]},
+                  404, "no_profile")  # fmt: skip
+    await refused("cy", f"/api/b2b/requests/{late['request']['id']}/accept", None,
+                  422, "not_your_turn")  # fmt: skip
+    await refused("ana", f"/api/b2b/requests/{late['request']['id']}/accept", None,
+                  403, "not_yours")  # fmt: skip
+    await refused("org", "/api/b2b/admin/meetings",
+                  {"participants": [day.ids["ana"], day.ids["cy"]], "start": day.slots[0]},
+                  422, "slot_taken")  # fmt: skip
+    day.web.clock.advance(hours=2)
+    await refused("bo", f"/api/b2b/requests/{late['request']['id']}/accept", None,
+                  422, "expired")  # fmt: skip
+    got, data = await day.call("cy", "POST", "/api/b2b/requests", {"invitee": 7})
+    assert got == 422
+    # Capability before lookup: no token, wrong capability.
+    async with day.web.client.post("/api/b2b/requests", json={}) as resp:
+        assert resp.status == 401
+    got, _ = await day.call("ana", "GET", "/api/b2b/admin/report")
+    assert got == 403
+
+
+async def test_requests_are_rate_limited(day: Day) -> None:
+    for n, who in enumerate(("bo", "cy")):
+        got, _ = await day.call("ana", "POST", "/api/b2b/requests",
+                                {"invitee": day.ids[who], "start": day.slots[n]})  # fmt: skip
+        assert got == 201
+    _, first = await day.call("ana", "GET", "/api/b2b/me")
+    await day.call("ana", "POST", f"/api/b2b/requests/{first['requests'][0]['id']}/withdraw")
+    got, _ = await day.call("ana", "POST", "/api/b2b/requests",
+                            {"invitee": day.ids["bo"], "start": day.slots[3]})  # fmt: skip
+    assert got == 201
+    got, data = await day.call("ana", "POST", "/api/b2b/requests",
+                               {"invitee": day.ids["bo"], "start": day.slots[4]})  # fmt: skip
+    assert (got, data["reason"]) == (422, "rate_limited")
+
+
+async def test_organizer_schedules_books_an_interpreter_exports_and_reports(day: Day) -> None:
+    got, made = await day.call("org", "POST", "/api/b2b/admin/meetings",
+                               {"participants": [day.ids["ana"], day.ids["cy"]],
+                                "start": day.slots[2], "table": 5})  # fmt: skip
+    assert got == 201 and made["meeting"]["table"] == 5
+    mid = made["meeting"]["id"]
+    got, moved = await day.call("org", "POST", f"/api/b2b/admin/meetings/{mid}/move",
+                                {"start": day.slots[3]})  # fmt: skip
+    assert got == 200 and moved["meeting"]["start"] == day.slots[3]
+    got, booked = await day.call("org", "POST", f"/api/b2b/admin/meetings/{mid}/interpreter",
+                                 {"interpreter": day.ids["ivy"], "languages": ["pl", "da"]})  # fmt: skip
+    assert got == 200 and booked["meeting"]["interpreter"] == day.ids["ivy"]
+    assert day.web.mails[-1]["To"].addresses[0].username == "ivy"
+    async with day.web.client.get("/api/b2b/admin/export.csv",
+                                  headers=day.web.bearer(day.tokens["org"])) as resp:  # fmt: skip
+        assert resp.status == 200 and resp.content_type == "text/csv"
+        text = await resp.text()
+    assert "@" not in text and "pl-da" in text and len(text.splitlines()) == 2
+    got, grid = await day.call("org", "PUT", "/api/b2b/admin/grid",
+                               {"meeting_minutes": 40, "break_minutes": 5, "tables": 12})  # fmt: skip
+    assert (got, grid["reason"]) == (422, "grid_orphans")
+    got, report = await day.call("org", "GET", "/api/b2b/admin/report")
+    assert got == 200 and report["meetings"] == 1 and report["held"] == 0
+
+
+async def test_logo_upload_checks_bytes_and_size(day: Day) -> None:
+    headers = {**day.web.bearer(day.tokens["ana"]), "Content-Type": "image/png"}
+    async with day.web.client.put("/api/b2b/profile/logo", data=PNG, headers=headers) as resp:
+        assert resp.status == 200
+    svg = {**headers, "Content-Type": "image/svg+xml"}
+    async with day.web.client.put("/api/b2b/profile/logo", data=b"<svg/>", headers=svg) as resp:
+        assert resp.status == 422
+    big = PNG + b"\x00" * (300 * 1024)
+    async with day.web.client.put("/api/b2b/profile/logo", data=big, headers=headers) as resp:
+        assert resp.status == 413
+    async with day.web.client.get(f"/api/b2b/logos/{day.ids['ana']}",
+                                  headers=day.web.bearer(day.tokens["bo"])) as resp:  # fmt: skip
+        assert resp.status == 200 and await resp.read() == PNG
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_schedule_survives_a_restart(day: Day, make_web_app: MakeWebApp) -> None:
+    _, made = await day.call("ana", "POST", "/api/b2b/requests",
+                             {"invitee": day.ids["bo"], "start": day.slots[0]})  # fmt: skip
+    await day.call("bo", "POST", f"/api/b2b/requests/{made['request']['id']}/accept")
+    url = day.web.app[SETTINGS].database_url
+    again = await make_web_app(defn=day.web.app[EVENT], database_url=url)
+    d2 = Day(again, day.tokens, day.ids)
+    _, me = await d2.call("bo", "GET", "/api/b2b/me")
+    assert [m["start"] for m in me["meetings"]] == [day.slots[0]]
