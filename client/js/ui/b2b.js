@@ -1,0 +1,403 @@
+// B2B page: my schedule (in my own time zone), requests, the company directory, my profile,
+// the meeting room's clock, and for organizers the grid, manual scheduling, export and report.
+// The join token arrives in the fragment (#token=...), is kept in sessionStorage and removed
+// from the address bar. Every text from the server is inserted with textContent.
+import { $, el, banner } from "./dom.js";
+
+const TOKEN_KEY = "simultan.b2b.token";
+const WARNING_MS = 60_000;
+
+const state = {
+  token: takeToken(), me: null, names: {}, skew: 0, admin: null, room: null, shown: null,
+  zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+};
+/** Hooks for the room's media (set by the room module once rooms carry B2B meetings). */
+export const roomHooks = { join: null, leave: null };
+
+function takeToken() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) {
+    sessionStorage.setItem(TOKEN_KEY, fromHash);
+    history.replaceState(null, "", location.pathname + location.search);
+    return fromHash;
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function token() { return state.token; }
+
+async function api(path, { method = "GET", body, raw, type } = {}) {
+  const headers = { Accept: "application/json", Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (raw !== undefined) headers["Content-Type"] = type;
+  const response = await fetch(path, {
+    method, headers, body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) {
+    let data = {};
+    try { data = await response.json(); } catch { /* not JSON */ }
+    const err = new Error(data.message || `${response.status} ${response.statusText}`);
+    err.data = data;
+    throw err;
+  }
+  return response;
+}
+const json = async (path, options) => (await api(path, options)).json();
+
+function say(text, kind = "info") {
+  banner(text, kind);
+  $("status").textContent = text;
+}
+
+async function act(fn, done) {
+  try {
+    await fn();
+    await refresh();
+    if (done) say(done);
+  } catch (err) {
+    say(err.message, "error");
+  }
+}
+
+// --- times -------------------------------------------------------------------------------------
+
+const now = () => new Date(Date.now() + state.skew);
+
+function fmt(iso, zone, withDay = true) {
+  const opts = { hour: "2-digit", minute: "2-digit", timeZone: zone };
+  if (withDay) Object.assign(opts, { weekday: "short", day: "numeric", month: "short" });
+  return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso));
+}
+
+function span(start, end) {
+  const mine = `${fmt(start, state.zone)}–${fmt(end, state.zone, false)}`;
+  const eventZone = state.me.event_timezone;
+  if (eventZone === state.zone) return mine;
+  return `${mine} (${fmt(start, eventZone, false)} ${eventZone})`;
+}
+
+function clock(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const two = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${two(m)}:${two(r)}` : `${two(m)}:${two(r)}`;
+}
+
+const nameOf = (id) => state.names[id] || "a participant";
+const others = (ids) => ids.filter((id) => id !== state.me.person.id).map(nameOf).join(", ");
+
+function slotOptions(select, slots, selected) {
+  select.replaceChildren(...slots.filter((s) => !s.past).map((s) => {
+    const o = el("option", { value: s.start }, span(s.start, s.end));
+    o.selected = s.start === selected;
+    return o;
+  }));
+}
+
+// --- rendering ---------------------------------------------------------------------------------
+
+function renderSchedule() {
+  const rows = state.me.meetings.map((m) => el("tr", { "data-meeting": m.id },
+    el("td", { "data-label": "When" }, span(m.start, m.end)),
+    el("td", { "data-label": "Table" }, String(m.table)),
+    el("td", { "data-label": "With" }, others(m.participants)),
+    el("td", { "data-label": "Interpretation" },
+      m.languages.length ? `${m.languages.join("–")} (${nameOf(m.interpreter)})` : "—"),
+    el("td", {}, m.phase === "closed" ? "" : button("Cancel", () => act(
+      () => api(`/api/b2b/meetings/${m.id}/cancel`, { method: "POST" }), "Meeting cancelled.")))));
+  $("schedule").replaceChildren(...rows);
+  $("no-meetings").hidden = rows.length > 0;
+  $("zone-note").textContent = state.zone === state.me.event_timezone
+    ? `Times in ${state.zone}.`
+    : `Times in your time zone (${state.zone}); the event's time (${state.me.event_timezone}) in brackets.`;
+}
+
+function button(label, onClick, primary = false) {
+  const b = el("button", { type: "button", className: primary ? "primary" : "" }, label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderRequests() {
+  const me = state.me.person.id;
+  const items = state.me.requests.slice().reverse().map((r) => {
+    const incoming = r.awaiting === me && r.status === "pending";
+    const other = nameOf(r.requester === me ? r.invitee : r.requester);
+    const head = r.requester === me ? `You asked ${other}` : `${other} asks you`;
+    const li = el("li", { "data-request": r.id, "data-status": r.status },
+      el("strong", {}, head), " · ", span(r.start, shiftEnd(r.start)), " · ",
+      el("span", { className: `req-${r.status}` }, r.status === "pending"
+        ? (incoming ? "waiting for your answer" : "waiting for their answer") : r.status));
+    if (r.message) li.append(el("p", {}, r.message));
+    if (r.status === "pending") {
+      li.append(el("p", { className: "muted" }, `Expires ${fmt(r.expires_at, state.zone)}`));
+      const actions = el("div", { className: "actions" });
+      if (incoming) {
+        actions.append(
+          button("Accept", () => act(() => api(`/api/b2b/requests/${r.id}/accept`, { method: "POST" }),
+            "Accepted: the meeting is in your schedule."), true),
+          button("Decline", () => act(() => api(`/api/b2b/requests/${r.id}/decline`, { method: "POST" }),
+            "Declined.")));
+        const pick = el("select", { "aria-label": "Another slot" });
+        slotOptions(pick, state.me.grid.slots, null);
+        actions.append(pick, button("Propose this slot", () => act(() => api(
+          `/api/b2b/requests/${r.id}/propose`, { method: "POST", body: { start: pick.value } }),
+          "Proposed another slot.")));
+      }
+      if (r.requester === me) {
+        actions.append(button("Withdraw", () => act(
+          () => api(`/api/b2b/requests/${r.id}/withdraw`, { method: "POST" }), "Withdrawn.")));
+      }
+      li.append(actions);
+    }
+    return li;
+  });
+  $("requests").replaceChildren(...items);
+  $("no-requests").hidden = items.length > 0;
+}
+
+function shiftEnd(start) {
+  const slot = state.me.grid.slots.find((s) => s.start === start);
+  return slot ? slot.end : start;
+}
+
+async function logoImg(url, alt) {
+  const img = el("img", { alt });
+  if (!url) { img.hidden = true; return img; }
+  try {
+    const blob = await (await api(url)).blob();
+    img.src = URL.createObjectURL(blob);
+  } catch { img.hidden = true; }
+  return img;
+}
+
+async function renderDirectory() {
+  const params = new URLSearchParams({
+    q: $("q").value, sector: $("sector").value, country: $("country").value, language: $("language").value,
+  });
+  const data = await json(`/api/b2b/profiles?${params}`);
+  for (const [id, values] of [["sector", data.sectors], ["country", data.countries]]) {
+    const keep = $(id).value;
+    $(id).replaceChildren(el("option", { value: "" }, "all"),
+      ...values.map((v) => el("option", { value: v, selected: v === keep }, v)));
+  }
+  const items = data.profiles.map((p) => {
+    const pick = el("select", { "aria-label": `Slot for a meeting with ${p.organization}` });
+    slotOptions(pick, state.me.grid.slots, null);
+    const message = el("input", { maxLength: 1000, placeholder: "A message", "aria-label": "Message" });
+    const form = el("div", { className: "request-form" }, pick, message,
+      button("Ask for a meeting", () => act(() => api("/api/b2b/requests", {
+        method: "POST", body: { invitee: p.person_id, start: pick.value, message: message.value },
+      }), `Request sent to ${p.organization}.`), true));
+    const initials = p.organization.split(/\s+/).map((w) => w[0] || "").join("").slice(0, 3);
+    const logo = el("div", { className: "logo", "aria-hidden": "true" }, initials);
+    if (p.logo) logoImg(p.logo, `${p.organization} logo`).then((img) => { if (!img.hidden) logo.replaceChildren(img); });
+    return el("li", { "data-person": p.person_id }, logo,
+      el("div", {}, el("strong", {}, p.organization), ` · ${p.sector} · ${p.city}, ${p.country}`),
+      el("div", {}, `${p.name} · speaks ${p.languages.join(", ")}`),
+      el("div", { className: "muted" }, p.offers ? `Offers: ${p.offers}` : "", p.seeks ? ` · Seeks: ${p.seeks}` : ""),
+      form);
+  });
+  $("directory").replaceChildren(...items);
+  if (!items.length) $("directory").append(el("li", { className: "muted" }, "No companies match."));
+}
+
+function renderProfile() {
+  const p = state.me.profile;
+  if (!p) return;
+  for (const key of ["organization", "sector", "offers", "seeks", "country", "city"]) {
+    $(`p-${key}`).value = p[key];
+  }
+  $("p-languages").value = p.languages.join(", ");
+  logoImg(p.logo, "Your logo").then((img) => {
+    $("logo-preview").src = img.src || "";
+    $("logo-preview").hidden = img.hidden;
+  });
+}
+
+// --- the meeting room's clock ----------------------------------------------------------------
+
+function currentMeeting() {
+  const t = now().getTime();
+  return state.me.meetings.find((m) => new Date(m.closes).getTime() > t) || null;
+}
+
+function tick() {
+  if (!state.me) return;
+  const m = currentMeeting();
+  const card = $("room-card");
+  if (state.shown && (!m || state.shown !== m.id)) {
+    // The meeting closed: leave its room and move on to the next meeting or the schedule.
+    if (state.room) leaveRoom("The meeting has ended.");
+    else moveOn("The meeting has ended.");
+  }
+  state.shown = m ? m.id : null;
+  card.hidden = !m;
+  if (!m) return;
+  const t = now().getTime();
+  const start = new Date(m.start).getTime(), end = new Date(m.end).getTime();
+  const closes = new Date(m.closes).getTime();
+  $("room-who").textContent = `Table ${m.table} with ${others(m.participants)} · ${span(m.start, m.end)}`;
+  let phase;
+  if (t < start) {
+    phase = "upcoming";
+    $("room-clock").textContent = `Starts in ${clock(start - t)}`;
+  } else if (t < end) {
+    phase = t >= end - WARNING_MS ? "ending" : "open";
+    $("room-clock").textContent = `${clock(end - t)} left`;
+  } else {
+    phase = "grace";
+    $("room-clock").textContent = `Over: the room closes in ${clock(closes - t)}`;
+  }
+  card.dataset.phase = phase;
+  const warn = phase === "ending" || phase === "grace";
+  if (warn !== !$("room-warning").hidden) {
+    $("room-warning").hidden = !warn;
+    $("room-warning").textContent = warn ? "One minute left: time to wrap up." : "";
+  }
+  const join = $("room-join");
+  join.hidden = !!state.room;
+  join.disabled = !(phase === "open" || phase === "ending") || !roomHooks.join;
+  join.title = roomHooks.join ? "" : "Video rooms are not available on this server yet.";
+}
+
+async function joinRoom() {
+  const m = currentMeeting();
+  if (!m || !roomHooks.join) return;
+  try {
+    state.room = { id: m.id };
+    $("room-leave").hidden = false;
+    await roomHooks.join(m, { token: state.token, media: $("room-media"), hearing: $("room-hearing") });
+    say("You are in the meeting.");
+  } catch (err) {
+    state.room = null;
+    say(err.message, "error");
+  }
+  tick();
+}
+
+function leaveRoom(reason) {
+  if (!state.room) return;
+  const id = state.room.id;
+  state.room = null;
+  $("room-leave").hidden = true;
+  if (roomHooks.leave) roomHooks.leave(id);
+  $("room-media").replaceChildren();
+  moveOn(reason);
+}
+
+function moveOn(reason) {
+  const next = currentMeeting();
+  say(next ? `${reason} Your next meeting: ${span(next.start, next.end)}.` : `${reason} No more meetings today.`);
+  if (!next) $("schedule-heading").scrollIntoView();
+}
+
+// --- organizer -----------------------------------------------------------------------------------
+
+async function renderOrganizer() {
+  const data = await json("/api/b2b/admin");
+  state.admin = data;
+  $("organizer").hidden = false;
+  $("g-minutes").value = data.grid.meeting_minutes;
+  $("g-break").value = data.grid.break_minutes;
+  $("g-tables").value = data.grid.tables;
+  $("m-people").replaceChildren(...data.profiles.map((id) => el("option", { value: id }, nameOf(id))));
+  slotOptions($("m-slot"), data.grid.slots, null);
+  const head = el("tr", {}, el("th", {}, "Slot"),
+    ...Array.from({ length: data.grid.tables }, (_, i) => el("th", {}, `Table ${i + 1}`)));
+  const rows = data.grid.slots.map((s) => {
+    const cells = Array.from({ length: data.grid.tables }, () => el("td", {}, ""));
+    for (const m of data.meetings.filter((x) => x.start === s.start)) {
+      const cell = cells[m.table - 1];
+      if (!cell) continue;
+      cell.className = "taken";
+      cell.append(m.participants.map(nameOf).join(" + "), m.interpreter ? ` (interpreted ${m.languages.join("–")})` : "");
+    }
+    return el("tr", {}, el("th", {}, span(s.start, s.end)), ...cells);
+  });
+  $("grid").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
+async function showReport() {
+  const r = await json("/api/b2b/admin/report");
+  const minutes = (s) => `${Math.round(s / 60)} min`;
+  $("report").replaceChildren(
+    el("p", {}, `Requested ${r.requested}: accepted ${r.requests.accepted}, declined ${r.requests.declined}, ` +
+      `expired ${r.requests.expired}, withdrawn ${r.requests.withdrawn}, pending ${r.requests.pending}. ` +
+      `Meetings ${r.meetings}, held ${r.held} (${minutes(r.held_seconds)} together), cancelled ${r.cancelled}.`),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Table"),
+      el("th", {}, "Who"), el("th", {}, "Held"), el("th", {}, "Together"))),
+    el("tbody", {}, ...r.rows.map((row) => el("tr", {}, el("td", {}, span(row.start, row.end)),
+      el("td", {}, String(row.table)), el("td", {}, row.participants.map(nameOf).join(", ")),
+      el("td", {}, row.cancelled ? "cancelled" : row.held ? "yes" : "no"),
+      el("td", {}, minutes(row.together_seconds)))))));
+}
+
+async function exportCsv() {
+  const blob = await (await api("/api/b2b/admin/export.csv")).blob();
+  const a = el("a", { href: URL.createObjectURL(blob), download: "b2b-schedule.csv" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+// --- wiring ------------------------------------------------------------------------------------
+
+async function refresh() {
+  const me = await json("/api/b2b/me");
+  state.me = me;
+  state.names = me.names;
+  state.zone = me.person.timezone || state.zone;
+  state.skew = new Date(me.now).getTime() - Date.now();
+  $("who").textContent = me.person.name;
+  renderSchedule();
+  renderRequests();
+  renderProfile();
+  await renderDirectory();
+  if (me.organizer) await renderOrganizer();
+  tick();
+}
+
+function wire() {
+  $("search").addEventListener("submit", (e) => { e.preventDefault(); renderDirectory().catch((err) => say(err.message, "error")); });
+  $("profile").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = new FormData($("profile"));
+    const body = Object.fromEntries(["organization", "sector", "offers", "seeks", "country", "city"].map((k) => [k, f.get(k)]));
+    body.languages = String(f.get("languages"));
+    act(() => api("/api/b2b/profile", { method: "PUT", body }), "Profile saved.");
+  });
+  $("logo").addEventListener("change", () => {
+    const file = $("logo").files[0];
+    if (file) act(() => api("/api/b2b/profile/logo", { method: "PUT", raw: file, type: file.type }), "Logo saved.");
+  });
+  $("grid-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    act(() => api("/api/b2b/admin/grid", { method: "PUT", body: {
+      meeting_minutes: Number($("g-minutes").value), break_minutes: Number($("g-break").value),
+      tables: Number($("g-tables").value) } }), "Grid changed.");
+  });
+  $("manual").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const participants = [...$("m-people").selectedOptions].map((o) => o.value);
+    const table = $("m-table").value ? Number($("m-table").value) : null;
+    act(() => api("/api/b2b/admin/meetings", { method: "POST", body: { participants, start: $("m-slot").value, table } }),
+      "Meeting scheduled.");
+  });
+  $("export").addEventListener("click", () => exportCsv().catch((err) => say(err.message, "error")));
+  $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
+  $("room-join").addEventListener("click", joinRoom);
+  $("room-leave").addEventListener("click", () => leaveRoom("You left the meeting."));
+  setInterval(tick, 500);
+  setInterval(() => refresh().catch(() => {}), 30_000);
+}
+
+// For tests and the console: the page's state and a way to reload it now.
+window.simultanB2B = { state, refresh };
+
+if (!state.token) {
+  say("Open this page from the link in your mail.", "error");
+} else {
+  wire();
+  refresh().catch((err) => say(err.message, "error"));
+}

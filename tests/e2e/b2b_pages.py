@@ -1,0 +1,40 @@
+"""Shared by the B2B browser tests and screenshots: the forum's server with companies seeded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from simultan.core.b2b_profiles import Profile
+from simultan.eventdef import ItemKind
+from simultan.store.b2b import B2BStore
+from simultan.web.keys import DB, EVENT
+
+COMPANIES = (
+    ("Ana Nowak", "Widzew Energy", "Energy", "Poland", "Łódź", ("pl", "en")),
+    ("Bo Jensen", "Aarhus Water", "Water", "Denmark", "Aarhus", ("da", "en")),
+    ("Cy Larsen", "Odense Bikes", "Mobility", "Denmark", "Odense", ("da", "en")),
+)
+
+
+def b2b_start(server: Any) -> Any:
+    defn = server.app[EVENT]
+    return defn.planned_start(next(i for i in defn.agenda if i.kind is ItemKind.B2B))
+
+
+async def seed_companies(server: Any) -> dict[str, tuple[str, str]]:
+    """name -> (registration id, token), each with a company profile."""
+    out: dict[str, tuple[str, str]] = {}
+    store = B2BStore(server.app[DB], server.app[EVENT].event.id)
+    for name, org, sector, country, city, langs in COMPANIES:
+        rid, token = await server.person("participant", name, city=city)
+        profile = Profile(
+            org, sector, f"{sector} know-how", "Partners abroad", langs, country, city
+        )
+        await store.save_profile(rid, profile, server.clock())
+        out[name.split()[0].lower()] = (rid, token)
+    return out
+
+
+def before_day(server: Any) -> None:
+    server.clock.now = b2b_start(server) - timedelta(hours=20)

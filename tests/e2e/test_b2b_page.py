@@ -1,0 +1,118 @@
+"""Chromium: a company asks another for a meeting, it accepts; both schedules show it in their
+own time zone; at the slot the room's clock runs, warns a minute before the end and closes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simultan.eventdef import load_event
+from tests.conftest import FORUM, FakeClock, LiveServer, start_server
+from tests.e2e.b2b_pages import b2b_start, before_day, seed_companies
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("SIMULTAN_SHOTS")  # a folder: also take screenshots there
+
+
+@pytest.fixture
+async def forum(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveServer]:
+    runner, live = await start_server(tmp_path, clock, load_event(FORUM), media_enabled=False,
+                                      b2b_grace_seconds=30)  # fmt: skip
+    try:
+        yield live
+    finally:
+        await runner.cleanup()
+
+
+async def open_b2b(browser: Any, server: LiveServer, token: str) -> tuple[Any, list[str]]:
+    context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{server.url}/join/{token}?next=b2b")
+    await page.wait_for_function("() => window.simultanB2B && window.simultanB2B.state.me")
+    return page, errors
+
+
+async def refresh(*pages: Any) -> None:
+    for page in pages:
+        await page.evaluate("() => window.simultanB2B.refresh()")
+
+
+async def shot(page: Any, name: str) -> None:
+    if not SHOTS:
+        return
+    for w, h in ((1366, 900), (390, 844)):
+        await page.set_viewport_size({"width": w, "height": h})
+        await page.screenshot(path=f"{SHOTS}/{name}-{w}.png", full_page=True)
+    await page.set_viewport_size({"width": 1366, "height": 900})
+
+
+async def test_request_accept_schedule_and_the_room_clock(browser: Any, forum: LiveServer) -> None:
+    people = await seed_companies(forum)
+    before_day(forum)
+    ana, ana_errors = await open_b2b(browser, forum, people["ana"][1])
+    bo, bo_errors = await open_b2b(browser, forum, people["bo"][1])
+    assert ana.url.endswith("/b2b")  # the token left the address bar
+    row = ana.locator(f'li[data-person="{people["bo"][0]}"]')
+    await row.get_by_role("textbox", name="Message").fill("<b>Heat</b> and water?")
+    await row.get_by_role("button", name="Ask for a meeting").click()
+    await ana.get_by_text("Request sent to Aarhus Water.").first.wait_for()
+
+    await refresh(bo)
+    request = bo.locator("#requests li").first
+    assert await request.locator("p").first.text_content() == "<b>Heat</b> and water?"
+    await shot(bo, "b2b-request")
+    await request.get_by_role("button", name="Accept").click()
+    await bo.get_by_text("Accepted: the meeting is in your schedule.").first.wait_for()
+    await refresh(ana)
+    start = b2b_start(forum)
+    for page, other in ((ana, "Bo Jensen (Aarhus Water)"), (bo, "Ana Nowak (Widzew Energy)")):
+        cells = page.locator("#schedule tr td")
+        assert await cells.nth(2).text_content() == other
+        when = await cells.nth(0).text_content()
+        # 09:00 in Łódź is 16:00 in Tokyo (each person's own zone), the event's time in brackets.
+        assert "16:00" in when and "09:00 Europe/Warsaw" in when, when
+    assert "upcoming" == await ana.locator("#room-card").get_attribute("data-phase")
+
+    forum.clock.now = start + timedelta(minutes=1)
+    await refresh(ana, bo)
+    await ana.wait_for_function(
+        "() => document.querySelector('#room-card').dataset.phase === 'open'"
+    )
+    assert (await ana.locator("#room-clock").text_content()).endswith("left")
+    assert await ana.locator("#room-warning").is_hidden()
+    forum.clock.now = start + timedelta(minutes=24, seconds=20)  # 25-minute meetings
+    await refresh(ana)
+    await ana.locator("#room-warning").wait_for(state="visible")
+    await shot(ana, "b2b-room")
+    forum.clock.now = start + timedelta(minutes=25, seconds=31)  # past the 30 s grace
+    await refresh(ana)
+    await ana.locator("#room-card").wait_for(state="hidden")
+    assert "No more meetings today" in (await ana.locator("#status").text_content() or "")
+    assert ana_errors == [] and bo_errors == []
+
+
+async def test_organizer_sees_the_grid_and_schedules_by_hand(
+    browser: Any, forum: LiveServer
+) -> None:
+    people = await seed_companies(forum)
+    before_day(forum)
+    _, org_token = await forum.person("organizer", "Olga Organizer")
+    org, errors = await open_b2b(browser, forum, org_token)
+    await org.locator("#organizer").wait_for(state="visible")
+    await org.locator("#m-people").select_option([people["ana"][0], people["cy"][0]])
+    await org.locator("#manual").get_by_role("button", name="Schedule").click()
+    await org.get_by_text("Meeting scheduled.").first.wait_for()
+    cell = org.locator("#grid tbody tr").first.locator("td").first
+    text = await cell.text_content() or ""
+    assert sorted(text.split(" + ")) == ["Ana Nowak (Widzew Energy)", "Cy Larsen (Odense Bikes)"]
+    await org.get_by_role("button", name="Report").click()
+    await org.get_by_text("Meetings 1, held 0").wait_for()
+    await shot(org, "b2b-organizer")
+    assert errors == []
