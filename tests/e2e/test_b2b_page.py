@@ -14,6 +14,7 @@ import pytest
 from simultan.eventdef import load_event
 from tests.conftest import FORUM, FakeClock, LiveServer, start_server
 from tests.e2e.b2b_pages import b2b_start, before_day, seed_companies
+from tests.e2e.test_accessibility import check
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SIMULTAN_SHOTS")  # a folder: also take screenshots there
@@ -91,6 +92,7 @@ async def test_request_accept_schedule_and_the_room_clock(browser: Any, forum: L
     await refresh(ana)
     await ana.locator("#room-warning").wait_for(state="visible")
     await shot(ana, "b2b-room")
+    assert await check(ana, "b2b room") == []
     forum.clock.now = start + timedelta(minutes=25, seconds=31)  # past the 30 s grace
     await refresh(ana)
     await ana.locator("#room-card").wait_for(state="hidden")
@@ -115,4 +117,5 @@ async def test_organizer_sees_the_grid_and_schedules_by_hand(
     await org.get_by_role("button", name="Report").click()
     await org.get_by_text("Meetings 1, held 0").wait_for()
     await shot(org, "b2b-organizer")
+    assert await check(org, "b2b organizer") == []
     assert errors == []

@@ -26,7 +26,11 @@ function takeToken() {
 
 export function token() { return state.token; }
 
-async function api(path, { method = "GET", body, raw, type } = {}) {
+/**
+ * @param {string} path
+ * @param {{method?: string, body?: any, raw?: Blob, type?: string}} [options]
+ */
+async function api(path, { method = "GET", body = undefined, raw = undefined, type = "" } = {}) {
   const headers = { Accept: "application/json", Authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (raw !== undefined) headers["Content-Type"] = type;
@@ -36,9 +40,7 @@ async function api(path, { method = "GET", body, raw, type } = {}) {
   if (!response.ok) {
     let data = {};
     try { data = await response.json(); } catch { /* not JSON */ }
-    const err = new Error(data.message || `${response.status} ${response.statusText}`);
-    err.data = data;
-    throw err;
+    throw new Error(data.message || `${response.status} ${response.statusText}`);
   }
   return response;
 }
@@ -64,6 +66,7 @@ async function act(fn, done) {
 const now = () => new Date(Date.now() + state.skew);
 
 function fmt(iso, zone, withDay = true) {
+  /** @type {Intl.DateTimeFormatOptions} */
   const opts = { hour: "2-digit", minute: "2-digit", timeZone: zone };
   if (withDay) Object.assign(opts, { weekday: "short", day: "numeric", month: "short" });
   return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso));
@@ -138,7 +141,7 @@ function renderRequests() {
             "Accepted: the meeting is in your schedule."), true),
           button("Decline", () => act(() => api(`/api/b2b/requests/${r.id}/decline`, { method: "POST" }),
             "Declined.")));
-        const pick = el("select", { "aria-label": "Another slot" });
+        const pick = el("select", { ariaLabel: "Another slot" });
         slotOptions(pick, state.me.grid.slots, null);
         actions.append(pick, button("Propose this slot", () => act(() => api(
           `/api/b2b/requests/${r.id}/propose`, { method: "POST", body: { start: pick.value } }),
@@ -182,15 +185,15 @@ async function renderDirectory() {
       ...values.map((v) => el("option", { value: v, selected: v === keep }, v)));
   }
   const items = data.profiles.map((p) => {
-    const pick = el("select", { "aria-label": `Slot for a meeting with ${p.organization}` });
+    const pick = el("select", { ariaLabel: `Slot for a meeting with ${p.organization}` });
     slotOptions(pick, state.me.grid.slots, null);
-    const message = el("input", { maxLength: 1000, placeholder: "A message", "aria-label": "Message" });
+    const message = el("input", { maxLength: 1000, placeholder: "A message", ariaLabel: "Message" });
     const form = el("div", { className: "request-form" }, pick, message,
       button("Ask for a meeting", () => act(() => api("/api/b2b/requests", {
         method: "POST", body: { invitee: p.person_id, start: pick.value, message: message.value },
       }), `Request sent to ${p.organization}.`), true));
     const initials = p.organization.split(/\s+/).map((w) => w[0] || "").join("").slice(0, 3);
-    const logo = el("div", { className: "logo", "aria-hidden": "true" }, initials);
+    const logo = el("div", { className: "logo", ariaHidden: "true" }, initials);
     if (p.logo) logoImg(p.logo, `${p.organization} logo`).then((img) => { if (!img.hidden) logo.replaceChildren(img); });
     return el("li", { "data-person": p.person_id }, logo,
       el("div", {}, el("strong", {}, p.organization), ` · ${p.sector} · ${p.city}, ${p.country}`),
@@ -393,7 +396,7 @@ function wire() {
 }
 
 // For tests and the console: the page's state and a way to reload it now.
-window.simultanB2B = { state, refresh };
+/** @type {any} */ (window).simultanB2B = { state, refresh };
 
 if (!state.token) {
   say("Open this page from the link in your mail.", "error");
