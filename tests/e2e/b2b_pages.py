@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +17,23 @@ COMPANIES = (
     ("Bo Jensen", "Aarhus Water", "Water", "Denmark", "Aarhus", ("da", "en")),
     ("Cy Larsen", "Odense Bikes", "Mobility", "Denmark", "Odense", ("da", "en")),
 )
+
+
+def tiny_png(width: int = 8, height: int = 8) -> bytes:
+    """A real PNG (solid blue), so a browser can decode and show it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x0b\x63\xce" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def b2b_start(server: Any) -> Any:
@@ -32,6 +51,7 @@ async def seed_companies(server: Any) -> dict[str, tuple[str, str]]:
             org, sector, f"{sector} know-how", "Partners abroad", langs, country, city
         )
         await store.save_profile(rid, profile, server.clock())
+        await store.set_logo(rid, tiny_png(), "image/png")
         out[name.split()[0].lower()] = (rid, token)
     return out
 

@@ -66,6 +66,9 @@ async def test_request_accept_schedule_and_the_room_clock(browser: Any, forum: L
     await ana.get_by_text("Request sent to Aarhus Water.").first.wait_for()
 
     await refresh(bo)
+    logo = bo.locator(f'li[data-person="{people["ana"][0]}"] .logo img')
+    await logo.wait_for()
+    assert await logo.evaluate("(img) => img.complete && img.naturalWidth") == 8
     request = bo.locator("#requests li").first
     assert await request.locator("p").first.text_content() == "<b>Heat</b> and water?"
     await shot(bo, "b2b-request")

@@ -168,8 +168,14 @@ async function logoImg(url, alt) {
   const img = el("img", { alt });
   if (!url) { img.hidden = true; return img; }
   try {
+    // A data: URL (the pages' CSP allows images from 'self' and data: only).
     const blob = await (await api(url)).blob();
-    img.src = URL.createObjectURL(blob);
+    img.src = await new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    });
   } catch { img.hidden = true; }
   return img;
 }

@@ -37,8 +37,9 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-# Pages whose tab publishes media: a panelist on the stage, an interpreter in the booth.
-PUBLISHING_PAGES = frozenset({"/stage", "/booth"})
+# Pages whose tab publishes media: a panelist on the stage, an interpreter in the booth, a
+# company in its B2B meeting.
+PUBLISHING_PAGES = frozenset({"/stage", "/booth", "/b2b"})
 PUBLISHES = "camera=(self), microphone=(self), geolocation=(), display-capture=()"
 NO_DEVICES = "camera=(), microphone=(), geolocation=(), display-capture=()"
 
