@@ -23,7 +23,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from simultan.errors import CommandError, NotFoundError, ProtocolError
+from simultan.errors import BadOffer, CommandError, NotFoundError, ProtocolError
 from simultan.media import ice, passthrough
 from simultan.media.decode import LevelMeter
 from simultan.media.encode import EncodedTrack
@@ -179,7 +179,7 @@ class EmbeddedSfu:
             except Exception as exc:
                 if is_new:
                     await self.close_session(session_id)
-                raise ProtocolError(f"SDP offer rejected: {exc}") from exc
+                raise BadOffer(f"SDP offer rejected: {exc}") from exc
             session.fingerprint = offer.fingerprint
             session.channel = channel
             session.listen_video = listen_to_floor_video
