@@ -7,6 +7,7 @@ message or raises ProtocolError; docs/protocol.md documents each message.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -172,8 +173,17 @@ def loads_checked(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raw = json.loads(text)
     except RecursionError as exc:
         raise ValueError("nested too deeply") from exc
-    _check_value(raw, max_depth)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    # The walk is needed only when the text could hold either problem: a lone surrogate can
+    # only come from a \ud800-\udfff escape (decoded text has none), and nesting deeper than
+    # max_depth needs more than max_depth brackets. Most frames skip it.
+    if _SURROGATE_ESCAPE.search(text) or text.count("[") + text.count("{") > max_depth:
+        _check_value(raw, max_depth)
     return raw
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _check_value(value: Any, depth: int) -> None:
