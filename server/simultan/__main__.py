@@ -12,6 +12,7 @@ from aiohttp import web
 
 from simultan.errors import ConfigError
 from simultan.eventdef import interpretation_gaps, load_event
+from simultan.resources import event_file
 from simultan.settings import Settings, load_settings
 
 log = logging.getLogger("simultan")
@@ -32,7 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from simultan.app import create_app
 
     settings = _settings(args)
-    defn = load_event(settings.event_file)
+    defn = load_event(event_file(settings.event_file))
     app = create_app(settings, defn)  # refuses a missing or weak secret_key
     print(f"Simultan serving {defn.event.title!r} on {settings.base_url}", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, handle_signals=True)
@@ -43,7 +44,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.suffix == ".toml":
         settings = load_settings(path)
-        defn = load_event(settings.event_file)
+        defn = load_event(event_file(settings.event_file))
         print(f"{path}: settings OK; event {defn.event.id!r} OK")
     else:
         defn = load_event(path)
@@ -71,7 +72,7 @@ def cmd_issue_link(args: argparse.Namespace) -> int:
     from simultan.demo import issue_link
 
     settings = _settings(args)
-    defn = load_event(settings.event_file)
+    defn = load_event(event_file(settings.event_file))
     link = asyncio.run(
         issue_link(
             settings, defn, role=args.role, name=args.name, email=args.email, booth=args.booth
@@ -100,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="run the seeded seminar with synthetic sources")
-    demo.add_argument("--event", default="config/iuc-city-to-city.yaml")
+    demo.add_argument(
+        "--event", default="iuc-city-to-city", help="a file, or a seeded event's name"
+    )
     demo.add_argument("--host", help="default: SIMULTAN_HOST or 127.0.0.1")
     demo.add_argument("--port", type=int, help="default: SIMULTAN_PORT or 8080")
     demo.add_argument("--no-media", action="store_true", help="control plane only")

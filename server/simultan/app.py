@@ -7,7 +7,6 @@ import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -15,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from simultan.eventdef import EventDefinition
 from simultan.mail.mailer import MAILER, mailer_from_settings
 from simultan.protocol.close import CloseCode
+from simultan.resources import client_dir
 from simultan.secret import require_secret
 from simultan.session.live import LiveSession
 from simultan.session.tech import run_tech_view
@@ -29,7 +29,7 @@ from simultan.web.session_key import ON_DISCONNECT, SESSION
 
 log = logging.getLogger("simultan.app")
 
-CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+CLIENT_DIR = client_dir()
 PAGES = {"/stage": "stage.html", "/control": "control.html", "/booth": "booth.html"}
 METRICS = web.AppKey("metrics", CollectorRegistry)
 

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from simultan.core.capabilities import Role
 from simultan.eventdef import EventDefinition, load_event
+from simultan.resources import event_file
 from simultan.secret import demo_secret
 from simultan.settings import Settings, load_settings
 from simultan.store.registrations import create_or_get_registration
@@ -148,7 +149,7 @@ async def _demo(args: argparse.Namespace) -> int:
     from simultan.app import create_app
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    defn = load_event(args.event).shifted_to(now)
+    defn = load_event(event_file(args.event)).shifted_to(now)
     where = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(
         None,

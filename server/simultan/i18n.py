@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton, format_time
 
-CATALOG_DIR = Path(__file__).resolve().parents[2] / "client" / "i18n"
+from simultan.resources import client_dir
+
+CATALOG_DIR = client_dir() / "i18n"
 LANGUAGES = ("en", "zh", "ja", "es", "pl", "cs")
 """Languages with a catalog (participant pages are complete in the first four)."""
 DEFAULT = "en"

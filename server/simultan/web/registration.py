@@ -27,7 +27,6 @@ import urllib.parse
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
@@ -46,13 +45,14 @@ from simultan.mail.mailer import MAILER
 from simultan.mail.message import event_days, join_message
 from simultan.protocol.messages import loads_checked
 from simultan.ratelimit import Limiter
+from simultan.resources import client_dir
 from simultan.store.registrations import Registration, Status
 from simultan.web.auth import JoinLink, join_link, registrations
 from simultan.web.keys import CLOCK, EVENT, SETTINGS
 
 log = logging.getLogger("simultan.web.registration")
 
-CLIENT_DIR = Path(__file__).resolve().parents[3] / "client"
+CLIENT_DIR = client_dir()
 BODY_LIMIT = 16 * 1024
 
 LANGUAGE_NAMES = {
