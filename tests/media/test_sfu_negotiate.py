@@ -8,6 +8,7 @@ import pytest
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 
 from simultan.errors import CommandError, ProtocolError
+from simultan.media import offer
 from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import ToneTrack as ServerTone
 from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, wait_until
@@ -40,8 +41,10 @@ async def test_bad_sdp_is_a_protocol_error_and_leaves_nothing(
 
 
 async def test_too_many_m_lines_from_a_real_peer(sfu: EmbeddedSfu) -> None:
-    sdp = await _offer("video", "audio", "audio", "audio")
-    with pytest.raises(ProtocolError, match="at most 2 audio and 1 video"):
+    # One audio m-line more than the plenary's two plus a member slot per other group member.
+    sdp = await _offer("video", *["audio"] * (offer.MAX_AUDIO_MLINES + 1))
+    limit = f"at most {offer.MAX_AUDIO_MLINES} audio and {offer.MAX_VIDEO_MLINES} video"
+    with pytest.raises(ProtocolError, match=limit):
         await sfu.negotiate("tab", sdp, publish=None, channel="en")
     assert sfu.stats().sessions == 0
 
