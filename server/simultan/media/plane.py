@@ -174,14 +174,16 @@ class MediaPlane(Protocol):
         """Apply interpreter source key -> what that interpreter hears."""
         ...
 
-    def set_rooms(self, rooms: Mapping[str, RoomMedia]) -> None:
+    def set_rooms(self, rooms: Mapping[str, RoomMedia], layer: str = "groups") -> None:
         """Apply every group's members and routes (room id -> RoomMedia); the plenary is
-        implicit: a session placed nowhere (or in a room not listed) is in the plenary."""
+        implicit: a session placed nowhere (or in a room not listed) is in the plenary.
+        Each ``layer`` ("groups", "b2b") is set apart, without touching the others."""
         ...
 
-    def place(self, session_id: str, room: str | None) -> None:
+    def place(self, session_id: str, room: str | None, layer: str = "groups") -> None:
         """Put a session in a room (None or "plenary": back in the plenary), no
-        renegotiation; a session not negotiated yet takes its place when it is."""
+        renegotiation; a session not negotiated yet takes its place when it is. A placement
+        in another layer than "groups" wins over the session's group."""
         ...
 
     def add_local_source(

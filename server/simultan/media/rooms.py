@@ -50,24 +50,48 @@ def member_slot(slot: str) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2))) if match else None
 
 
+GROUPS = "groups"
+
+
 class RoomTable:
-    """Which room each session is in, and what each room forwards."""
+    """Which room each session is in, and what each room forwards.
+
+    Rooms come in layers, each set by its own driver without clobbering the others: the
+    group discussions (``"groups"``, the default) and the B2B meetings (``"b2b"``). A
+    placement in any other layer wins over one in ``"groups"``: a company in its B2B meeting
+    is there, whatever the group discussions do with its tab meanwhile.
+    """
 
     def __init__(self) -> None:
+        self._layers: dict[str, dict[str, RoomMedia]] = {}
         self._rooms: dict[str, RoomMedia] = {}
+        self._placements: dict[str, dict[str, str]] = {}
         self._placement: dict[str, str] = {}
 
-    def set_rooms(self, rooms: Mapping[str, RoomMedia]) -> None:
-        self._rooms = dict(rooms)
+    def set_rooms(self, rooms: Mapping[str, RoomMedia], layer: str = GROUPS) -> None:
+        self._layers[layer] = dict(rooms)
+        self._rooms = {
+            k: v for layer_rooms in self._layers.values() for k, v in layer_rooms.items()
+        }
 
-    def place(self, session_id: str, room: str | None) -> None:
+    def place(self, session_id: str, room: str | None, layer: str = GROUPS) -> None:
+        placed = self._placements.setdefault(layer, {})
         if room is None or room == PLENARY:
-            self._placement.pop(session_id, None)
+            placed.pop(session_id, None)
         else:
-            self._placement[session_id] = room
+            placed[session_id] = room
+        self._merge()
 
     def forget(self, session_id: str) -> None:
-        self._placement.pop(session_id, None)
+        for placed in self._placements.values():
+            placed.pop(session_id, None)
+        self._merge()
+
+    def _merge(self) -> None:
+        order = sorted(self._placements, key=lambda layer: layer != GROUPS)  # groups first
+        self._placement = {}
+        for layer in order:
+            self._placement.update(self._placements[layer])
 
     def room_of(self, session_id: str) -> str:
         return self._placement.get(session_id, PLENARY)

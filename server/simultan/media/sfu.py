@@ -399,19 +399,19 @@ class EmbeddedSfu:
         for session in self._sessions.values():
             self._resolve(session)
 
-    def set_rooms(self, rooms: Mapping[str, RoomMedia]) -> None:
+    def set_rooms(self, rooms: Mapping[str, RoomMedia], layer: str = "groups") -> None:
         for room in rooms.values():
             for key in room.members:
                 check_source_key(key)
             for ch, key in room.routes.items():
                 check_channel(ch)
                 check_source_key(key)
-        self._rooms.set_rooms(rooms)
+        self._rooms.set_rooms(rooms, layer)
         for session in self._sessions.values():
             self._resolve(session)
 
-    def place(self, session_id: str, room: str | None) -> None:
-        self._rooms.place(session_id, room)
+    def place(self, session_id: str, room: str | None, layer: str = "groups") -> None:
+        self._rooms.place(session_id, room, layer)
         session = self._sessions.get(session_id)
         if session is not None:
             self._resolve(session)
