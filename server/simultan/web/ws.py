@@ -82,7 +82,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
     deadline = asyncio.get_running_loop().time() + HELLO_TIMEOUT
     try:
-        hello = await _await_hello(ws, limit, deadline)
+        # one bucket per socket from the upgrade on: frames before hello count too
+        messages = Throttle(command_rate(settings), "messages")
+        hello = await _await_hello(ws, limit, deadline, messages)
         if hello is None:
             return ws
         person = await authenticate(request.app, hello.token)
@@ -112,9 +114,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             await session.interpreter_present(person, True)
     writer = asyncio.create_task(_write(ws, conn, session), name=f"ws-writer-{person.id[:8]}")
     try:
-        limits = _ConnectionLimits(
-            Throttle(command_rate(settings), "messages"), request.app[OFFER_LIMITS]
-        )
+        limits = _ConnectionLimits(messages, request.app[OFFER_LIMITS])
         await _read(ws, conn, session, person, limit, limits)
     finally:
         session.hub.detach(conn)
@@ -149,7 +149,9 @@ async def _close(ws: web.WebSocketResponse, code: CloseCode) -> None:
     await ws.close(code=code, message=code.reason)
 
 
-async def _await_hello(ws: web.WebSocketResponse, limit: int, deadline: float) -> m.Hello | None:
+async def _await_hello(
+    ws: web.WebSocketResponse, limit: int, deadline: float, messages: Throttle
+) -> m.Hello | None:
     """The hello, or None once the socket is closed. A hello that does not validate (a token
     over 4 KB, a token that is not a string) is an AuthError: the socket closes with 4001."""
     loop = asyncio.get_running_loop()
@@ -163,6 +165,7 @@ async def _await_hello(ws: web.WebSocketResponse, limit: int, deadline: float) -
             await ws.close()
             return None
         try:
+            messages.check()
             if len(frame.data) > limit:
                 raise ProtocolError(f"message too large (limit {limit} bytes)")
             msg = m.parse_client_message(frame.data)
@@ -175,6 +178,8 @@ async def _await_hello(ws: web.WebSocketResponse, limit: int, deadline: float) -
                     "This join link is not valid: the hello could not be read.",
                     details={"reason": "malformed", "problems": exc.details.get("problems")},
                 ) from exc
+            await ws.send_str(_error(exc))
+        except RateLimited as exc:
             await ws.send_str(_error(exc))
 
 
