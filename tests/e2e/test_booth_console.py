@@ -35,10 +35,10 @@ async def test_handover_slow_down_and_chat_through_the_ui(
     )
     try:
         a_id, a = await open_as(
-            browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="zh"
+            browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="en"
         )
         b_id, b = await open_as(
-            browser, server, Role.INTERPRETER, "Zhang Min", booth="zh", language="zh"
+            browser, server, Role.INTERPRETER, "Zhang Min", booth="zh", language="en"
         )
         spk_id, speaker = await open_as(browser, server, Role.PANELIST, "Speaker Sam")
         _, participant = await open_as(browser, server, Role.PARTICIPANT, "Pat One")
@@ -57,7 +57,7 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         await cue.wait_for(state="visible")
         assert "Coming up in 10 min: Welcome" in await cue.inner_text()
         now_next = await a.locator("[data-testid=now-next]").inner_text()
-        assert "Next:" in now_next and "Programme director (en)" in now_next
+        assert "Next:" in now_next and "Programme director (English)" in now_next
 
         on_air = "[data-testid=on-air]"
         await a.click("button[data-booth=take]")
@@ -65,12 +65,13 @@ async def test_handover_slow_down_and_chat_through_the_ui(
             f"() => document.querySelector('{on_air}').textContent === 'ON AIR'"
         )
         assert await b.locator(on_air).inner_text() == "OFF AIR"
-        assert "partner holds the mic" in await b.locator("[data-testid=booth-state]").inner_text()
+        assert "Li Wei holds the mic" in await b.locator("[data-testid=booth-state]").inner_text()
+        assert "Li Wei: on air" in await b.locator("[data-testid=partner]").inner_text()
 
         await b.click("button[data-booth=request]")
         for page in (a, b):  # both partners see the request
             await page.wait_for_function(
-                "() => document.querySelector('[data-testid=booth-state]').textContent.includes('asks for the mic')"
+                "() => document.querySelector('[data-testid=booth-state]').textContent.includes('for the mic from')"
             )
         await a.click("button[data-booth=accept]")
         await b.wait_for_function(

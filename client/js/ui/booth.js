@@ -1,102 +1,199 @@
-// The interpreter's console: what the booth hears, the mic with handover request/accept,
-// cough, slow-down, booth chat, on-mic timer with a rotation reminder, and agenda cues.
-import { clock } from "../protocol.js";
+// The interpreter's console, laid out for interpreting: the floor video and who speaks in
+// what language, what the booth hears (floor or relay, chosen by the server's routing), the
+// floor and partner volumes, one big on-air state, the mic with handover to the partner (by
+// name), cough while held, keyboard shortcuts (M mic, H handover, C cough, S slow down),
+// warnings when both mics are open or the channel is silent, the mic time as mm:ss with the
+// rotation reminder, the next agenda items, booth chat and the connection state.
 import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
-import { startI18n } from "../i18n.js";
+import {
+  followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
+  startI18n, t,
+} from "../i18n.js";
 
 await startI18n();
+mountLanguagePicker($("page-language"));
 
-const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0 };
+const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0, silentSince: null };
 // The server's clock, not this computer's: cues and timers follow the event's time.
 const serverNow = () => Date.now() + state.offset;
 const setting = (name, fallback) => state.snapshot?.booth_settings?.[name] ?? fallback;
+const SILENT_LEVEL = 0.003; // RMS below this counts as silence
+const SILENT_SECONDS = 20;
+const PARTNER_OPEN_LEVEL = 0.02; // the partner's mic carries speech while we are on air
 
 function myBooth() {
   return state.snapshot?.booths?.[state.you?.booth];
 }
 
-function sourceText(src) {
-  if (!src || src.kind === "floor") return "the floor";
-  return `relay from the ${src.booth} booth`;
+function partner() {
+  const others = (myBooth()?.members || []).filter((m) => m.person !== state.you.id);
+  return others.find((m) => m.connected) || others[0] || null;
 }
 
-function render() {
-  const snap = state.snapshot;
-  if (!snap) return;
-  const booth = myBooth();
-  const me = state.you.id;
-  if (booth) {
-    $("booth-name").textContent = `${booth.id} booth (${booth.language})`;
-    const live = booth.live === me;
-    $("on-air").textContent = live ? (booth.coughing ? "MUTED" : "ON AIR") : "OFF AIR";
-    $("on-air").className = `on-air ${live ? "on" : "off"}`;
-    const pending = booth.pending;
-    let text = booth.live ? (live ? "You hold the mic." : "Your partner holds the mic.") : "Nobody holds the mic: the channel carries the floor.";
-    if (pending) {
-      const kind = pending.kind === "offer" ? "offers the mic to" : "asks for the mic from";
-      const from = pending.from_person === me ? "You" : pending.from_person ? "Your partner" : "The booth";
-      const to = pending.to_person === me ? "you" : "your partner";
-      text += pending.kind === "offer" ? ` ${from} ${kind} ${to}.` : ` ${pending.to_person === me ? "You" : "Your partner"} ${kind} ${pending.to_person === me ? "your partner" : "you"}.`;
-    }
-    $("booth-state").textContent = text;
-    // Only the moves that make sense now: the server refuses the others anyway.
-    const responder = pending && (pending.kind === "offer" ? pending.to_person : pending.from_person);
-    const initiator = pending && (pending.kind === "offer" ? pending.from_person : pending.to_person);
-    const show = {
-      take: !booth.live,
-      offer: live && !pending,
-      request: !!booth.live && !live && !pending,
-      accept: responder === me,
-      decline: responder === me,
-      cancel: !!pending && initiator === me,
-      release: live,
-    };
-    for (const button of $$("[data-booth]")) {
-      button.hidden = !show[button.dataset.booth];
-    }
-    $("cough").hidden = !live;
-    // the partner is heard (lower) only on standby: on air, only what you interpret from
-    if (state.media) state.media.mix.setPartnerVolume(live ? 0 : Number($("partner-volume").value));
-    const minutes = booth.live_since ? (serverNow() - Date.parse(booth.live_since)) / 60000 : 0;
-    $("mic-timer").textContent = live ? `${Math.floor(minutes)} min on the mic` : "";
-    const rotation = setting("rotation_minutes", 30);
-    const due = live && minutes >= rotation;
-    if (due) $("mic-timer").textContent += ` · ${rotation} min: time to hand over`;
-    $("mic-timer").classList.toggle("late", due);
+const partnerName = () => partner()?.name || t("booth.your_partner");
+
+/** mm:ss (or h:mm:ss) of a duration in seconds. */
+export function mmss(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const two = (n) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  return h ? `${h}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${two(Math.floor(s / 60))}:${two(s % 60)}`;
+}
+
+function sourceText(src) {
+  if (!src || src.kind === "floor") return t("booth.hear_floor");
+  return t("booth.hear_relay", { booth: src.booth });
+}
+
+function pendingText(pending, me) {
+  const name = partnerName();
+  if (pending.kind === "offer") {
+    return t(pending.from_person === me ? "booth.pending_offer_by_you" : "booth.pending_offer_to_you", { name });
   }
-  const hears = snap.routing?.booth_hears?.[state.you.booth];
-  $("hearing").textContent = sourceText(hears);
-  renderNowNext();
+  // A handover always moves the mic from_person -> to_person: a request comes from to_person.
+  return t(pending.to_person === me ? "booth.pending_request_by_you" : "booth.pending_request_to_you", { name });
+}
+
+/** The moves that make sense now (the server refuses the others anyway). */
+function moves(booth, me) {
+  const live = booth.live === me;
+  const pending = booth.pending;
+  const responder = pending && (pending.kind === "offer" ? pending.to_person : pending.from_person);
+  const initiator = pending && (pending.kind === "offer" ? pending.from_person : pending.to_person);
+  return {
+    take: !booth.live,
+    offer: live && !pending && !!partner(),
+    request: !!booth.live && !live && !pending,
+    accept: responder === me,
+    decline: responder === me,
+    cancel: !!pending && initiator === me,
+    release: live,
+  };
+}
+
+function renderMic(booth) {
+  const me = state.you.id;
+  const live = booth.live === me;
+  $("booth-name").textContent = t("booth.name", { booth: booth.id, language: languageName(booth.language) });
+  const floorLanguage = state.snapshot.event.floor_language;
+  $("retour").hidden = !booth.retour;
+  if (booth.retour) {
+    $("retour").textContent = t("booth.retour", { language: languageName(floorLanguage), booth: languageName(booth.language) });
+  }
+  $("on-air").textContent = t(live ? (booth.coughing ? "booth.muted" : "booth.on_air") : "booth.off_air");
+  $("on-air").className = `on-air big ${live ? (booth.coughing ? "muted" : "on") : "off"}`;
+  document.body.classList.toggle("is-live", live);
+  const holder = booth.live === me ? t("booth.you_hold")
+    : booth.live ? t("booth.partner_holds", { name: partnerName() }) : t("booth.nobody_holds");
+  $("booth-state").textContent = booth.pending ? `${holder} ${pendingText(booth.pending, me)}` : holder;
+  const mate = partner();
+  $("partner").textContent = mate
+    ? t("booth.partner_state", {
+      name: mate.name || t("booth.your_partner"),
+      state: t(mate.live ? "booth.partner.live" : mate.connected ? "booth.partner.standby" : "booth.partner.away"),
+    })
+    : t("booth.no_partner");
+  const show = moves(booth, me);
+  for (const button of $$("[data-booth]")) button.hidden = !show[button.dataset.booth];
+  $$("[data-booth=offer]")[0].textContent = t("booth.offer", { name: partnerName() });
+  $$("[data-booth=request]")[0].textContent = t("booth.request", { name: partnerName() });
+  $("cough").hidden = !live;
+  // the partner is heard (lower) only on standby: on air, only what you interpret from
+  if (state.media) state.media.mix.setPartnerVolume(live ? 0 : Number($("partner-volume").value));
+  renderTimer(booth);
+}
+
+function renderTimer(booth = myBooth()) {
+  if (!booth || !state.you) return;
+  const live = booth.live === state.you.id;
+  const seconds = live && booth.live_since ? (serverNow() - Date.parse(booth.live_since)) / 1000 : 0;
+  const rotation = setting("rotation_minutes", 30);
+  const due = live && seconds >= rotation * 60;
+  const timer = $("mic-timer");
+  timer.textContent = live ? t("booth.timer", { time: mmss(seconds) }) : "";
+  if (due) timer.textContent += ` · ${t("booth.rotate", { minutes: rotation })}`;
+  timer.classList.toggle("late", due);
+}
+
+function renderFloor() {
+  const snap = state.snapshot;
+  const holder = snap.floor?.holder;
+  $("speaking").textContent = holder
+    ? t("booth.speaking", {
+      name: holder.name, city: holder.city || "",
+      language: languageName(snap.floor.language || snap.event.floor_language),
+    })
+    : t("booth.nobody_speaking");
+  $("hearing").textContent = sourceText(snap.routing?.booth_hears?.[state.you.booth]);
+}
+
+function speakersText(item) {
+  return (item.speakers || []).map((s) => `${s.name} (${nativeName(s.language)})`).join(", ");
 }
 
 function renderNowNext() {
   const tl = state.snapshot.timeline;
   const zone = state.snapshot.event.timezone;
   const current = tl.items.find((i) => i.id === tl.current);
-  const next = tl.items.find((i) => i.status === "scheduled");
+  const upcoming = tl.items.filter((i) => i.status === "scheduled");
+  const next = upcoming[0];
   const box = $("now-next");
   box.replaceChildren();
-  for (const [label, item] of [["Now", current], ["Next", next]]) {
-    if (!item) continue;
-    const speakers = (item.speakers || []).map((s) => `${s.name} (${s.language})`).join(", ");
-    box.append(el("p", {}, el("strong", {}, `${label}: `), `${clock(item.expected_start || item.planned_start, zone)} ${item.title}`,
+  const rows = [];
+  if (current) rows.push([t("booth.now"), current]);
+  upcoming.slice(0, 3).forEach((item, n) => rows.push([n === 0 ? t("booth.next") : "", item]));
+  for (const [label, item] of rows) {
+    const speakers = speakersText(item);
+    box.append(el("p", { class: "next-item" }, label ? el("strong", {}, `${label}: `) : "",
+      `${formatTime(item.expected_start || item.planned_start, zone)} ${item.title}`,
       speakers ? el("span", { class: "muted" }, ` · ${speakers}`) : ""));
   }
   const cue = $("cue");
   if (next && next.expected_start) {
     const minutes = (Date.parse(next.expected_start) - serverNow()) / 60000;
     cue.hidden = !(minutes >= 0 && minutes <= setting("cue_minutes", 5));
-    const langs = [...new Set((next.speakers || []).map((s) => s.language))].join(", ");
-    cue.textContent = `Coming up in ${Math.max(0, Math.round(minutes))} min: ${next.title}${langs ? ` (speakers in ${langs})` : ""}`;
+    const langs = [...new Set((next.speakers || []).map((s) => nativeName(s.language)))].join(", ");
+    cue.textContent = t("booth.cue", { minutes: Math.max(0, Math.round(minutes)), title: next.title })
+      + (langs ? t("booth.cue_languages", { languages: langs }) : "");
   } else {
     cue.hidden = true;
   }
 }
 
-function partnerId() {
-  const others = (myBooth()?.members || []).filter((m) => m.person !== state.you.id);
-  return (others.find((m) => m.connected) || others[0])?.person;
+function render() {
+  const snap = state.snapshot;
+  if (!snap) return;
+  const booth = myBooth();
+  if (booth) renderMic(booth);
+  renderFloor();
+  renderNowNext();
+}
+
+/** Once a second: the timer, the media state and the warnings from the level meters. */
+function tick() {
+  renderTimer();
+  const media = state.media;
+  const booth = myBooth();
+  const live = !!booth && booth.live === state.you?.id;
+  const warnings = [];
+  if (media) {
+    $("media-state").textContent = t("booth.connection", { state: media.session.pc.connectionState });
+    const level = media.micMeter.level();
+    $("mic-level").parentElement.setAttribute("aria-valuenow", String(Math.round(Math.min(100, level * 300))));
+    if (live && !booth.coughing && level < SILENT_LEVEL) {
+      state.silentSince ??= Date.now();
+      const seconds = Math.round((Date.now() - state.silentSince) / 1000);
+      if (seconds >= SILENT_SECONDS) warnings.push(t("booth.silent", { seconds }));
+    } else {
+      state.silentSince = null;
+    }
+    if (live && media.partnerMeter.level() > PARTNER_OPEN_LEVEL) warnings.push(t("booth.both_open"));
+  }
+  const box = $("warning");
+  const text = warnings.join(" ");
+  if (box.textContent !== text) box.textContent = text;
+  box.hidden = !text;
 }
 
 async function boothAction(action, extra = {}) {
@@ -108,21 +205,57 @@ async function boothAction(action, extra = {}) {
   }
 }
 
-for (const button of $$("[data-booth]")) {
-  button.addEventListener("click", () => {
-    const action = button.dataset.booth;
-    if (action === "offer") return boothAction("offer", { to: partnerId() });
-    return boothAction(action);
-  });
+function act(action) {
+  if (action === "offer") return boothAction("offer", { to: partner()?.person });
+  return boothAction(action);
 }
 
+for (const button of $$("[data-booth]")) {
+  button.addEventListener("click", () => act(button.dataset.booth));
+}
+
+let coughing = false;
 function cough(on) {
-  if (state.localStream) for (const t of state.localStream.getAudioTracks()) t.enabled = !on;
+  if (coughing === on) return;
+  coughing = on;
+  if (state.localStream) for (const track of state.localStream.getAudioTracks()) track.enabled = !on;
   boothAction("cough", { on });
 }
 $("cough").addEventListener("pointerdown", () => cough(true));
 $("cough").addEventListener("pointerup", () => cough(false));
-$("slow-down").addEventListener("click", () => live.request({ type: "slow_down" }).catch((e) => banner(e.message)));
+$("cough").addEventListener("pointerleave", () => cough(false));
+const slowDown = () => live.request({ type: "slow_down" }).catch((e) => banner(e.message));
+$("slow-down").addEventListener("click", slowDown);
+
+// Keyboard first: single keys, never while typing in a field.
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+}
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev.target)) return;
+  const booth = myBooth();
+  if (!booth || !state.you) return;
+  const show = moves(booth, state.you.id);
+  const key = ev.key.toLowerCase();
+  if (key === "m") {
+    if (show.take) act("take");
+    else if (show.release) act("release");
+  } else if (key === "h") {
+    if (show.accept) act("accept");
+    else if (show.offer) act("offer");
+    else if (show.request) act("request");
+    else if (show.cancel) act("cancel");
+  } else if (key === "c") {
+    if (!ev.repeat && booth.live === state.you.id) cough(true);
+  } else if (key === "s") {
+    slowDown();
+  } else {
+    return;
+  }
+  ev.preventDefault();
+});
+document.addEventListener("keyup", (ev) => { if (ev.key.toLowerCase() === "c") cough(false); });
+
 $("chat-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = $("chat-text").value.trim();
@@ -133,20 +266,24 @@ $("chat-form").addEventListener("submit", (ev) => {
 $("start-audio").addEventListener("click", async () => {
   try {
     const { startBoothMedia } = await import("./booth_media.js");
-    state.media = await startBoothMedia(live, state, $("partner-volume"), $("mic-level"));
+    state.media = await startBoothMedia(live, state, {
+      partnerVolume: $("partner-volume"), floorVolume: $("floor-volume"), meterBar: $("mic-level"),
+      video: $("floor-video"),
+    });
     $("start-audio").disabled = true;
-    $("start-audio").textContent = "Audio connected";
+    $("start-audio").textContent = t("booth.audio_connected");
   } catch (err) {
-    banner(`Audio: ${err.message}`);
+    banner(t("booth.audio_error", { message: err.message }));
   }
 });
 
 export const live = connectPage({
-  onWelcome(msg) {
+  async onWelcome(msg) {
     state.snapshot = msg.snapshot;
     state.you = msg.you;
     state.offset = Date.parse(msg.snapshot.server_time) - Date.now();
     $("who").textContent = `${msg.you.name}`;
+    await followRegistration(msg.you.language);
     render();
   },
   onEvent(msg) {
@@ -159,11 +296,14 @@ export const live = connectPage({
       snap.booths[msg.data.booth.id] = msg.data.booth;
       if (msg.data.routing) snap.routing = msg.data.routing;
     } else if (msg.name === "booth_chat") {
-      $("chat").append(el("li", {}, el("strong", {}, `${msg.data.by.name}: `), msg.data.text));
+      const at = msg.data.at ? `${formatTime(msg.data.at, Intl.DateTimeFormat().resolvedOptions().timeZone)} ` : "";
+      $("chat").append(el("li", {}, at, el("strong", {}, `${msg.data.by.name}: `), msg.data.text));
     }
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
   },
 });
+onLanguageChange(render);
 window.simultan = { live, state };
+setInterval(tick, 1000);
 setInterval(render, 15000);

@@ -47,6 +47,8 @@ class Stage:
             i.name.lower(): (b.id, i.seat) for b in defn.booths for i in b.interpreters
         }
         self.media: MediaPlane | None = None
+        # Display names of seated interpreters (registration id -> name), for the pages.
+        self.names: dict[str, str] = {}
 
     # --- routing -------------------------------------------------------------------------
 
@@ -80,6 +82,7 @@ class Stage:
     def seat(self, person: Person) -> bc.Booth:
         """The person's booth, with them seated (A, B, backup) if they were not yet."""
         booth = self.booth_of(person)
+        self.names[person.id] = person.name
         if booth.is_member(person.id):
             return booth
         members = dict(booth.members)
@@ -151,6 +154,16 @@ class Stage:
         self.booths[booth_id] = new
         return new, events
 
+    def booth_dict(self, booth: bc.Booth, now: datetime) -> dict[str, Any]:
+        """``booth_to_dict`` with each member's display name (the partner's name on the
+        console, interpreters by name in the tech view)."""
+        data = bc.booth_to_dict(booth, now)
+        members = data["members"]
+        assert isinstance(members, list)
+        for member in members:
+            member["name"] = self.names.get(member["person"])
+        return data
+
     def booth_event(
         self,
         booth: bc.Booth,
@@ -159,7 +172,7 @@ class Stage:
         floor_language: str,
     ) -> tuple[str, dict[str, Any], Audience]:
         data = {
-            "booth": bc.booth_to_dict(booth, now),
+            "booth": self.booth_dict(booth, now),
             "changes": [e.to_dict() for e in events],
             "routing": self.routing(floor_language).to_dict(),
         }
@@ -167,6 +180,6 @@ class Stage:
 
     def snapshot(self, floor_language: str, now: datetime) -> dict[str, Any]:
         return {
-            "booths": {bid: bc.booth_to_dict(b, now) for bid, b in self.booths.items()},
+            "booths": {bid: self.booth_dict(b, now) for bid, b in self.booths.items()},
             "routing": self.routing(floor_language).to_dict(),
         }

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from simultan.core.alarms import alarms
-from simultan.core.booths import booth_to_dict
 from simultan.core.capabilities import Capability
 from simultan.hub.audience import Audience
 from simultan.protocol.messages import Tech
@@ -55,7 +54,7 @@ def tech_view(
             }
     booths = []
     for booth in session.stage.booths.values():
-        data = booth_to_dict(booth, now)
+        data = session.stage.booth_dict(booth, now)
         data["levels_dbfs"] = {p: levels.get(p) for p in booth.connected}
         data["quality"] = {p: quality.get(p) for p in booth.connected}
         booths.append(data)
