@@ -87,6 +87,15 @@ async def test_register_mail_join_and_live_agenda(
             # a second moderator acting on an old view sees the conflict on the control page
             mod_id, _ = await server.person(Role.MODERATOR, "Second Mod")
             control, control_errors = await open_join_link(browser, server, mod_id)
+            # only the moves that can work are enabled: the opening runs, nothing is selected
+            buttons = "#timeline-controls button[data-action={}]"
+            await control.wait_for_function(
+                "() => document.querySelector('#timeline-controls [data-action=pause]')"
+                " && !document.querySelector('#timeline-controls [data-action=pause]').disabled"
+            )
+            assert await control.locator(buttons.format("resume")).is_disabled()
+            assert await control.locator(buttons.format("skip")).is_disabled()
+            assert await control.locator(buttons.format("extend")).is_enabled()
             await control.evaluate("() => { window.simultan.state.snapshot.timeline.version = 0; }")
             await control.click("#timeline-controls button[data-action=extend]")
             banner = control.locator("[data-testid=banner]")

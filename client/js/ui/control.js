@@ -10,6 +10,24 @@ await startI18n();
 const state = { snapshot: null, you: null, selected: null, hands: new Map(), speakers: new Map() };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+/** Which timeline buttons can work now (the server checks again; this keeps the page honest). */
+export function timelineMoves(tl, selected) {
+  const current = tl.items.find((i) => i.id === tl.current && (i.status === "live" || i.status === "paused"));
+  const scheduled = tl.items.filter((i) => i.status === "scheduled");
+  const sel = selected?.status;
+  return {
+    start: selected ? sel === "scheduled" : scheduled.length > 0,
+    next: scheduled.length > 0 || !!current,
+    pause: !!current && !tl.paused,
+    resume: !!tl.paused,
+    extend: !!current,
+    skip: sel === "scheduled",
+    jump: sel === "scheduled" || sel === "skipped",
+    up: sel === "scheduled" && scheduled[0]?.id !== selected.id,
+    finish: !!current,
+  };
+}
+
 function render() {
   const snap = state.snapshot;
   if (!snap) return;
@@ -26,6 +44,10 @@ function render() {
   });
   for (const row of $$("tr[data-item]", $("agenda"))) {
     if (row.dataset.item === state.selected) row.classList.add("selected");
+  }
+  const possible = timelineMoves(tl, selected);
+  for (const button of $$("#timeline-controls button[data-action]")) {
+    button.disabled = !possible[button.dataset.action];
   }
   const list = $("hand-list");
   list.replaceChildren(...[...state.hands.values()].map((p) => speakerItem(p)));
@@ -50,9 +72,9 @@ function renderTech(view) {
   $("alarms").replaceChildren(...view.alarms.map((a) => el("li", { class: `alarm ${a.severity}` }, a.message)));
   $("tech-booths").replaceChildren(...view.booths.map((b) => {
     const live = b.members.find((m) => m.live);
-    const members = b.members.map((m) => `${m.seat}${m.connected ? "" : " (away)"}`).join(", ");
+    const members = b.members.map((m) => `${m.name || m.seat}${m.connected ? "" : " (away)"}`).join(", ");
     const level = live ? b.levels_dbfs?.[live.person] : null;
-    return el("tr", {}, el("td", {}, `${b.id} (${b.language})`), el("td", {}, live ? live.seat : "floor"),
+    return el("tr", {}, el("td", {}, `${b.id} (${b.language})`), el("td", {}, live ? (live.name || live.seat) : "floor"),
       el("td", {}, members), el("td", {}, level == null ? "–" : `${level} dBFS`),
       el("td", {}, b.live_minutes == null ? "–" : `${b.live_minutes} min`));
   }));
