@@ -116,3 +116,54 @@ async def test_handover_slow_down_and_chat_through_the_ui(
             assert page.errors == []
     finally:
         await runner.cleanup()
+
+
+async def test_cough_unmutes_on_release_outside_and_on_blur_and_chat_survives_reload(
+    tmp_path: Path, clock: FakeClock, seminar, browser
+) -> None:
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
+    try:
+        a_id, a = await open_as(
+            browser, server, Role.INTERPRETER, "Li Wei", booth="zh", language="zh"
+        )
+        booth = lambda: server.app[SESSION].stage.booths["zh"]  # noqa: E731
+
+        async def coughing(on: bool) -> None:
+            for _ in range(200):
+                if booth().coughing == on:
+                    return
+                await a.wait_for_timeout(50)
+            raise AssertionError(f"server coughing != {on}")
+
+        await a.click("button[data-booth=take]")
+        await a.wait_for_function("() => !document.querySelector('#cough').hidden")
+        box = await a.locator("#cough").bounding_box()
+        middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        # press on the button, release far outside it: unmuted
+        await a.mouse.move(*middle)
+        await a.mouse.down()
+        await coughing(True)
+        await a.mouse.move(2, 2)
+        await a.mouse.up()
+        await coughing(False)
+        # press with the C key, then the window loses focus before the key is released
+        await a.locator("body").focus()
+        await a.keyboard.down("c")
+        await coughing(True)
+        await a.evaluate("() => window.dispatchEvent(new Event('blur'))")
+        await coughing(False)
+        await a.keyboard.up("c")
+        # the on-mic timer never shows a negative time, even with the page's clock behind
+        await a.evaluate("() => { window.simultan.state.offset -= 10 * 60000; }")
+        await a.wait_for_timeout(1200)
+        assert "-" not in await a.locator("[data-testid=mic-timer]").inner_text()
+        # booth chat survives a reload
+        await a.fill("#chat-text", "Tianjin speaks next")
+        await a.click("#chat-form button")
+        await a.locator("[data-testid=chat] li").wait_for()
+        await a.reload()
+        await a.locator("[data-testid=chat] li").wait_for()
+        assert "Tianjin speaks next" in await a.locator("[data-testid=chat]").inner_text()
+        assert a.errors == []
+    finally:
+        await runner.cleanup()

@@ -231,3 +231,75 @@ async def test_agenda_speaker_sets_the_floor_language(server: LiveServer) -> Non
         msg = await moderator.recv_type("event")
     assert msg["data"]["floor"]["language"] == "en"
     assert server.app[SESSION].floor.language == "en"
+
+
+# --- console fixes: partner by seat, names, base version, chat history -------------------
+
+
+async def test_offer_goes_to_the_partner_by_seat_never_the_backup(server: LiveServer) -> None:
+    (a_id, a), (b_id, b) = await _booth_pair(server)
+    bk_id, bk_tok = await server.person(Role.INTERPRETER, "Aaron Backup", booth="zh", language="zh")
+    bk = await server.connect(bk_tok)
+    await bk.recv_type("welcome")
+    stage = server.app[SESSION].stage
+    members = dict(stage.booths["zh"].members)
+    assert members["A"] == a_id and members["B"] == b_id and members["backup"] == bk_id
+    await a.request({"type": "booth", "booth": "zh", "action": "take"})
+    reply = await a.request({"type": "booth", "booth": "zh", "action": "offer"})
+    assert reply["type"] == "reply", reply
+    assert stage.booths["zh"].pending.to_person == b_id
+    data = await next_booth(b)
+    while data["booth"]["pending"] is None:
+        data = await next_booth(b)
+    # texts can name people: the booth carries its members' names
+    names = {m["person"]: m["name"] for m in data["booth"]["members"]}
+    assert names[a_id] == "Li Wei" and names[b_id] == "Zhang Min"
+    await a.request({"type": "booth", "booth": "zh", "action": "cancel"})
+    # the backup only when chosen
+    reply = await a.request({"type": "booth", "booth": "zh", "action": "offer", "to": bk_id})
+    assert reply["type"] == "reply" and stage.booths["zh"].pending.to_person == bk_id
+
+
+async def test_a_stale_accept_is_a_conflict(server: LiveServer) -> None:
+    (a_id, a), (b_id, b) = await _booth_pair(server)
+    stage = server.app[SESSION].stage
+    await a.request({"type": "booth", "booth": "zh", "action": "take"})
+    await b.request({"type": "booth", "booth": "zh", "action": "request"})
+    seen = stage.booths["zh"].version
+    # the requester changes their mind and asks again: what A saw is no longer current
+    await b.request({"type": "booth", "booth": "zh", "action": "cancel"})
+    await b.request({"type": "booth", "booth": "zh", "action": "request"})
+    stale = await a.request(
+        {"type": "booth", "booth": "zh", "action": "accept", "base_version": seen}
+    )
+    assert stale["type"] == "error" and stale["code"] == "conflict", stale
+    assert stage.booths["zh"].live == a_id
+    fresh = await a.request(
+        {"type": "booth", "booth": "zh", "action": "accept",
+         "base_version": stage.booths["zh"].version}
+    )  # fmt: skip
+    assert fresh["type"] == "reply" and stage.booths["zh"].live == b_id
+
+
+async def test_booth_chat_history_reaches_a_reconnecting_console(server: LiveServer) -> None:
+    (a_id, a), (b_id, b) = await _booth_pair(server)
+    stage = server.app[SESSION].stage
+    old = {"booth": "zh", "by": {"id": a_id, "name": "Li Wei", "city": "", "role": "interpreter"}}
+    for i in range(202):  # earlier messages (the per-connection rate limit keeps the test short)
+        stage.remember_chat("zh", {**old, "text": f"old {i}"})
+    for i in range(3):
+        reply = await a.request({"type": "booth_chat", "booth": "zh", "text": f"note {i}"})
+        assert reply["type"] == "reply", reply
+    _, b_tok = await server.person(Role.INTERPRETER, "Zhang Min", booth="zh", language="zh")
+    again = await server.connect(b_tok)
+    welcome = await again.recv_type("welcome")
+    history = welcome["snapshot"]["booth_chat"]
+    assert list(history) == ["zh"]
+    texts = [m["text"] for m in history["zh"]]
+    assert len(texts) == 200 and texts[0] == "old 5"
+    assert texts[-3:] == ["note 0", "note 1", "note 2"]
+    assert history["zh"][0]["by"]["name"] == "Li Wei"
+    # a participant gets nobody's booth chat
+    _, p_tok = await server.person(Role.PARTICIPANT, "Delegate")
+    p = await server.connect(p_tok)
+    assert (await p.recv_type("welcome"))["snapshot"]["booth_chat"] == {}

@@ -26,9 +26,17 @@ function myBooth() {
   return state.snapshot?.booths?.[state.you?.booth];
 }
 
+// The partner by seat (A <-> B; a backup's partner is A, else B), never whoever sorts
+// first: the server picks the same one for an offer without "to".
+const PARTNER_SEATS = { A: ["B"], B: ["A"], backup: ["A", "B"] };
 function partner() {
-  const others = (myBooth()?.members || []).filter((m) => m.person !== state.you.id);
-  return others.find((m) => m.connected) || others[0] || null;
+  const members = myBooth()?.members || [];
+  const mine = members.find((m) => m.person === state.you.id);
+  for (const seat of PARTNER_SEATS[mine?.seat] || []) {
+    const found = members.find((m) => m.seat === seat);
+    if (found) return found;
+  }
+  return null;
 }
 
 const partnerName = () => partner()?.name || t("booth.your_partner");
@@ -198,7 +206,9 @@ function tick() {
 
 async function boothAction(action, extra = {}) {
   try {
-    await live.request({ type: "booth", booth: state.you.booth, action, ...extra });
+    // the booth version this console showed: a stale accept comes back as a conflict
+    const base = action === "cough" ? {} : { base_version: myBooth()?.version };
+    await live.request({ type: "booth", booth: state.you.booth, action, ...base, ...extra });
     banner("");
   } catch (err) {
     banner(err.message);
@@ -206,7 +216,7 @@ async function boothAction(action, extra = {}) {
 }
 
 function act(action) {
-  if (action === "offer") return boothAction("offer", { to: partner()?.person });
+  if (action === "offer") return boothAction("offer"); // the server offers it by seat
   return boothAction(action);
 }
 
@@ -224,6 +234,10 @@ function cough(on) {
 $("cough").addEventListener("pointerdown", () => cough(true));
 $("cough").addEventListener("pointerup", () => cough(false));
 $("cough").addEventListener("pointerleave", () => cough(false));
+$("cough").addEventListener("pointercancel", () => cough(false));
+// losing focus (another window, a hidden tab) never leaves the mic muted
+window.addEventListener("blur", () => cough(false));
+document.addEventListener("visibilitychange", () => { if (document.hidden) cough(false); });
 const slowDown = () => live.request({ type: "slow_down" }).catch((e) => banner(e.message));
 $("slow-down").addEventListener("click", slowDown);
 
@@ -277,6 +291,11 @@ $("start-audio").addEventListener("click", async () => {
   }
 });
 
+function addChat(data) {
+  const at = data.at ? `${formatTime(data.at, Intl.DateTimeFormat().resolvedOptions().timeZone)} ` : "";
+  $("chat").append(el("li", {}, at, el("strong", {}, `${data.by.name}: `), data.text));
+}
+
 export const live = connectPage({
   async onWelcome(msg) {
     state.snapshot = msg.snapshot;
@@ -284,6 +303,9 @@ export const live = connectPage({
     state.offset = Date.parse(msg.snapshot.server_time) - Date.now();
     $("who").textContent = `${msg.you.name}`;
     await followRegistration(msg.you.language);
+    // the booth chat's last 200 messages come with every welcome (reload, reconnect)
+    $("chat").replaceChildren();
+    for (const m of msg.snapshot.booth_chat?.[msg.you.booth] || []) addChat(m);
     render();
   },
   onEvent(msg) {
@@ -296,8 +318,7 @@ export const live = connectPage({
       snap.booths[msg.data.booth.id] = msg.data.booth;
       if (msg.data.routing) snap.routing = msg.data.routing;
     } else if (msg.name === "booth_chat") {
-      const at = msg.data.at ? `${formatTime(msg.data.at, Intl.DateTimeFormat().resolvedOptions().timeZone)} ` : "";
-      $("chat").append(el("li", {}, at, el("strong", {}, `${msg.data.by.name}: `), msg.data.text));
+      addChat(msg.data);
     }
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));

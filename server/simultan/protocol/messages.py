@@ -107,6 +107,8 @@ class BoothCommand(_Message):
     ]
     to: PersonId | None = None
     on: bool | None = None
+    # The booth version the console showed; a stale one is refused with a conflict.
+    base_version: Annotated[int, Field(ge=0)] | None = None
 
 
 class BoothChat(_Message):

@@ -79,7 +79,9 @@ async def _floor_language(
 
 
 async def _booth(session: LiveSession, person: Person, msg: m.BoothCommand) -> dict[str, Any]:
-    return await session.booth_command(person, msg.booth, msg.action, msg.to, msg.on)
+    return await session.booth_command(
+        person, msg.booth, msg.action, msg.to, msg.on, base_version=msg.base_version
+    )
 
 
 async def _booth_chat(session: LiveSession, person: Person, msg: m.BoothChat) -> dict[str, Any]:
@@ -88,11 +90,9 @@ async def _booth_chat(session: LiveSession, person: Person, msg: m.BoothChat) ->
         raise ForbiddenError(f"booth {msg.booth} chat is for its interpreters and the organizers")
     if msg.booth not in session.stage.booths:
         raise CommandError(f"no booth {msg.booth!r}")
-    await session.publish(
-        "booth_chat",
-        {"booth": msg.booth, "text": msg.text, "by": person.public()},
-        Audience(booth=msg.booth),
-    )
+    data = {"booth": msg.booth, "text": msg.text, "by": person.public()}
+    await session.publish("booth_chat", data, Audience(booth=msg.booth))
+    session.stage.remember_chat(msg.booth, data)
     return {}
 
 

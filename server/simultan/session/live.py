@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simultan.core import followups
 from simultan.core import timeline as tl
+from simultan.core.booth_console import check_base_version
 from simultan.core.capabilities import Capability
 from simultan.errors import CommandError, ForbiddenError
 from simultan.eventdef import EventDefinition, plan_from_definition
@@ -164,6 +165,7 @@ class LiveSession:
             "event": self.event_info(),
             "timeline": tl.to_dict(self.timeline, now),
             "floor": self.floor.to_dict(),
+            "booth_chat": self.stage.chat_for(person),
             **self.stage.snapshot(self.floor.language, now),
             "server_time": now.isoformat(),
         }
@@ -351,10 +353,18 @@ class LiveSession:
     # --- booths ------------------------------------------------------------------------------
 
     async def booth_command(
-        self, person: Person, booth_id: str, action: str, to: str | None, on: bool | None
+        self,
+        person: Person,
+        booth_id: str,
+        action: str,
+        to: str | None,
+        on: bool | None,
+        *,
+        base_version: int | None = None,
     ) -> dict[str, Any]:
         cmd = self.stage.booth_command(person, booth_id, action, to, on)
         async with self._lock:
+            check_base_version(self.stage.booths[booth_id], action, base_version)
             self.stage.check_audio(booth_id, cmd)
             now = self.now()
             booth, events = self.stage.apply(booth_id, cmd, now)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import deque
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simultan.core import booths as bc
+from simultan.core.booth_console import partner_by_seat
 from simultan.core.capabilities import Capability
 from simultan.core.routing import Routing, Source, route
 from simultan.errors import CommandError, ForbiddenError, NotFoundError
@@ -33,6 +35,10 @@ def source_key(source: Source) -> str:
     return "floor" if source.kind == "floor" else f"interpreter:{source.person}"
 
 
+# The booth chat messages a console gets back after a reconnect or reload.
+CHAT_HISTORY = 200
+
+
 class Stage:
     def __init__(self, defn: EventDefinition) -> None:
         self.floor_channel = defn.event.floor_language
@@ -49,6 +55,10 @@ class Stage:
         self.media: MediaPlane | None = None
         # Display names of seated interpreters (registration id -> name), for the pages.
         self.names: dict[str, str] = {}
+        # Each booth's last chat messages: a console that reconnects or reloads gets them.
+        self.chat: dict[str, deque[dict[str, Any]]] = {
+            b.id: deque(maxlen=CHAT_HISTORY) for b in defn.booths
+        }
 
     # --- routing -------------------------------------------------------------------------
 
@@ -110,9 +120,9 @@ class Stage:
         if action == "force":
             return bc.ForceHandover(by=person.id, to=to)
         if action == "offer":
-            if to is None:
-                raise CommandError("offer needs 'to': the partner to hand the mic to")
-            return bc.OfferMic(by=person.id, to=to)
+            # without 'to', the partner by seat (A <-> B); the backup only when named
+            partner = to if to is not None else partner_by_seat(self.booths[booth_id], person.id)
+            return bc.OfferMic(by=person.id, to=partner)
         if action == "cough":
             return bc.Cough(by=person.id, on=bool(on))
         simple: dict[str, type[Any]] = {
@@ -177,6 +187,18 @@ class Stage:
             "routing": self.routing(floor_language).to_dict(),
         }
         return ("booth", data, EVERYONE)
+
+    def remember_chat(self, booth_id: str, message: dict[str, Any]) -> None:
+        self.chat[booth_id].append(message)
+
+    def chat_for(self, person: Person) -> dict[str, list[dict[str, Any]]]:
+        """The booth chat history this person may read: their booth's, or all for those
+        who see every booth's chat."""
+        if person.can(Capability.SEE_ALL_BOOTH_CHAT):
+            return {bid: list(msgs) for bid, msgs in self.chat.items()}
+        if person.can(Capability.BOOTH_MEMBER) and person.booth in self.chat:
+            return {person.booth: list(self.chat[person.booth])}
+        return {}
 
     def snapshot(self, floor_language: str, now: datetime) -> dict[str, Any]:
         return {
