@@ -167,6 +167,15 @@ async def _serve(path: str, mode: str) -> None:
                         "late_drops": sum(x.late_drops for x in st.sources.values()),
                     }
                 reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
+            elif op == "rooms":  # {"rooms": {id: [member keys]}, "place": {session: id}}
+                from simultan.media.plane import RoomMedia
+
+                layer = req.get("layer", "groups")
+                rooms = {k: RoomMedia(members=tuple(v)) for k, v in req["rooms"].items()}
+                engine.set_rooms(rooms, layer)
+                for session_id, room in req["place"].items():
+                    engine.place(session_id, room, layer)
+                reply = {"rooms": len(rooms)}
             elif op == "quit":
                 writer.write(b"{}\n")
                 await writer.drain()
