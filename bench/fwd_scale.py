@@ -122,10 +122,20 @@ class LoadProcesses:
         if count % PER_LOAD_PROCESS:
             sizes.append(count % PER_LOAD_PROCESS)
         self.sizes = sizes
+        self.count = count
         self.video = video
         self.procs: list[subprocess.Popen[str]] = []
 
-    async def start(self) -> int:
+    async def hearing(self) -> int:
+        """How many listeners have heard something (waits up to 10 s for all)."""
+        deadline = time.monotonic() + 10
+        while True:
+            totals = await self.totals()
+            if totals["hearing"] >= self.count or time.monotonic() > deadline:
+                return totals["hearing"]
+            await asyncio.sleep(0.5)
+
+    async def start(self, wait_for_media: bool = True) -> int:
         env = dict(os.environ, PYTHONPATH=f"{ROOT / 'server'}:{HERE}")
         loop = asyncio.get_running_loop()
         hearing = 0
@@ -138,6 +148,7 @@ class LoadProcesses:
                     self.server.path,
                     str(size),
                     "1" if self.video else "0",
+                    "1" if wait_for_media else "0",
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -151,6 +162,8 @@ class LoadProcesses:
             if not parts or parts[0] != "ready":
                 raise RuntimeError(f"load process did not start: {line!r}")
             hearing += int(parts[1])
+            if os.environ.get("FWD_DEBUG"):
+                print(f"{time.monotonic():.1f} load process ready {line!r}", file=sys.stderr)
         return hearing
 
     async def totals(self) -> dict[str, int]:
@@ -180,7 +193,9 @@ def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> float:
     return float(after.get(key, 0)) - float(before.get(key, 0))
 
 
-async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> dict[str, Any]:
+async def run(
+    mode: str, n: int, windows: int, window: float, warmup: float, profile: str | None = None
+) -> dict[str, Any]:
     video = mode == "av"
     server = ServerProcess("forward")
     await server.start()
@@ -199,14 +214,57 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
 
     probe.on_packet = on_packet
     try:
-        await publisher.connect()
-        await asyncio.sleep(1.0)
         base = await server.call(op="stats")
-        hearing = await load.start()
+        # Listeners join first: aiortc's ICE consent check (one STUN request, no
+        # retransmission) in this bench's publisher fails while the server is busy with
+        # hundreds of DTLS handshakes, and the publisher would drop.
+        joined = await load.start(wait_for_media=False)
+        await publisher.connect()
+        if os.environ.get("FWD_DEBUG"):
+            t_start = time.monotonic()
+
+            @publisher.pc.on("connectionstatechange")
+            def _state() -> None:
+                print(
+                    f"{time.monotonic() - t_start:.1f}s publisher {publisher.pc.connectionState}",
+                    file=sys.stderr,
+                )
+
+        await asyncio.sleep(1.0)
+        hearing = await load.hearing()
         await connect_all([probe])
+        if not hearing:
+            raise RuntimeError("no listener hears the source")
         await asyncio.sleep(warmup)
+        if os.environ.get("FWD_DEBUG"):
+            print(
+                "publisher",
+                publisher.pc.connectionState,
+                await server.call(op="stats"),
+                file=sys.stderr,
+            )
         before_rss = (await server.call(op="stats"))["rss"]
         rows = []
+        profiler = None
+        if profile:
+            assert server.proc is not None
+            profiler = subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "-p",
+                    str(server.proc.pid),
+                    "-d",
+                    str(int(window)),
+                    "-f",
+                    "raw",
+                    "-o",
+                    profile,
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         for _ in range(windows):
             s0, l0, b0, t0 = (
                 await server.call(op="stats"),
@@ -250,6 +308,8 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
                     "machine_busy_cores": (b1 - b0) / elapsed,
                 }
             )
+        if profiler is not None:
+            profiler.wait(timeout=60)
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         # Listeners per core at this cost, with each listener's packet rate of this run.
         per_listener_pps = med["packets_per_s"] / n
@@ -257,6 +317,7 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
             "engine": "sfu",
             "mode": mode,
             "listeners": n,
+            "joined": joined,
             "hearing": hearing,
             "windows": f"{windows}x{window:.0f}s",
             "us_per_packet": round(med["us_per_packet"], 2),
@@ -289,10 +350,14 @@ async def main() -> None:
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--profile", help="py-spy the server during the first window (raw stacks to this file)"
+    )
     args = parser.parse_args()
     ice.use_host_addresses(["127.0.0.1"])
     for n in (int(x) for x in args.listeners.split(",")):
-        result = await run(args.mode, n, args.windows, args.window, args.warmup)
+        profile = f"{args.profile}.{args.mode}.{n}.txt" if args.profile else None
+        result = await run(args.mode, n, args.windows, args.window, args.warmup, profile)
         print(json.dumps(result), flush=True)
 
 

@@ -10,9 +10,9 @@ Per listener and stream: packets, unwrapped highest sequence number and RTP time
 (expected frames from the timestamps: a source frame is 960 ticks of audio, so loss inside
 the SFU shows as well as loss on the wire), SRTP checks passed and failed.
 
-``python bench/light_listener.py load SOCKET N VIDEO`` runs N of them in their own process
-(the server's socket from :class:`media_common.ServerProcess`); it prints ``ready K`` once K
-hear something, then a JSON line of totals for each line read on stdin, until stdin closes.
+``python bench/light_listener.py load SOCKET N VIDEO MEDIA`` runs N of them in their own
+process (the server's socket from :class:`media_common.ServerProcess`); it prints ``ready K``
+once K are connected (MEDIA=1: once K hear something), then a JSON line of totals for each line read on stdin, until stdin closes.
 """
 
 from __future__ import annotations
@@ -174,7 +174,9 @@ class LightListener:
         await self.pc.close()
 
 
-async def connect_all(listeners: list[LightListener], wave: int = 20, timeout: float = 60) -> int:
+async def connect_all(
+    listeners: list[LightListener], wave: int = 20, timeout: float = 90, media: bool = True
+) -> int:
     """Connect in waves; returns how many hear something within ``timeout``."""
     for i in range(0, len(listeners), wave):
         await asyncio.gather(*(t.connect() for t in listeners[i : i + wave]))
@@ -184,6 +186,8 @@ async def connect_all(listeners: list[LightListener], wave: int = 20, timeout: f
         pending = [t for t in pending if not t.install()]
         if pending:
             await asyncio.sleep(0.2)
+    if not media:
+        return len(listeners) - len(pending)
     hearing_deadline = time.monotonic() + 10
     while time.monotonic() < hearing_deadline:
         if all(any(s.packets for s in t.streams.values()) for t in listeners):
@@ -193,20 +197,22 @@ async def connect_all(listeners: list[LightListener], wave: int = 20, timeout: f
 
 
 def sum_totals(listeners: list[LightListener]) -> dict[str, int]:
-    total: dict[str, int] = {}
+    total: dict[str, int] = {
+        "hearing": sum(1 for t in listeners if any(s.packets for s in t.streams.values()))
+    }
     for t in listeners:
         for k, v in t.totals().items():
             total[k] = total.get(k, 0) + v
     return total
 
 
-async def _load(path: str, count: int, video: bool) -> None:
+async def _load(path: str, count: int, video: bool, media: bool) -> None:
     ice.use_host_addresses(["127.0.0.1"])
     server = ServerProcess("attached")
     await server.attach(path)
     tag = f"light-{time.monotonic_ns()}"
     listeners = [LightListener(server, f"{tag}-{i}", video=video) for i in range(count)]
-    hearing = await connect_all(listeners)
+    hearing = await connect_all(listeners, media=media)
     print("ready", hearing, flush=True)
     loop = asyncio.get_running_loop()
     while True:
@@ -217,5 +223,5 @@ async def _load(path: str, count: int, video: bool) -> None:
     await asyncio.gather(*(t.close() for t in listeners), return_exceptions=True)
 
 
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "load":
-    asyncio.run(_load(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"))
+if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "load":
+    asyncio.run(_load(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5] == "1"))
