@@ -12,21 +12,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from simultan.core.capabilities import Role
 from simultan.eventdef import EventDefinition, load_event
+from simultan.people import Person
 from simultan.resources import event_file
 from simultan.secret import demo_secret
 from simultan.settings import Settings, load_settings
 from simultan.store.registrations import create_or_get_registration
 from simultan.web.auth import link_for
 from simultan.web.keys import DB
+
+if TYPE_CHECKING:
+    from simultan.session.live import LiveSession
 
 DEMO_DIR = Path("var/demo")
 
@@ -39,6 +45,12 @@ class Seed:
     city: str
     language: str = "en"
     booth: str | None = None
+    # None: the event's own time zone
+    timezone: str | None = None
+
+
+# The words the README uses: a panelist is a "speaker" in everything the demo prints.
+LABELS = {Role.PANELIST: "speaker"}
 
 
 def demo_people(defn: EventDefinition) -> list[Seed]:
@@ -46,7 +58,15 @@ def demo_people(defn: EventDefinition) -> list[Seed]:
         Seed(Role.ORGANIZER, "Demo Organizer", "organizer@demo.example", "Brussels"),
         Seed(Role.MODERATOR, "Demo Moderator", "moderator@demo.example", "Brussels"),
         Seed(Role.PANELIST, "Demo Speaker", "speaker@demo.example", "Guadalajara", "es"),
-        Seed(Role.PARTICIPANT, "Demo City Delegate", "delegate@demo.example", "Kitakyushu", "ja"),
+        # a delegate far from the event's zone: the participant page shows both clocks
+        Seed(
+            Role.PARTICIPANT,
+            "Demo City Delegate",
+            "delegate@demo.example",
+            "Kitakyushu",
+            "ja",
+            timezone="Asia/Tokyo",
+        ),
     ]
     for booth in defn.booths:
         for i, interp in enumerate(booth.interpreters):
@@ -68,7 +88,7 @@ async def seed(
             role=person.role,
             booth=person.booth,
             language=person.language,
-            timezone=defn.event.timezone,
+            timezone=person.timezone or defn.event.timezone,
             city=person.city,
             now=now,
         )
@@ -111,9 +131,7 @@ async def add_demo_sources(app: web.Application) -> None:
     """A synthetic floor (test pattern, spoken English) and a synthetic live interpreter per
     booth (spoken in its language), so every channel is audible at once; a real interpreter
     who joins can ask the synthetic one for the mic and take over."""
-    from simultan.core import booths as bc
     from simultan.media import synthetic
-    from simultan.people import Person
     from simultan.web.session_key import SESSION
 
     session = app[SESSION]
@@ -122,21 +140,53 @@ async def add_demo_sources(app: web.Application) -> None:
         return
     languages = [b.language for b in session.defn.booths]
     synthetic.add_demo_sources(media, languages, floor=session.defn.event.floor_language)
+    seat_synthetic_interpreters(session)
+
+
+def synthetic_interpreter(session: LiveSession, booth_id: str) -> Person:
+    booth = next(b for b in session.defn.booths if b.id == booth_id)
+    return Person(
+        id=f"demo-{booth.language}",
+        name=f"Synthetic {booth.language} interpreter",
+        city="",
+        role=Role.INTERPRETER,
+        booth=booth.id,
+        language=booth.language,
+        timezone=session.defn.event.timezone,
+    )
+
+
+def seat_synthetic_interpreters(session: LiveSession) -> None:
+    """A synthetic interpreter live in every booth, in the backup seat (A and B stay for the
+    real interpreters); when a real interpreter of the booth connects, the synthetic one
+    gives way: it offers them the mic at once."""
+    from simultan.core import booths as bc
+
     now = session.now()
     for booth in session.defn.booths:
-        person = Person(
-            id=f"demo-{booth.language}",
-            name=f"Synthetic {booth.language} interpreter",
-            city="",
-            role=Role.INTERPRETER,
-            booth=booth.id,
-            language=booth.language,
-            timezone=session.defn.event.timezone,
-        )
-        session.stage.seat(person)
+        person = synthetic_interpreter(session, booth.id)
+        current = session.stage.booths[booth.id]
+        members = {**current.members, "backup": person.id}
+        session.stage.booths[booth.id] = dataclasses.replace(current, members=members)
         for cmd in (bc.Connect(by=person.id), bc.TakeMic(by=person.id)):
             session.stage.apply(booth.id, cmd, now)
     session.stage.apply_routes(session.floor.language)
+    arrive = session.interpreter_present
+
+    async def present_then_give_way(person: Person, present: bool) -> None:
+        await arrive(person, present)
+        if present and person.booth is not None and not person.id.startswith("demo-"):
+            await give_way(session, person)
+
+    session.interpreter_present = present_then_give_way  # type: ignore[method-assign]
+
+
+async def give_way(session: LiveSession, real: Person) -> None:
+    assert real.booth is not None
+    synthetic = synthetic_interpreter(session, real.booth)
+    booth = session.stage.booths[real.booth]
+    if booth.live == synthetic.id and booth.pending is None and real.id in booth.connected:
+        await session.booth_command(synthetic, booth.id, "offer", real.id, None)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -172,7 +222,8 @@ async def _demo(args: argparse.Namespace) -> int:
     print(f"Serving on {settings.base_url}: the agenda starts now; mail goes to {DEMO_DIR}/outbox")
     print(f"Register a new city: {settings.base_url}/register\n")
     for person, link in links:
-        label = person.role.value + (f" ({person.booth} booth)" if person.booth else "")
+        role = LABELS.get(person.role, person.role.value)
+        label = role + (f" ({person.booth} booth)" if person.booth else "")
         print(f"  {label:<26} {person.name:<22} {link}")
     print(
         "\nOpen the moderator link to drive the timeline, the delegate link to listen.", flush=True
