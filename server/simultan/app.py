@@ -48,7 +48,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _live_session(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     session = LiveSession(
-        app[EVENT], app[DB], clock=app[CLOCK], buffer_size=settings.replay_buffer_size
+        app[EVENT],
+        app[DB],
+        clock=app[CLOCK],
+        buffer_size=settings.replay_buffer_size,
+        floor_limit=settings.floor_limit,
     )
     await session.open()
     app[SESSION] = session
@@ -101,8 +105,10 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         task.add_done_callback(tasks.discard)
 
     sfu = EmbeddedSfu(settings, on_source_gone=source_gone)
+    sfu.on_floor_levels = session.floor_driver.levels
     session.stage.media = sfu
     session.stage.apply_routes(session.floor.language)
+    session.floor_driver.apply_media()
     yield
     session.stage.media = None
     await sfu.close()

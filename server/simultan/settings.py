@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # Tech-view alarms: a live channel silent this long, a handover unanswered this long.
     alarm_silence_seconds: float = Field(default=10.0, gt=0)
     alarm_handover_seconds: float = Field(default=30.0, gt=0)
+    # The floor: at most this many live speakers at once (a panel).
+    floor_limit: int = Field(default=6, ge=1, le=50)
     # Record automatically while an agenda item is live (not during breaks or pauses).
     record_with_agenda: bool = False
 

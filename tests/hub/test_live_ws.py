@@ -32,7 +32,8 @@ async def test_snapshot_on_connect(server: LiveServer) -> None:
     assert [i["id"] for i in snap["timeline"]["items"]][:2] == ["opening", "pairs-showcase"]
     first = snap["timeline"]["items"][0]
     assert first["planned_start"].startswith("2026-12-03T08:00")
-    assert snap["floor"] == {"holder": None, "language": "en"}
+    assert snap["floor"]["holder"] is None and snap["floor"]["language"] == "en"
+    assert snap["floor"]["live"] == [] and snap["floor"]["hands"] == []
     assert msg["you"]["name"] == "Ana Tokyo"
     assert "email" not in json.dumps(msg)
     assert token not in json.dumps(msg)

@@ -15,8 +15,10 @@ Protocol later. The five concerns map to methods:
   member receives every other member on pre-allocated member slots, see :mod:`.rooms`);
 - **stats**: :meth:`MediaPlane.stats`.
 
-Source keys: ``"floor"`` (audio + video) and ``"interpreter:<person_id>"`` (audio), plus
-whatever keys local (server-side) sources are given. Channels are language codes.
+Source keys: ``"floor"`` (audio + video), ``"interpreter:<person_id>"`` (audio),
+``"speaker:<person_id>"`` (a live floor speaker's audio + video, mixed into ``floor`` by
+:meth:`MediaPlane.set_floor_mix`), plus whatever keys local (server-side) sources are
+given. Channels are language codes.
 
 What a session receives, by m-line of its offer (in order):
 
@@ -94,6 +96,19 @@ class RoomMedia:
 
 
 @dataclass(frozen=True)
+class FloorMix:
+    """What the floor carries: ``speakers`` (source keys) mixed into ``floor`` audio except
+    the ``muted`` ones, and ``video``'s video as the floor video (None: no speaker video)."""
+
+    speakers: tuple[str, ...] = ()
+    muted: frozenset[str] = frozenset()
+    video: str | None = None
+
+
+FloorLevels = Callable[[Mapping[str, float]], None]
+
+
+@dataclass(frozen=True)
 class SourceStats:
     key: str
     kinds: tuple[str, ...]
@@ -144,6 +159,8 @@ class MediaPlane(Protocol):
     """A media engine the control plane drives. All methods run on the server's loop."""
 
     on_source_gone: SourceGone | None
+    # Levels of the live speakers in the floor mix (dBFS by source key, about every 100 ms).
+    on_floor_levels: FloorLevels | None
 
     async def negotiate(
         self,
@@ -184,6 +201,11 @@ class MediaPlane(Protocol):
         """Put a session in a room (None or "plenary": back in the plenary), no
         renegotiation; a session not negotiated yet takes its place when it is. A placement
         in another layer than "groups" wins over the session's group."""
+        ...
+
+    def set_floor_mix(self, mix: FloorMix) -> None:
+        """Mix these live speakers into the floor (decode each, mix, encode once); a live
+        speaker hears the mix without themselves."""
         ...
 
     def add_local_source(

@@ -28,10 +28,13 @@ from simultan.media import ice, passthrough
 from simultan.media.decode import LevelMeter
 from simultan.media.encode import EncodedTrack
 from simultan.media.fanout import DownTrack, Feed, Switchboard
+from simultan.media.mixer import FloorMixer, minus_key
 from simultan.media.offer import Offer, parse_offer
 from simultan.media.plane import (
     FLOOR,
     BoothFeed,
+    FloorLevels,
+    FloorMix,
     MediaStats,
     RoomMedia,
     SessionStats,
@@ -121,6 +124,8 @@ class EmbeddedSfu:
         ice.use_host_addresses(settings.ice_host_addresses)
         passthrough.install(low_latency_audio=low_latency_audio)
         self._board = Switchboard()
+        self.on_floor_levels: FloorLevels | None = None
+        self._mixer = FloorMixer(self._board, on_levels=self._floor_levels)
         self._sessions: dict[str, _Session] = {}
         self._routes: dict[str, str] = {}
         self._booth_feeds: dict[str, BoothFeed] = {}
@@ -419,6 +424,21 @@ class EmbeddedSfu:
     def room_of(self, session_id: str) -> str:
         return self._rooms.room_of(session_id)
 
+    def set_floor_mix(self, mix: FloorMix) -> None:
+        for key in (*mix.speakers, *([mix.video] if mix.video else [])):
+            check_source_key(key)
+        self._mixer.set(mix.speakers, mix.muted, mix.video)
+        for session in self._sessions.values():
+            self._resolve(session)
+
+    def _floor_levels(self, levels: Mapping[str, float]) -> None:
+        if self.on_floor_levels is not None:
+            self.on_floor_levels(levels)
+
+    @property
+    def mixer(self) -> FloorMixer:
+        return self._mixer
+
     @property
     def routes(self) -> Mapping[str, str]:
         return dict(self._routes)
@@ -442,7 +462,10 @@ class EmbeddedSfu:
             plenary=plenary,
             slots=session.down,
         )
+        speaking = session.publish is not None and session.publish in self._mixer.speakers
         for slot, key in wanted.items():
+            if speaking and key == FLOOR and slot != "video":
+                key = minus_key(session.publish or "")  # a live speaker hears the others
             if slot not in session.bound or key == session.publish:
                 key = None
             self._board.attach(session.down[slot], key)
@@ -567,6 +590,7 @@ class EmbeddedSfu:
             return
         self._closed = True
         await self.stop_recording()
+        await self._mixer.close()
         for key in list(self._meters):
             await self.stop_meter(key)
         for key in list(self._local):

@@ -77,11 +77,34 @@ class SelectChannel(_Message):
 
 
 class FloorCommand(_Message):
-    """Give the floor to a person, or take it back (person_id null)."""
+    """A moderator's move on the floor (a set of live speakers); see docs/protocol.md.
+
+    ``action`` "set" (the default) makes ``person_id`` the only live speaker (null: nobody);
+    "give"/"take"/"mute"/"unmute"/"pin"/"lower" act on ``person_id``; "end" takes everyone
+    back; "unpin", "lower_all"; "invite" names ``person_ids`` (the item's panelists);
+    "language" sets a live speaker's spoken language (their own, or any for a moderator).
+    ``base_version``, when given, must be the floor version the sender saw."""
 
     type: Literal["floor"]
     request_id: RequestId | None = None
+    action: Literal[
+        "set",
+        "give",
+        "take",
+        "mute",
+        "unmute",
+        "end",
+        "pin",
+        "unpin",
+        "lower",
+        "lower_all",
+        "invite",
+        "language",
+    ] = "set"
     person_id: PersonId | None = None
+    person_ids: list[PersonId] = Field(default_factory=list, max_length=50)
+    language: Language | None = None
+    base_version: int | None = Field(default=None, ge=0)
 
 
 class FloorLanguage(_Message):
@@ -91,9 +114,13 @@ class FloorLanguage(_Message):
 
 
 class RaiseHand(_Message):
+    """Raise (or lower) one's own hand, with the language one will speak (default: the
+    registration's)."""
+
     type: Literal["raise_hand"]
     request_id: RequestId | None = None
     raised: bool = True
+    language: Language | None = None
 
 
 class BoothCommand(_Message):

@@ -28,6 +28,7 @@ from simultan.errors import (
 from simultan.hub.audience import Audience
 from simultan.people import Person
 from simultan.protocol import messages as m
+from simultan.session.floor import FloorRequest, speaker_key
 from simultan.session.live import LiveSession, require
 
 Handler = Callable[[LiveSession, Person, Any], Awaitable[Any]]
@@ -52,30 +53,24 @@ async def _notice(session: LiveSession, person: Person, msg: m.Notice) -> dict[s
 
 async def _raise_hand(session: LiveSession, person: Person, msg: m.RaiseHand) -> dict[str, Any]:
     require(person, Capability.RAISE_HAND)
-    hands = session.raised_hands
-    if (person.id in hands) == msg.raised:
-        return {}  # idempotent: already so, no event
-    if msg.raised:
-        hands.add(person.id)
-    else:
-        hands.discard(person.id)
-    await session.publish(
-        "hand",
-        {"person": person.public(), "raised": msg.raised},
-        Audience(capability=Capability.GIVE_FLOOR),
-    )
-    return {}
+    return await session.floor_driver.raise_hand(person, msg.raised, msg.language)
 
 
 async def _floor(session: LiveSession, person: Person, msg: m.FloorCommand) -> dict[str, Any]:
-    holder = await session.person_by_id(msg.person_id) if msg.person_id else None
-    return await session.set_floor(person, holder=holder, change_holder=True)
+    req = FloorRequest(
+        action=msg.action,
+        person_id=msg.person_id,
+        language=msg.language,
+        person_ids=tuple(msg.person_ids),
+        base_version=msg.base_version,
+    )
+    return await session.floor_driver.command(person, req)
 
 
 async def _floor_language(
     session: LiveSession, person: Person, msg: m.FloorLanguage
 ) -> dict[str, Any]:
-    return await session.set_floor(person, language=msg.language)
+    return await session.set_floor_language(person, msg.language)
 
 
 async def _booth(session: LiveSession, person: Person, msg: m.BoothCommand) -> dict[str, Any]:
@@ -101,9 +96,8 @@ async def _slow_down(session: LiveSession, person: Person, msg: m.SlowDown) -> d
     # Not named on purpose: the speaker and the moderators see "a booth", not who.
     data = {"booth": person.booth, "at": session.now().isoformat()}
     await session.publish("slow_down", data, Audience(capability=Capability.GIVE_FLOOR))
-    holder = session.floor.holder
-    if holder is not None and not holder.can(Capability.GIVE_FLOOR):
-        await session.publish("slow_down", data, Audience(person=holder.id))
+    for speaker in session.floor.live:
+        await session.publish("slow_down", data, Audience(person=speaker.person_id))
     return {}
 
 
@@ -116,11 +110,10 @@ async def _rtc_offer(
         raise CommandError("the media plane is off on this server")
     publish: str | None = None
     if msg.publish == "floor":
-        require(person, Capability.PUBLISH_FLOOR)
-        holder = session.floor.holder
-        if holder is None or holder.id != person.id:
-            raise ForbiddenError("only the person holding the floor may publish to it")
-        publish = "floor"
+        # the floor is a per-person grant: being live adds publish_floor for a while
+        if not session.floor.may_publish(person.id):
+            raise ForbiddenError("only a live speaker on the floor may publish to it")
+        publish = speaker_key(person.id)
     elif msg.publish == "booth":
         require(person, Capability.PUBLISH_BOOTH)
         session.stage.booth_of(person)

@@ -11,13 +11,13 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from simultan.core import floor as fl
 from simultan.core import followups
 from simultan.core import timeline as tl
 from simultan.core.booth_console import check_base_version
@@ -27,6 +27,7 @@ from simultan.eventdef import EventDefinition, plan_from_definition
 from simultan.hub.audience import EVERYONE, Audience
 from simultan.hub.hub import Hub, HubEvent, make_event
 from simultan.people import Person
+from simultan.session.floor import FloorDriver
 from simultan.session.stage import Stage
 from simultan.store import event_log
 
@@ -34,18 +35,6 @@ log = logging.getLogger("simultan.session")
 
 Clock = Callable[[], datetime]
 PendingEvent = tuple[str, dict[str, Any], Audience]
-
-
-@dataclass(frozen=True)
-class FloorState:
-    holder: Person | None
-    language: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "holder": self.holder.public() if self.holder else None,
-            "language": self.language,
-        }
 
 
 def require(person: Person, capability: Capability) -> None:
@@ -63,6 +52,7 @@ class LiveSession:
         *,
         clock: Clock,
         buffer_size: int = 2048,
+        floor_limit: int = fl.DEFAULT_LIMIT,
     ) -> None:
         self.defn = defn
         self.event_id = defn.event.id
@@ -72,11 +62,9 @@ class LiveSession:
         self._lock = asyncio.Lock()
         self.items = plan_from_definition(defn)
         self.timeline = tl.initial_timeline(self.items)
-        self.floor = FloorState(holder=None, language=defn.event.floor_language)
         self.stage = Stage(defn)
+        self.floor_driver = FloorDriver(self, defn.event.floor_language, limit=floor_limit)
         self.recording = False
-        # Who has a hand raised: raising it again is idempotent (no event).
-        self.raised_hands: set[str] = set()
         # Record every channel while an agenda item is live (settings.record_with_agenda).
         self.record_with_agenda = False
         self.booth_settings = {"rotation_minutes": 30, "cue_minutes": 5}
@@ -94,7 +82,7 @@ class LiveSession:
         self.timeline = tl.replay(self.items, timeline_records)
         for r in records:
             if r.stream == "floor":
-                self.floor = _floor_from_dict(r.command, self.floor)
+                self.floor_driver.restore(r.command)
         epoch, seq, stored = await event_log.load_hub(
             self._engine, self.event_id, self._buffer_size
         )
@@ -130,6 +118,15 @@ class LiveSession:
     def now(self) -> datetime:
         return self._clock()
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Every command runs under it (drivers like the floor's take it too)."""
+        return self._lock
+
+    @property
+    def floor(self) -> fl.Floor:
+        return self.floor_driver.floor
+
     # --- views -------------------------------------------------------------------------------
 
     def event_info(self) -> dict[str, Any]:
@@ -164,7 +161,7 @@ class LiveSession:
             "booth_settings": self.booth_settings,
             "event": self.event_info(),
             "timeline": tl.to_dict(self.timeline, now),
-            "floor": self.floor.to_dict(),
+            "floor": self.floor_driver.view(),
             "booth_chat": self.stage.chat_for(person),
             **self.stage.snapshot(self.floor.language, now),
             "server_time": now.isoformat(),
@@ -172,7 +169,7 @@ class LiveSession:
 
     # --- commands ----------------------------------------------------------------------------
 
-    async def _commit(
+    async def commit(
         self,
         commands: list[event_log.LoggedCommand],
         pending: list[PendingEvent],
@@ -219,32 +216,26 @@ class LiveSession:
             ]
             pending: list[PendingEvent] = [("timeline", data, EVERYONE)]
             floor = self.floor
-            if follow.floor_language is not None:
-                floor = FloorState(holder=self.floor.holder, language=follow.floor_language)
-                routing = self.stage.routing(floor.language)
+            if follow.floor_language is not None and not floor.live:
+                # while someone is live the floor speaks their language, not the agenda's
+                floor, floor_changes = fl.apply(floor, fl.SetLanguage(follow.floor_language), now)
                 commands.append(
-                    event_log.LoggedCommand("floor", _floor_to_dict(floor), now, person.id)
+                    event_log.LoggedCommand(
+                        "floor", self.floor_driver.to_record(floor), now, person.id
+                    )
                 )
                 pending.append(
-                    (
-                        "floor",
-                        {
-                            "floor": floor.to_dict(),
-                            "routing": routing.to_dict(),
-                            "by": person.public(),
-                        },
-                        EVERYONE,
-                    )
+                    ("floor", self.floor_driver.event_data(floor, floor_changes, person), EVERYONE)
                 )
             if follow.recording is not None:
                 commands.append(
                     event_log.LoggedCommand("recording", {"on": follow.recording}, now, person.id)
                 )
                 pending.append(("recording_state", {"on": follow.recording}, EVERYONE))
-            await self._commit(commands, pending)
+            await self.commit(commands, pending)
             self.timeline = new
             if floor is not self.floor:
-                self.floor = floor
+                self.floor_driver.floor = floor
                 self.stage.apply_routes(floor.language)
         if follow.recording is not None:
             await self._record(person, follow.recording, announce_state=False)
@@ -253,7 +244,7 @@ class LiveSession:
     async def publish(self, name: str, data: dict[str, Any], audience: Audience = EVERYONE) -> None:
         """A numbered event that changes no persisted state (notices, hands, chat)."""
         async with self._lock:
-            await self._commit([], [(name, data, audience)])
+            await self.commit([], [(name, data, audience)])
 
     async def presence(self, person: Person, present: bool) -> None:
         """A speaker's first tab opened (or last one closed): tell the moderators."""
@@ -274,48 +265,9 @@ class LiveSession:
 
     # --- the floor ---------------------------------------------------------------------------
 
-    async def set_floor(
-        self,
-        person: Person,
-        *,
-        holder: Person | None = None,
-        language: str | None = None,
-        change_holder: bool = False,
-    ) -> dict[str, Any]:
-        if change_holder:
-            require(person, Capability.GIVE_FLOOR)
-            if holder is not None and not holder.can(Capability.PUBLISH_FLOOR):
-                raise CommandError(
-                    f"{holder.name} has no speaking role; make them a panelist first"
-                )
-        if language is not None:
-            require(person, Capability.SET_FLOOR_LANGUAGE)
-            if language not in self.defn.languages:
-                raise CommandError(
-                    f"the floor can speak {', '.join(self.defn.languages)}, not {language!r}"
-                )
-        async with self._lock:
-            new = FloorState(
-                holder=holder if change_holder else self.floor.holder,
-                language=language or self.floor.language,
-            )
-            if new == self.floor:
-                return {"floor": new.to_dict()}  # idempotent: no event
-            now = self.now()
-            routing = self.stage.routing(new.language)
-            data = {"floor": new.to_dict(), "routing": routing.to_dict(), "by": person.public()}
-            await self._commit(
-                [event_log.LoggedCommand("floor", _floor_to_dict(new), now, person.id)],
-                [("floor", data, EVERYONE)],
-            )
-            old = self.floor.holder
-            self.floor = new
-            if change_holder and old is not None and (holder is None or holder.id != old.id):
-                # the former holder's published media must stop reaching listeners at once
-                if self.stage.media is not None:
-                    self.stage.media.unpublish("floor")
-            self.stage.apply_routes(new.language)
-        return {"floor": new.to_dict()}
+    async def set_floor_language(self, person: Person, language: str) -> dict[str, Any]:
+        require(person, Capability.SET_FLOOR_LANGUAGE)
+        return await self.floor_driver.set_language(person, language)
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -368,9 +320,7 @@ class LiveSession:
             self.stage.check_audio(booth_id, cmd)
             now = self.now()
             booth, events = self.stage.apply(booth_id, cmd, now)
-            await self._commit(
-                [], [self.stage.booth_event(booth, events, now, self.floor.language)]
-            )
+            await self.commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
             self.stage.apply_routes(self.floor.language)
         return {"version": booth.version}
 
@@ -387,7 +337,7 @@ class LiveSession:
                 if person_id in booth.connected:
                     now = self.now()
                     new, events = self.stage.apply(booth.id, bc.Disconnect(by=person_id), now)
-                    await self._commit(
+                    await self.commit(
                         [], [self.stage.booth_event(new, events, now, self.floor.language)]
                     )
             self.stage.apply_routes(self.floor.language)
@@ -403,40 +353,10 @@ class LiveSession:
             cmd = bc.Connect(by=person.id) if present else bc.Disconnect(by=person.id)
             now = self.now()
             booth, events = self.stage.apply(booth.id, cmd, now)
-            await self._commit(
-                [], [self.stage.booth_event(booth, events, now, self.floor.language)]
-            )
+            await self.commit([], [self.stage.booth_event(booth, events, now, self.floor.language)])
             self.stage.apply_routes(self.floor.language)
 
 
 def _is_speaker(person: Person) -> bool:
     """Panelists: may be given the floor but do not give it (moderators speak anyway)."""
     return person.can(Capability.PUBLISH_FLOOR) and not person.can(Capability.GIVE_FLOOR)
-
-
-def _floor_to_dict(floor: FloorState) -> dict[str, Any]:
-    holder = None
-    if floor.holder is not None:
-        h = floor.holder
-        holder = {
-            "id": h.id,
-            "name": h.name,
-            "city": h.city,
-            "role": h.role.value,
-            "booth": h.booth,
-            "language": h.language,
-            "timezone": h.timezone,
-        }
-    return {"holder": holder, "language": floor.language}
-
-
-def _floor_from_dict(data: dict[str, Any], current: FloorState) -> FloorState:
-    from simultan.core.capabilities import Role
-
-    h = data.get("holder")
-    holder = None
-    if h is not None:
-        holder = Person(
-            h["id"], h["name"], h["city"], Role(h["role"]), h["booth"], h["language"], h["timezone"]
-        )
-    return FloorState(holder=holder, language=data.get("language", current.language))

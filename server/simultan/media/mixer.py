@@ -1,0 +1,349 @@
+"""The floor mix: every live speaker decoded once, mixed, encoded once into the floor source.
+
+A panel has several live speakers; listeners, booths and the recorder still take the one
+``floor`` source, so a panel costs each listener what one speaker does. The
+:class:`FloorMixer` owns, while anyone is live:
+
+- one :class:`~.fanout.DownTrack` per speaker's audio key (it follows a reconnecting
+  publisher like any listener), decoded by its own Opus decoder into a short buffer;
+- a 20 ms clock that takes one frame from every speaker the control plane lets through
+  (a muted speaker is decoded and dropped: its audio reaches nobody), sums them and feeds
+  the ``floor`` output; plus one *mix-minus* per speaker (``floor-minus:<key>``) so a live
+  speaker hears the others and not their own delayed voice;
+- each output encoded once (:class:`~.encode.EncodedTrack`) and served by a
+  :class:`~.fanout.Feed` on the switchboard, like any source;
+- the floor video: a feed under ``floor`` that carries whichever speaker's video the
+  control plane shows (the active or pinned one). Switching is a switchboard move plus a
+  keyframe request.
+
+Per-speaker levels (dBFS of what was mixed, over 100 ms) go to ``on_levels``: the pure
+floor core picks the active speaker from them. While nobody is live the mixer serves
+nothing and whatever ``floor`` feed it displaced (a server-side demo source) is restored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from simultan.media.decode import OpusPacketDecoder, dbfs
+from simultan.media.encode import EncodedTrack
+from simultan.media.fanout import DownTrack, Feed, Switchboard
+from simultan.media.plane import FLOOR
+
+logger = logging.getLogger(__name__)
+
+RATE = 48000
+FRAME = 960  # 20 ms
+FRAME_S = FRAME / RATE
+# The mix goes out as soon as every speaker has a frame; a speaker that is late (or
+# silent, or gone) holds the others back by at most this much.
+MAX_WAIT = 3 * FRAME
+LEVEL_EVERY = 5  # frames: levels reported every 100 ms
+MINUS = "floor-minus:"
+Levels = Callable[[Mapping[str, float]], None]
+
+
+def minus_key(speaker_key: str) -> str:
+    """The mix without ``speaker_key``: what that speaker hears as the floor."""
+    return f"{MINUS}{speaker_key}"
+
+
+class _FrameQueue(MediaStreamTrack):
+    """Raw mixed frames handed to an encoder; bounded, the oldest goes first."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(maxsize=8)
+
+    def put(self, frame: av.AudioFrame | None) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(frame)
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await self._queue.get()
+        if frame is None or self.readyState != "live":
+            raise MediaStreamError
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        with contextlib.suppress(asyncio.QueueFull):
+            self.put(None)
+
+
+@dataclass
+class _Input:
+    key: str
+    track: DownTrack
+    decoder: OpusPacketDecoder = field(default_factory=OpusPacketDecoder)
+    buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    task: asyncio.Task[None] | None = None
+    underruns: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.buffer.size >= FRAME
+
+    def take(self) -> np.ndarray | None:
+        """One frame of samples, or None (nothing arrived in time: an underrun)."""
+        if self.buffer.size < FRAME:
+            self.underruns += 1
+            return None
+        frame, self.buffer = self.buffer[:FRAME], self.buffer[FRAME:]
+        return frame
+
+
+@dataclass
+class _Output:
+    key: str
+    frames: _FrameQueue
+    encoded: EncodedTrack
+    feed: Feed
+
+
+@dataclass
+class MixerStats:
+    speakers: int
+    outputs: int
+    ticks: int
+    underruns: int
+    frames_mixed: int
+
+
+class FloorMixer:
+    """Mixes the live speakers' audio into ``floor`` and follows the shown one's video."""
+
+    def __init__(
+        self,
+        board: Switchboard,
+        *,
+        on_levels: Levels | None = None,
+        key: str = FLOOR,
+        mix_minus: bool = True,
+    ) -> None:
+        self._board = board
+        self.on_levels = on_levels
+        self.key = key
+        self.mix_minus = mix_minus
+        self._inputs: dict[str, _Input] = {}
+        self._muted: frozenset[str] = frozenset()
+        self._outputs: dict[str, _Output] = {}
+        self._displaced: dict[str, Feed] = {}  # kind -> the floor feed we replaced
+        self._video_track: DownTrack | None = None
+        self._video_feed: Feed | None = None
+        self._video_key: str | None = None
+        self._ticks = 0
+        self._start: float | None = None  # loop time of the first mixed frame
+        self._last_pts = -FRAME
+        self._window: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- control -------------------------------------------------------------------------
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return tuple(self._inputs)
+
+    def set(self, speakers: Sequence[str], muted: Collection[str], video: str | None) -> None:
+        """Mix ``speakers`` (source keys) except ``muted``; show ``video``'s video."""
+        wanted = list(dict.fromkeys(speakers))
+        for key in [k for k in self._inputs if k not in wanted]:
+            self._drop_input(key)
+        for key in wanted:
+            if key not in self._inputs:
+                self._add_input(key)
+        self._muted = frozenset(muted)
+        self._sync_outputs()
+        self._show(video if wanted else None)
+        if not wanted:
+            self._start = None
+
+    async def close(self) -> None:
+        self.set((), (), None)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stats(self) -> MixerStats:
+        return MixerStats(
+            speakers=len(self._inputs),
+            outputs=len(self._outputs),
+            ticks=self._ticks,
+            underruns=sum(i.underruns for i in self._inputs.values()),
+            frames_mixed=self._ticks,
+        )
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def _add_input(self, key: str) -> None:
+        track = DownTrack("audio", self._board, queue_size=16, name=f"mix/{key}")
+        self._board.attach(track, key)
+        inp = _Input(key=key, track=track)
+        inp.task = asyncio.ensure_future(self._read(inp))
+        self._inputs[key] = inp
+
+    def _drop_input(self, key: str) -> None:
+        inp = self._inputs.pop(key)
+        inp.track.stop()
+        if inp.task is not None:
+            inp.task.cancel()
+
+    async def _read(self, inp: _Input) -> None:
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                packet = await inp.track.recv()
+                samples = inp.decoder.decode(packet)
+                inp.buffer = np.concatenate((inp.buffer, samples))
+                if self._inputs.get(inp.key) is inp:
+                    self._pump()
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def _output_keys(self) -> list[str]:
+        keys = [self.key] if self._inputs else []
+        if self.mix_minus:
+            keys += [minus_key(k) for k in self._inputs]
+        return keys
+
+    def _sync_outputs(self) -> None:
+        wanted = self._output_keys()
+        for key in [k for k in self._outputs if k not in wanted]:
+            self._stop_output(key)
+        for key in wanted:
+            if key not in self._outputs:
+                self._start_output(key)
+
+    def _start_output(self, key: str) -> None:
+        frames = _FrameQueue()
+        encoded = EncodedTrack(frames)
+        feed = Feed(key, "audio", encoded, self._board)
+        previous = self._board.set_feed(feed)
+        if previous is not None and previous is not feed and not previous.ended:
+            self._displaced["audio" if key == self.key else key] = previous
+        feed.start()
+        self._outputs[key] = _Output(key, frames, encoded, feed)
+
+    def _stop_output(self, key: str) -> None:
+        out = self._outputs.pop(key)
+        out.encoded.stop()
+        self._board.clear_feed(out.feed)
+        self._spawn(out.feed.stop())
+        previous = self._displaced.pop("audio" if key == self.key else key, None)
+        if previous is not None and not previous.ended:
+            self._board.set_feed(previous)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the floor video -----------------------------------------------------------------
+
+    def _show(self, key: str | None) -> None:
+        if key == self._video_key:
+            return
+        self._video_key = key
+        if key is None:
+            if self._video_feed is not None:
+                feed, self._video_feed = self._video_feed, None
+                assert self._video_track is not None
+                self._video_track.stop()
+                self._video_track = None
+                self._board.clear_feed(feed)
+                self._spawn(feed.stop())
+                previous = self._displaced.pop("video", None)
+                if previous is not None and not previous.ended:
+                    self._board.set_feed(previous)
+            return
+        if self._video_track is None:
+            track = DownTrack("video", self._board, queue_size=60, name="mix/video")
+            self._video_track = track
+            self._board.attach(track, key)
+            feed = Feed(self.key, "video", track, self._board, request_keyframe=self._keyframe)
+            previous = self._board.set_feed(feed)
+            if previous is not None and not previous.ended:
+                self._displaced["video"] = previous
+            self._video_feed = feed
+            feed.start()
+        else:
+            self._board.attach(self._video_track, key)  # asks the new speaker for a keyframe
+
+    def _keyframe(self) -> bool:
+        self._board.request_keyframe(self._video_key)
+        return True
+
+    # -- mixing -------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Mix every frame that is due. Driven by arrivals, not by a timer: a frame goes out
+        when every speaker has one, or when one speaker is MAX_WAIT ahead of a late one
+        (the late one's frame is then left out: an underrun)."""
+        inputs = list(self._inputs.values())
+        while inputs and any(i.ready for i in inputs):
+            if not all(i.ready for i in inputs) and not any(
+                i.buffer.size >= MAX_WAIT for i in inputs
+            ):
+                return
+            self._mix(inputs)
+
+    def _mix(self, inputs: list[_Input]) -> None:
+        self._ticks += 1
+        frames: dict[str, np.ndarray] = {}
+        window = self._window
+        for inp in inputs:
+            samples = inp.take()
+            if samples is None or inp.key in self._muted:
+                continue  # a muted speaker is decoded and dropped, never mixed
+            frames[inp.key] = samples
+            window[inp.key] = max(window.get(inp.key, -math.inf), dbfs(samples))
+        total = np.zeros(FRAME, dtype=np.float32)
+        for samples in frames.values():
+            total += samples
+        pts = self._pts()
+        for key, out in self._outputs.items():
+            mix = total
+            if key != self.key:
+                own = frames.get(key.removeprefix(MINUS))
+                if own is not None:
+                    mix = total - own
+            out.frames.put(_frame(mix, pts))
+        if self._ticks % LEVEL_EVERY == 0 and self.on_levels is not None:
+            levels, self._window = dict(window), {}
+            try:
+                self.on_levels(levels)
+            except Exception:  # the control plane's bug must not stop the mix
+                logger.exception("on_levels failed")
+
+    def _pts(self) -> int:
+        """Media time follows the wall clock (a gap after a stall stays a gap: the fan-out
+        drops audio that falls behind its own pace), and always moves on by a frame."""
+        now = asyncio.get_running_loop().time()
+        if self._start is None:
+            self._start = now
+        wall = round((now - self._start) / FRAME_S) * FRAME
+        self._last_pts = max(self._last_pts + FRAME, wall)
+        return self._last_pts
+
+
+_TIME_BASE = fractions.Fraction(1, RATE)
+
+
+def _frame(samples: np.ndarray, pts: int) -> av.AudioFrame:
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+    frame.sample_rate = RATE
+    frame.pts = pts
+    frame.time_base = _TIME_BASE
+    return frame

@@ -1,0 +1,144 @@
+"""The floor as a panel, end to end: real /ws, real aiortc peers, the server-side mix.
+
+Three remote cities live at once, each its own tone; what listeners and booths hear is
+judged on the decoded audio (a joint sine fit gives each tone's amplitude). Run inside a
+loopback-only namespace (see /work/shared/TESTING.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from simultan.core.capabilities import Role
+from tests.conftest import FakeClock
+from tests.integration.test_stage_media import (
+    ES_HZ,
+    JA_HZ,
+    WARM_UP,
+    ZH_A_HZ,
+    Peer,
+    Stage,
+    log_measure,
+    settled,
+    stage,  # noqa: F401 - the fixture
+    tone_levels,
+    until,
+)
+from tests.media.tones import Heard, ToneTrack
+
+pytestmark = pytest.mark.media
+
+CITY_HZ = (330.0, 392.0, 880.0)
+ALL = (*CITY_HZ, ZH_A_HZ, JA_HZ, ES_HZ)
+PRESENT = 0.05  # amplitude of a tone that is there (each city sends 0.3)
+
+
+def peaks(heard: Heard, seconds: float = 0.4) -> dict[float, float]:
+    samples = heard.recent(seconds)
+    if samples.size < 960:
+        return {}
+    return dict(zip(ALL, tone_levels(samples, ALL), strict=True))
+
+
+def has(heard: Heard, *tones: float) -> bool:
+    p = peaks(heard)
+    return bool(p) and all(p[t] > PRESENT for t in tones)
+
+
+def lacks(heard: Heard, *tones: float) -> bool:
+    p = peaks(heard, 0.2)
+    return bool(p) and all(p[t] < PRESENT / 2 for t in tones)
+
+
+async def heard(what: Heard, check: Callable[[], bool], timeout: float = WARM_UP) -> float:
+    """``until`` that says what was heard when it fails."""
+    try:
+        return await until(check, timeout, 0.02)
+    except AssertionError:
+        levels = {f: round(a, 3) for f, a in peaks(what).items()}
+        raise AssertionError(f"heard {levels} ({what.packets} packets)") from None
+
+
+async def city(stage: Stage, moderator: Peer, name: str, tone: float, language: str) -> Peer:
+    """A participant raises a hand, is given the floor from the queue, and publishes."""
+    peer = await stage.join(Role.PARTICIPANT, name, language=language)
+    await peer.ok({"type": "raise_hand", "language": language})
+    await moderator.ok({"type": "floor", "action": "give", "person_id": peer.id})
+    await peer.offer(publish="floor", channel=language, audio=ToneTrack(tone))
+    return peer
+
+
+async def test_three_cities_mixed_once_and_a_muted_one_reaches_nobody(stage: Stage) -> None:
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    zh = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    cities = [
+        await city(stage, moderator, f"City {n}", hz, "en")
+        for n, hz in zip(("Kyoto", "Lyon", "Porto"), CITY_HZ, strict=True)
+    ]
+    en = await stage.listener("en")
+    zh_listener = await stage.listener("zh")
+    floor = en.tab.program  # type: ignore[union-attr]
+    booth = zh.tab.program  # type: ignore[union-attr]
+    await heard(floor, lambda: has(floor, *CITY_HZ))
+    await heard(booth, lambda: has(booth, *CITY_HZ))  # the zh booth hears the mix
+    await settled(zh_listener.tab.channel_audio, ZH_A_HZ)  # type: ignore[union-attr]
+    # One floor source whatever the panel size: the mix, encoded once.
+    sources = stage.sfu.stats().sources
+    assert sources["floor"].frames_out > 0
+    assert stage.sfu.mixer.stats().speakers == 3
+    # A live city hears the other two, never its own voice.
+    kyoto = cities[0].tab.program  # type: ignore[union-attr]
+    await until(lambda: has(kyoto, CITY_HZ[1], CITY_HZ[2]), WARM_UP)
+    assert lacks(kyoto, CITY_HZ[0])
+
+    t0 = time.monotonic()
+    await moderator.ok({"type": "floor", "action": "mute", "person_id": cities[1].id})
+    gone = await until(lambda: lacks(floor, CITY_HZ[1]), 3.0, 0.01)
+    log_measure("mute", peak_gone_ms=gone * 1000)
+    assert has(floor, CITY_HZ[0], CITY_HZ[2])
+    # 300 ms from the command, less the 200 ms analysis window that must be clear of it
+    first_clear = min((at for at, s in floor.frames if at > t0 and abs(np.max(s)) > 0), default=t0)
+    assert first_clear - t0 < 0.3
+    assert gone < 0.3 + 0.2 + 0.1, f"muted city still heard after {gone * 1000:.0f} ms"
+    await until(lambda: lacks(booth, CITY_HZ[1]), 1.0)  # nor in the booth
+
+    await moderator.ok({"type": "floor", "action": "unmute", "person_id": cities[1].id})
+    await until(lambda: has(floor, *CITY_HZ), 2.0)
+    # Taken back: its media stops at once, the others go on.
+    await moderator.ok({"type": "floor", "action": "take", "person_id": cities[2].id})
+    await until(lambda: lacks(floor, CITY_HZ[2]), 1.0)
+    assert has(floor, CITY_HZ[0], CITY_HZ[1])
+    reply = await cities[2].request(cities[2].tab.offer_message("v=0"))  # type: ignore[union-attr]
+    assert reply["type"] == "error" and reply["code"] == "forbidden"
+
+
+async def test_a_japanese_city_makes_the_ja_booth_pivot(stage: Stage, clock: FakeClock) -> None:
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    ja = await stage.interpreter("ja", "A", JA_HZ, take=True)
+    es = await stage.interpreter("es", "A", ES_HZ, take=True)
+    ja_prog, es_prog = ja.tab.program, es.tab.program  # type: ignore[union-attr]
+    tokyo = await city(stage, moderator, "Tokyo Delegate", CITY_HZ[0], "ja")
+    await until(lambda: has(es_prog, CITY_HZ[0]), WARM_UP)  # not yet: debouncing, en floor
+    snap = stage.server.app["simultan.session"] if False else None  # noqa: F841
+    mark = len(es.inbox)
+    clock.advance(seconds=4)  # the debounce passes (the session's clock is explicit)
+    _, msg = await es.wait_message(
+        lambda m: (
+            m["type"] == "event" and m["name"] == "floor" and m["data"]["floor"]["language"] == "ja"
+        ),
+        since=mark,
+    )
+    assert msg["data"]["routing"]["pivot"] == "ja"
+    await settled(ja_prog, CITY_HZ[0])  # the pivot booth hears the Japanese city
+    await settled(es_prog, JA_HZ)  # es takes relay from the ja booth
+
+    # English returns: the Tokyo city goes, a London one speaks, the booths follow back.
+    await moderator.ok({"type": "floor", "action": "take", "person_id": tokyo.id})
+    await city(stage, moderator, "London Delegate", CITY_HZ[1], "en")
+    clock.advance(seconds=4)
+    await settled(es_prog, CITY_HZ[1], timeout=5.0)
+    await settled(ja_prog, CITY_HZ[1])
