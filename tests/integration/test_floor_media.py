@@ -24,11 +24,13 @@ from tests.integration.test_stage_media import (
     Stage,
     log_measure,
     settled,
-    stage,  # noqa: F401 - the fixture
     tone_levels,
     until,
 )
+from tests.integration.test_stage_media import stage as stage_fixture
 from tests.media.tones import Heard, ToneTrack
+
+stage = stage_fixture  # the real server with media, shared with test_stage_media
 
 pytestmark = pytest.mark.media
 
@@ -123,7 +125,6 @@ async def test_a_japanese_city_makes_the_ja_booth_pivot(stage: Stage, clock: Fak
     ja_prog, es_prog = ja.tab.program, es.tab.program  # type: ignore[union-attr]
     tokyo = await city(stage, moderator, "Tokyo Delegate", CITY_HZ[0], "ja")
     await until(lambda: has(es_prog, CITY_HZ[0]), WARM_UP)  # not yet: debouncing, en floor
-    snap = stage.server.app["simultan.session"] if False else None  # noqa: F841
     mark = len(es.inbox)
     clock.advance(seconds=4)  # the debounce passes (the session's clock is explicit)
     _, msg = await es.wait_message(

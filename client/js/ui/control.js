@@ -3,11 +3,12 @@
 import { renderAgenda } from "./agenda.js";
 import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
+import { mountControlFloor } from "./control_floor.js";
 import { startI18n } from "../i18n.js";
 
 await startI18n();
 
-const state = { snapshot: null, you: null, selected: null, hands: new Map(), speakers: new Map() };
+const state = { snapshot: null, you: null, selected: null, speakers: new Map() };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 /** Which timeline buttons can work now (the server checks again; this keeps the page honest). */
@@ -49,8 +50,6 @@ function render() {
   for (const button of $$("#timeline-controls button[data-action]")) {
     button.disabled = !possible[button.dataset.action];
   }
-  const list = $("hand-list");
-  list.replaceChildren(...[...state.hands.values()].map((p) => speakerItem(p)));
   $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p)));
   const floor = snap.floor;
   $("floor-holder").textContent = floor.holder ? `${floor.holder.name} (${floor.holder.city})` : "nobody";
@@ -63,7 +62,7 @@ function render() {
 
 function speakerItem(p) {
   const give = el("button", { "data-person": p.id }, "Give the floor");
-  give.addEventListener("click", () => live.request({ type: "floor", person_id: p.id }).then(() => banner(""), (e) => banner(e.message)));
+  give.addEventListener("click", () => live.request({ type: "floor", action: "give", person_id: p.id }).then(() => banner(""), (e) => banner(e.message)));
   return el("li", {}, `${p.name} (${p.city}) `, give);
 }
 
@@ -83,7 +82,7 @@ function renderTech(view) {
 $("floor-language").addEventListener("change", (ev) => {
   live.request({ type: "floor_language", language: ev.target.value }).then(() => banner(""), (e) => banner(e.message));
 });
-$("take-floor").addEventListener("click", () => live.request({ type: "floor", person_id: null }).catch((e) => banner(e.message)));
+$("take-floor").addEventListener("click", () => live.request({ type: "floor", action: "end" }).catch((e) => banner(e.message)));
 $("record").addEventListener("change", (ev) => {
   live.request({ type: "record", on: ev.target.checked }).catch((e) => { banner(e.message); ev.target.checked = !ev.target.checked; });
 });
@@ -150,9 +149,6 @@ export const live = connectPage({
       else state.speakers.delete(msg.data.person.id);
     } else if (msg.name === "recording_state") {
       $("record").checked = msg.data.on;
-    } else if (msg.name === "hand") {
-      if (msg.data.raised) state.hands.set(msg.data.person.id, msg.data.person);
-      else state.hands.delete(msg.data.person.id);
     }
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
@@ -160,3 +156,4 @@ export const live = connectPage({
   onTech(view) { renderTech(view); },
 });
 window.simultan = { live, state, command };
+mountControlFloor({ live, state });

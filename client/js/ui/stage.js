@@ -5,6 +5,7 @@
 import { renderAgenda, announceChanges } from "./agenda.js";
 import { $, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
+import { mountFloorPanel } from "./floor_panel.js";
 import { hearing } from "../listening.js";
 import {
   followRegistration, languageName, mountLanguagePicker, nativeName, onLanguageChange,
@@ -107,6 +108,7 @@ export const live = connectPage({
 onLanguageChange(render);
 $("channel").addEventListener("change", () => { if (state.snapshot) renderHearing(state.snapshot); });
 window.simultan = { live, state, media: null };
+mountFloorPanel({ live, state });
 
 $("listen").addEventListener("click", async () => {
   const button = /** @type {HTMLButtonElement} */ ($("listen"));

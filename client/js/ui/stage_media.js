@@ -45,15 +45,17 @@ export async function startStageMedia(ui) {
   // Given the floor: publish camera and microphone on the same peer connection.
   let publishing = null;
   async function followFloor() {
-    const holder = state.snapshot.floor?.holder;
-    const mine = holder && holder.id === state.you.id;
+    // The floor is a set of live speakers: publish while one of them (a per-person grant).
+    const mine = (state.snapshot.floor?.live || []).some((s) => s.person_id === state.you.id);
     try {
       if (mine && !publishing) {
         publishing = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+        document.dispatchEvent(new CustomEvent("simultan:publishing", { detail: publishing }));
         await session.startPublishing("floor", publishing);
       } else if (!mine && publishing) {
         for (const t of publishing.getTracks()) t.stop();
         publishing = null;
+        document.dispatchEvent(new CustomEvent("simultan:publishing", { detail: null }));
         await session.stopPublishing();
       }
     } catch (err) {

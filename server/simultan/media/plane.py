@@ -53,6 +53,7 @@ from simultan.errors import ProtocolError
 
 FLOOR = "floor"
 INTERPRETER_PREFIX = "interpreter:"
+SPEAKER_PREFIX = "speaker:"
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _CHANNEL = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
@@ -60,6 +61,11 @@ _CHANNEL = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 def interpreter_key(person_id: str | int) -> str:
     return f"{INTERPRETER_PREFIX}{person_id}"
+
+
+def speaker_key(person_id: str) -> str:
+    """A live floor speaker's own source: mixed into ``floor``, never heard raw."""
+    return f"{SPEAKER_PREFIX}{person_id}"
 
 
 def check_source_key(key: object) -> str:

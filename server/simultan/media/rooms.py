@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from simultan.media.plane import FLOOR, INTERPRETER_PREFIX, RoomMedia
+from simultan.media.plane import FLOOR, INTERPRETER_PREFIX, SPEAKER_PREFIX, RoomMedia
 
 MEMBER_PREFIX = "member:"
 PLENARY = "plenary"
@@ -32,7 +32,9 @@ def member_key(person_id: str | int) -> str:
 
 def publishes_video(key: str | None) -> bool:
     """Whether a session publishing ``key`` may send video too (not only audio)."""
-    return key is not None and (key == FLOOR or key.startswith(MEMBER_PREFIX))
+    return key is not None and (
+        key == FLOOR or key.startswith(MEMBER_PREFIX) or key.startswith(SPEAKER_PREFIX)
+    )
 
 
 def slot_name(kind: str, index: int) -> str:

@@ -26,9 +26,10 @@ from simultan.errors import (
     SimultanError,
 )
 from simultan.hub.audience import Audience
+from simultan.media.plane import speaker_key
 from simultan.people import Person
 from simultan.protocol import messages as m
-from simultan.session.floor import FloorRequest, speaker_key
+from simultan.session.floor import FloorRequest
 from simultan.session.live import LiveSession, require
 
 Handler = Callable[[LiveSession, Person, Any], Awaitable[Any]]

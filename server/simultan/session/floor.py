@@ -20,6 +20,7 @@ from simultan.core import floor as fl
 from simultan.core.capabilities import Capability
 from simultan.errors import CommandError, ForbiddenError, NotFoundError
 from simultan.hub.audience import EVERYONE
+from simultan.media.plane import SPEAKER_PREFIX, FloorMix, speaker_key
 from simultan.people import Person
 from simultan.store import event_log
 
@@ -28,14 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("simultan.floor")
 
-SPEAKER_PREFIX = "speaker:"
 MODERATOR_ACTIONS = frozenset(
     {"set", "give", "take", "mute", "unmute", "end", "pin", "unpin", "lower_all", "invite"}
 )
-
-
-def speaker_key(person_id: str) -> str:
-    return f"{SPEAKER_PREFIX}{person_id}"
 
 
 @dataclass(frozen=True)
@@ -249,8 +245,6 @@ class FloorDriver:
         media = self.session.stage.media
         if media is None:
             return
-        from simultan.media.plane import FloorMix
-
         for pid in gone:  # a taken-back speaker's media stops reaching anyone at once
             media.unpublish(speaker_key(pid))
         shown = self.floor.shown()

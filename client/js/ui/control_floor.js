@@ -1,0 +1,97 @@
+// The moderator's floor: the raise-hand queue (name, city, language, waiting time; give the
+// floor, lower one, lower all), the invited panelists, and the live panel (mute, unmute,
+// pin, take back, end the panel). Every command carries the floor version this page shows,
+// so a stale click is refused by the server. Buttons are enabled only where the move is
+// possible (the floor full, someone already muted...).
+import { $, banner, el } from "./dom.js";
+
+/** @param {{live: any, state: any}} page */
+export function mountControlFloor(page) {
+  const { live, state } = page;
+  let announced = new Set();
+
+  const floor = () => state.snapshot?.floor;
+  const name = (/** @type {string} */ id) => {
+    const p = floor()?.people?.[id];
+    return p ? `${p.name} (${p.city})` : id;
+  };
+
+  function send(action, extra = {}) {
+    const f = floor();
+    return live.request({ type: "floor", action, base_version: f.version, ...extra }).then(
+      () => banner(""),
+      (err) => banner(err.code === "conflict"
+        ? `The floor changed meanwhile (${err.message}); the view is up to date, try again.`
+        : err.message),
+    );
+  }
+
+  function button(text, onClick, { disabled = false, testid = "" } = {}) {
+    const b = /** @type {HTMLButtonElement} */ (el("button", testid ? { "data-testid": testid } : {}, text));
+    b.disabled = disabled;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  let skew = 0; // server clock minus ours, from the welcome
+  function waited(iso) {
+    const minutes = Math.max(0, Math.floor((Date.now() + skew - Date.parse(iso)) / 60000));
+    return minutes < 1 ? "just now" : `${minutes} min`;
+  }
+
+  function render() {
+    const f = floor();
+    if (!f) return;
+    const full = f.live.length >= f.limit;
+    $("hand-list").replaceChildren(...f.hands.map((/** @type {any} */ h, /** @type {number} */ i) => {
+      const li = el("li", { "data-person": h.person_id },
+        `${i + 1}. ${name(h.person_id)} · ${h.language} · waiting ${waited(h.raised_at)} `);
+      li.append(
+        button("Give the floor", () => send("give", { person_id: h.person_id, language: h.language }),
+          { disabled: full, testid: "give-floor" }),
+        " ",
+        button("Lower", () => send("lower", { person_id: h.person_id })),
+      );
+      return li;
+    }));
+    /** @type {HTMLButtonElement} */ ($("lower-all")).disabled = !f.hands.length;
+    $("hand-count").textContent = f.hands.length ? `(${f.hands.length})` : "";
+    $("invited-list").replaceChildren(...f.invited.map((/** @type {string} */ id) => el("li", {},
+      `${name(id)} `, button("Take live", () => send("give", { person_id: id }), { disabled: full }))));
+    $("panel-list").replaceChildren(...f.live.map((/** @type {any} */ s) => {
+      const shown = s.person_id === f.shown ? " · on screen" : "";
+      const li = el("li", { "data-person": s.person_id },
+        `${name(s.person_id)} · ${s.language}${s.muted ? " · muted" : ""}${shown} `);
+      li.append(
+        button(s.muted ? "Unmute" : "Mute", () => send(s.muted ? "unmute" : "mute", { person_id: s.person_id }),
+          { testid: "mute" }),
+        " ",
+        button(f.pinned === s.person_id ? "Unpin" : "Pin video",
+          () => (f.pinned === s.person_id ? send("unpin") : send("pin", { person_id: s.person_id }))),
+        " ",
+        button("Take back", () => send("take", { person_id: s.person_id }), { testid: "take-back" }),
+      );
+      return li;
+    }));
+    /** @type {HTMLButtonElement} */ ($("end-panel")).disabled = !f.live.length && !f.invited.length;
+    $("panel-count").textContent = `${f.live.length} of ${f.limit} live`;
+    // Announce new hands to the moderator (a live region), once each.
+    const now = new Set(f.hands.map((/** @type {any} */ h) => h.person_id));
+    const fresh = [...now].filter((id) => !announced.has(id));
+    if (fresh.length) $("hand-announce").textContent = `Hand raised: ${fresh.map(name).join(", ")}`;
+    announced = now;
+  }
+
+  $("lower-all").addEventListener("click", () => send("lower_all"));
+  $("end-panel").addEventListener("click", () => send("end"));
+  document.addEventListener("simultan:welcome", (ev) => {
+    const at = /** @type {CustomEvent} */ (ev).detail.snapshot?.server_time;
+    if (at) skew = Date.parse(at) - Date.now();
+    render();
+  });
+  document.addEventListener("simultan:event", (ev) => {
+    if (/** @type {CustomEvent} */ (ev).detail.name === "floor") render();
+  });
+  setInterval(render, 30000); // waiting times move on
+  return { render };
+}
