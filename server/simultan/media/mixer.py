@@ -59,6 +59,16 @@ def minus_key(speaker_key: str) -> str:
     return f"{MINUS}{speaker_key}"
 
 
+class _MixFeed(Feed):
+    """The mix's output feed. Its inputs were lag-gated by their own feeds already; gating the
+    mix again would drop a whole catch-up burst after a stall (its timestamps run ahead of
+    the wall clock for a moment), so this feed forwards everything it is given."""
+
+    def __init__(self, key: str, track: MediaStreamTrack, board: Switchboard) -> None:
+        super().__init__(key, "audio", track, board)
+        self._lag = None
+
+
 class _FrameQueue(MediaStreamTrack):
     """Raw mixed frames handed to an encoder; bounded, the oldest goes first."""
 
@@ -93,6 +103,10 @@ class _Input:
     buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     task: asyncio.Task[None] | None = None
     underruns: int = 0
+    # Frames mixed without this speaker (it was late): as many of its next frames are
+    # dropped, so the mix never runs faster than real time (bounded: a speaker who sent
+    # nothing for a while loses at most MAX_WAIT of its first words).
+    debt: int = 0
 
     @property
     def ready(self) -> bool:
@@ -102,9 +116,17 @@ class _Input:
         """One frame of samples, or None (nothing arrived in time: an underrun)."""
         if self.buffer.size < FRAME:
             self.underruns += 1
+            self.debt = min(self.debt + 1, MAX_WAIT // FRAME)
             return None
         frame, self.buffer = self.buffer[:FRAME], self.buffer[FRAME:]
         return frame
+
+    def add(self, samples: np.ndarray) -> None:
+        buffer = np.concatenate((self.buffer, samples))
+        while self.debt and buffer.size >= FRAME:  # late frames whose turn went by
+            buffer = buffer[FRAME:]
+            self.debt -= 1
+        self.buffer = buffer
 
 
 @dataclass
@@ -204,8 +226,7 @@ class FloorMixer:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 packet = await inp.track.recv()
-                samples = inp.decoder.decode(packet)
-                inp.buffer = np.concatenate((inp.buffer, samples))
+                inp.add(inp.decoder.decode(packet))
                 if self._inputs.get(inp.key) is inp:
                     self._pump()
 
@@ -228,7 +249,7 @@ class FloorMixer:
     def _start_output(self, key: str) -> None:
         frames = _FrameQueue()
         encoded = EncodedTrack(frames)
-        feed = Feed(key, "audio", encoded, self._board)
+        feed = _MixFeed(key, encoded, self._board)
         previous = self._board.set_feed(feed)
         if previous is not None and previous is not feed and not previous.ended:
             self._displaced["audio" if key == self.key else key] = previous
