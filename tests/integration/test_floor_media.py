@@ -37,6 +37,9 @@ pytestmark = pytest.mark.media
 CITY_HZ = (330.0, 392.0, 880.0)
 ALL = (*CITY_HZ, ZH_A_HZ, JA_HZ, ES_HZ)
 PRESENT = 0.05  # amplitude of a tone that is there (each city sends 0.3)
+# Six aiortc peers in the test process join one by one: on a shared 2-core machine the
+# last ones can take well over WARM_UP before their media flows.
+JOINED = 3 * WARM_UP
 
 
 def peaks(heard: Heard, seconds: float = 0.4) -> dict[float, float]:
@@ -85,8 +88,8 @@ async def test_three_cities_mixed_once_and_a_muted_one_reaches_nobody(stage: Sta
     zh_listener = await stage.listener("zh")
     floor = en.tab.program  # type: ignore[union-attr]
     booth = zh.tab.program  # type: ignore[union-attr]
-    await heard(floor, lambda: has(floor, *CITY_HZ))
-    await heard(booth, lambda: has(booth, *CITY_HZ))  # the zh booth hears the mix
+    await heard(floor, lambda: has(floor, *CITY_HZ), JOINED)
+    await heard(booth, lambda: has(booth, *CITY_HZ), JOINED)  # the zh booth hears the mix
     await settled(zh_listener.tab.channel_audio, ZH_A_HZ)  # type: ignore[union-attr]
     # One floor source whatever the panel size: the mix, encoded once.
     sources = stage.sfu.stats().sources

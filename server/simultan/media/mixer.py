@@ -46,9 +46,12 @@ logger = logging.getLogger(__name__)
 RATE = 48000
 FRAME = 960  # 20 ms
 FRAME_S = FRAME / RATE
-# The mix goes out as soon as every speaker has a frame; a speaker that is late (or
-# silent, or gone) holds the others back by at most this much.
-MAX_WAIT = 3 * FRAME
+# Each speaker's jitter buffer: mixing starts once PRIME is buffered; beyond MAX_BUFFER
+# (a burst after a stall) the oldest samples go, so the added latency stays bounded.
+PRIME = 2 * FRAME
+MAX_BUFFER = 5 * FRAME
+# After a stall longer than this the clock skips ahead (a gap) instead of bursting.
+MAX_CATCH_UP_S = 0.1
 LEVEL_EVERY = 5  # frames: levels reported every 100 ms
 MINUS = "floor-minus:"
 Levels = Callable[[Mapping[str, float]], None]
@@ -78,6 +81,11 @@ class _FrameQueue(MediaStreamTrack):
         super().__init__()
         self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(maxsize=8)
 
+    def flush(self) -> None:
+        """Drop the mixed frames not yet encoded (they may carry someone just muted)."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
     def put(self, frame: av.AudioFrame | None) -> None:
         if self._queue.full():
             self._queue.get_nowait()
@@ -103,29 +111,24 @@ class _Input:
     buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     task: asyncio.Task[None] | None = None
     underruns: int = 0
-    # Frames mixed without this speaker (it was late): as many of its next frames are
-    # dropped, so the mix never runs faster than real time (bounded: a speaker who sent
-    # nothing for a while loses at most MAX_WAIT of its first words).
-    debt: int = 0
-
-    @property
-    def ready(self) -> bool:
-        return self.buffer.size >= FRAME
+    primed: bool = False
 
     def take(self) -> np.ndarray | None:
-        """One frame of samples, or None (nothing arrived in time: an underrun)."""
+        """One frame of samples, or None (not primed yet, or nothing arrived in time)."""
+        if not self.primed:
+            if self.buffer.size < PRIME:
+                return None
+            self.primed = True
         if self.buffer.size < FRAME:
             self.underruns += 1
-            self.debt = min(self.debt + 1, MAX_WAIT // FRAME)
             return None
         frame, self.buffer = self.buffer[:FRAME], self.buffer[FRAME:]
         return frame
 
     def add(self, samples: np.ndarray) -> None:
         buffer = np.concatenate((self.buffer, samples))
-        while self.debt and buffer.size >= FRAME:  # late frames whose turn went by
-            buffer = buffer[FRAME:]
-            self.debt -= 1
+        if buffer.size > MAX_BUFFER:
+            buffer = buffer[-PRIME:]  # fell behind: keep only the newest
         self.buffer = buffer
 
 
@@ -144,6 +147,7 @@ class MixerStats:
     ticks: int
     underruns: int
     frames_mixed: int
+    skipped: int
 
 
 class FloorMixer:
@@ -169,8 +173,8 @@ class FloorMixer:
         self._video_feed: Feed | None = None
         self._video_key: str | None = None
         self._ticks = 0
-        self._start: float | None = None  # loop time of the first mixed frame
-        self._last_pts = -FRAME
+        self._clock: asyncio.Task[None] | None = None
+        self._skipped = 0
         self._window: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -183,6 +187,11 @@ class FloorMixer:
     def set(self, speakers: Sequence[str], muted: Collection[str], video: str | None) -> None:
         """Mix ``speakers`` (source keys) except ``muted``; show ``video``'s video."""
         wanted = list(dict.fromkeys(speakers))
+        silenced = [k for k in self._inputs if k not in wanted]
+        silenced += [k for k in muted if k in self._inputs and k not in self._muted]
+        if silenced:  # taken back or muted: what is queued of them goes too
+            for out in self._outputs.values():
+                out.frames.flush()
         for key in [k for k in self._inputs if k not in wanted]:
             self._drop_input(key)
         for key in wanted:
@@ -191,8 +200,11 @@ class FloorMixer:
         self._muted = frozenset(muted)
         self._sync_outputs()
         self._show(video if wanted else None)
-        if not wanted:
-            self._start = None
+        if wanted and self._clock is None:
+            self._clock = asyncio.ensure_future(self._run())
+        elif not wanted and self._clock is not None:
+            self._clock.cancel()
+            self._clock = None
 
     async def close(self) -> None:
         self.set((), (), None)
@@ -205,6 +217,7 @@ class FloorMixer:
             ticks=self._ticks,
             underruns=sum(i.underruns for i in self._inputs.values()),
             frames_mixed=self._ticks,
+            skipped=self._skipped,
         )
 
     # -- inputs --------------------------------------------------------------------------
@@ -227,8 +240,6 @@ class FloorMixer:
             while True:
                 packet = await inp.track.recv()
                 inp.add(inp.decoder.decode(packet))
-                if self._inputs.get(inp.key) is inp:
-                    self._pump()
 
     # -- outputs -------------------------------------------------------------------------
 
@@ -307,19 +318,29 @@ class FloorMixer:
 
     # -- mixing -------------------------------------------------------------------------
 
-    def _pump(self) -> None:
-        """Mix every frame that is due. Driven by arrivals, not by a timer: a frame goes out
-        when every speaker has one, or when one speaker is MAX_WAIT ahead of a late one
-        (the late one's frame is then left out: an underrun)."""
-        inputs = list(self._inputs.values())
-        while inputs and any(i.ready for i in inputs):
-            if not all(i.ready for i in inputs) and not any(
-                i.buffer.size >= MAX_WAIT for i in inputs
-            ):
-                return
-            self._mix(inputs)
+    async def _run(self) -> None:
+        """The mix's clock: one frame every 20 ms of loop time, whatever arrived. Media time
+        counts frames; after a stall the clock catches up by mixing the frames it owes (at
+        most MAX_CATCH_UP_S of them), and beyond that skips ahead, leaving a gap."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        n = 0
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                delay = next_at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                behind = loop.time() - next_at
+                if behind > MAX_CATCH_UP_S:
+                    skip = int(behind / FRAME_S)
+                    next_at += skip * FRAME_S
+                    n += skip
+                    self._skipped += skip
+                self._mix(list(self._inputs.values()), n * FRAME)
+                n += 1
+                next_at += FRAME_S
 
-    def _mix(self, inputs: list[_Input]) -> None:
+    def _mix(self, inputs: list[_Input], pts: int) -> None:
         self._ticks += 1
         frames: dict[str, np.ndarray] = {}
         window = self._window
@@ -332,7 +353,6 @@ class FloorMixer:
         total = np.zeros(FRAME, dtype=np.float32)
         for samples in frames.values():
             total += samples
-        pts = self._pts()
         for key, out in self._outputs.items():
             mix = total
             if key != self.key:
@@ -346,16 +366,6 @@ class FloorMixer:
                 self.on_levels(levels)
             except Exception:  # the control plane's bug must not stop the mix
                 logger.exception("on_levels failed")
-
-    def _pts(self) -> int:
-        """Media time follows the wall clock (a gap after a stall stays a gap: the fan-out
-        drops audio that falls behind its own pace), and always moves on by a frame."""
-        now = asyncio.get_running_loop().time()
-        if self._start is None:
-            self._start = now
-        wall = round((now - self._start) / FRAME_S) * FRAME
-        self._last_pts = max(self._last_pts + FRAME, wall)
-        return self._last_pts
 
 
 _TIME_BASE = fractions.Fraction(1, RATE)
