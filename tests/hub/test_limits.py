@@ -65,7 +65,9 @@ async def test_idempotent_commands_create_no_event(server: LiveServer) -> None:
     hub = server.app[SESSION].hub
     pat = await _ready(server, Role.PARTICIPANT, "Pat Hand")
     mod = await _ready(server, Role.MODERATOR, "Mo Derator")
-    panelist_id, _ = await server.person(Role.PANELIST, "Pia Panelist")
+    panelist_id, panelist_token = await server.person(Role.PANELIST, "Pia Panelist")
+    panelist = await server.connect(panelist_token)  # the floor goes to someone present
+    assert (await panelist.recv())["type"] == "welcome"
     before = hub.seq
     for _ in range(5):
         assert (await pat.request({"type": "raise_hand", "raised": True}))["type"] == "reply"

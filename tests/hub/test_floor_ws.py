@@ -1,0 +1,86 @@
+"""The floor over /ws: the hand queue in the snapshot, grants to any admitted city, and bad
+floor commands answered with typed errors that change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simultan.core.capabilities import Role
+from simultan.store.registrations import Registrations
+from simultan.web.keys import DB
+from simultan.web.session_key import SESSION
+from tests.conftest import Client, LiveServer
+
+
+async def ready(server: LiveServer, role: Role, name: str, **kw: Any) -> tuple[str, Client]:
+    pid, token = await server.person(role, name, **kw)
+    client = await server.connect(token)
+    assert (await client.recv_type("welcome"))["type"] == "welcome"
+    return pid, client
+
+
+async def test_hands_queue_then_grant_from_it_and_bad_commands(server: LiveServer) -> None:
+    session = server.app[SESSION]
+    _, mod = await ready(server, Role.MODERATOR, "Mo Derator")
+    a_id, a = await ready(server, Role.PARTICIPANT, "Aiko Osaka", language="ja", city="Osaka")
+    b_id, b = await ready(server, Role.PARTICIPANT, "Bea Lyon", city="Lyon")
+    assert (await a.request({"type": "raise_hand"}))["type"] == "reply"
+    server.clock.advance(seconds=30)
+    assert (await b.request({"type": "raise_hand", "language": "es"}))["type"] == "reply"
+    # the queue, ordered by time, with language and who they are, in a fresh snapshot
+    await ready(server, Role.PARTICIPANT, "Cy Late")
+    late = next(c.person for c in session.hub.connections if c.person.name == "Cy Late")
+    snap = session.snapshot(late)
+    hands = snap["floor"]["hands"]
+    assert [h["person_id"] for h in hands] == [a_id, b_id]
+    assert [h["language"] for h in hands] == ["ja", "es"]
+    assert snap["floor"]["people"][a_id]["city"] == "Osaka"
+
+    # the moderator gives the floor from the queue: a city, no role change
+    reply = await mod.request({"type": "floor", "action": "give", "person_id": a_id})
+    assert reply["type"] == "reply", reply
+    assert session.floor.may_publish(a_id) and session.floor.speaker(a_id).language == "ja"
+    assert [h.person_id for h in session.floor.hands] == [b_id]
+    version = session.floor.version
+    seq = session.hub.seq
+
+    async def refused(msg: dict[str, Any], code: str, by: Client = mod) -> None:
+        reply = await by.request(msg)
+        assert (reply["type"], reply["code"]) == ("error", code), reply
+        assert session.floor.version == version and session.hub.seq == seq
+
+    # muting someone not live; a stale command; a participant acting as moderator
+    await refused({"type": "floor", "action": "mute", "person_id": b_id}, "invalid_command")
+    await refused(
+        {"type": "floor", "action": "take", "person_id": a_id, "base_version": version - 1},
+        "conflict",
+    )
+    await refused({"type": "floor", "action": "give", "person_id": b_id}, "forbidden", by=b)
+    # giving the floor to someone unknown, absent (not connected), not admitted, revoked
+    await refused({"type": "floor", "action": "give", "person_id": "nobody"}, "not_found")
+    absent_id, _ = await server.person(Role.PARTICIPANT, "Dan Absent")
+    await refused({"type": "floor", "action": "give", "person_id": absent_id}, "invalid_command")
+    regs = Registrations(server.app[DB], session.event_id)
+    revoked_id, _ = await ready(server, Role.PARTICIPANT, "Eve Revoked")
+    await regs.revoke(revoked_id, now=server.clock())
+    seq = session.hub.seq
+    await refused({"type": "floor", "action": "give", "person_id": revoked_id}, "invalid_command")
+    # a bad action is a typed protocol error, the socket stays open
+    await refused({"type": "floor", "action": "explode"}, "bad_message")
+    assert (await mod.request({"type": "ping"}))["type"] == "pong"
+
+    # idempotent moves are answered and store nothing
+    for msg in (
+        {"type": "floor", "action": "give", "person_id": a_id},
+        {"type": "floor", "action": "unmute", "person_id": a_id},
+    ):
+        assert (await mod.request(msg))["type"] == "reply"
+    assert session.hub.seq == seq and session.floor.version == version
+
+    # mute is the server's: a muted speaker is out of the mix; taken back, they cannot publish
+    assert (await mod.request({"type": "floor", "action": "mute", "person_id": a_id}))[
+        "type"
+    ] == "reply"
+    assert a_id not in session.floor.mix_keys()
+    await mod.request({"type": "floor", "action": "take", "person_id": a_id})
+    assert not session.floor.may_publish(a_id)
