@@ -12,9 +12,9 @@ A panel has several live speakers; listeners, booths and the recorder still take
   speaker hears the others and not their own delayed voice;
 - each output encoded once (:class:`~.encode.EncodedTrack`) and served by a
   :class:`~.fanout.Feed` on the switchboard, like any source;
-- the floor video: a feed under ``floor`` that carries whichever speaker's video the
-  control plane shows (the active or pinned one). Switching is a switchboard move plus a
-  keyframe request.
+- the floor video: whichever speaker's video the control plane shows (the active or pinned
+  one); the SFU points floor-video slots at that speaker's own feed (``video_key``), so a
+  switch is a switchboard move plus a keyframe request.
 
 Per-speaker levels (dBFS of what was mixed, over 100 ms) go to ``on_levels``: the pure
 floor core picks the active speaker from them. While nobody is live the mixer serves
@@ -36,6 +36,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from simultan.media import passthrough
 from simultan.media.decode import OpusPacketDecoder, dbfs
 from simultan.media.encode import EncodedTrack
 from simultan.media.fanout import DownTrack, Feed, Switchboard
@@ -62,13 +63,23 @@ def minus_key(speaker_key: str) -> str:
     return f"{MINUS}{speaker_key}"
 
 
+def _local_rtp(kind: str) -> dict[str, Any]:
+    """What a server-side feed needs to reach senders on the direct path (RTP packetized
+    once per feed, as ``EmbeddedSfu.add_local_source`` does)."""
+    return {
+        "packetize": passthrough.Packetizer(kind).pack,
+        "keyframe_start": passthrough.vp8_rtp_starts_keyframe,
+        "ntp_from_ms": passthrough.ntp_from_ms,
+    }
+
+
 class _MixFeed(Feed):
     """The mix's output feed. Its inputs were lag-gated by their own feeds already; gating the
     mix again would drop a whole catch-up burst after a stall (its timestamps run ahead of
     the wall clock for a moment), so this feed forwards everything it is given."""
 
     def __init__(self, key: str, track: MediaStreamTrack, board: Switchboard) -> None:
-        super().__init__(key, "audio", track, board)
+        super().__init__(key, "audio", track, board, **_local_rtp("audio"))
         self._lag = None
 
 
@@ -169,8 +180,6 @@ class FloorMixer:
         self._muted: frozenset[str] = frozenset()
         self._outputs: dict[str, _Output] = {}
         self._displaced: dict[str, Feed] = {}  # kind -> the floor feed we replaced
-        self._video_track: DownTrack | None = None
-        self._video_feed: Feed | None = None
         self._video_key: str | None = None
         self._ticks = 0
         self._clock: asyncio.Task[None] | None = None
@@ -284,37 +293,13 @@ class FloorMixer:
     # -- the floor video -----------------------------------------------------------------
 
     def _show(self, key: str | None) -> None:
-        if key == self._video_key:
-            return
+        """The floor video is the shown speaker's own feed: the SFU points every floor-video
+        slot at it (``video_key``), so it takes the direct forwarding path unchanged."""
         self._video_key = key
-        if key is None:
-            if self._video_feed is not None:
-                feed, self._video_feed = self._video_feed, None
-                assert self._video_track is not None
-                self._video_track.stop()
-                self._video_track = None
-                self._board.clear_feed(feed)
-                self._spawn(feed.stop())
-                previous = self._displaced.pop("video", None)
-                if previous is not None and not previous.ended:
-                    self._board.set_feed(previous)
-            return
-        if self._video_track is None:
-            track = DownTrack("video", self._board, queue_size=60, name="mix/video")
-            self._video_track = track
-            self._board.attach(track, key)
-            feed = Feed(self.key, "video", track, self._board, request_keyframe=self._keyframe)
-            previous = self._board.set_feed(feed)
-            if previous is not None and not previous.ended:
-                self._displaced["video"] = previous
-            self._video_feed = feed
-            feed.start()
-        else:
-            self._board.attach(self._video_track, key)  # asks the new speaker for a keyframe
 
-    def _keyframe(self) -> bool:
-        self._board.request_keyframe(self._video_key)
-        return True
+    @property
+    def video_key(self) -> str | None:
+        return self._video_key
 
     # -- mixing -------------------------------------------------------------------------
 

@@ -464,7 +464,9 @@ class EmbeddedSfu:
         )
         speaking = session.publish is not None and session.publish in self._mixer.speakers
         for slot, key in wanted.items():
-            if speaking and key == FLOOR and slot != "video":
+            if key == FLOOR and slot == "video" and self._mixer.video_key:
+                key = self._mixer.video_key  # the floor shows its active (or pinned) speaker
+            elif speaking and key == FLOOR and slot != "video":
                 key = minus_key(session.publish or "")  # a live speaker hears the others
             if slot not in session.bound or key == session.publish:
                 key = None
