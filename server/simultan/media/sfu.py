@@ -252,6 +252,7 @@ class EmbeddedSfu:
                     self._board,
                     queue_size=VIDEO_QUEUE if m.kind == "video" else AUDIO_QUEUE,
                     name=f"{session.id}/{slot}",
+                    direct=True,
                 )
             send = m.receives and (slot != "video" or session.listen_video)
             may_publish = publish is not None and (m.kind == "audio" or publishes_video(publish))
