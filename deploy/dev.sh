@@ -40,7 +40,7 @@ case "${1:-}" in
   test)
     shift
     # fonts-wqy-microhei: Chinese and Japanese glyphs for the localized pages and screenshots.
-    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux
+    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux nftables coturn
     # Node.js and npm from Debian, unless the machine already has them (a newer npm is kept).
     command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     setup_python

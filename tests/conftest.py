@@ -100,14 +100,22 @@ class LiveServer:
         return reg.id, link_for(self.app, reg).rsplit("/", 1)[1]
 
     async def connect(
-        self, token: str, *, resume: dict[str, Any] | None = None, origin: str | None = None
+        self,
+        token: str,
+        *,
+        resume: dict[str, Any] | None = None,
+        origin: str | None = None,
+        media_session: str | None = None,
     ) -> Client:
         ws = await websockets.connect(
             self.ws_url, origin=origin or self.origin, max_size=2**22, close_timeout=0.5
         )
         client = Client(ws)
         self.clients.append(client)
-        await client.send({"type": "hello", "token": token, "resume": resume})
+        hello: dict[str, Any] = {"type": "hello", "token": token, "resume": resume}
+        if media_session is not None:
+            hello["media_session"] = media_session
+        await client.send(hello)
         return client
 
 
@@ -165,7 +173,11 @@ class Client:
 async def start_server(
     tmp_path: Path, clock: FakeClock, defn: EventDefinition, **overrides: Any
 ) -> tuple[web.AppRunner, LiveServer]:
-    port = free_port()
+    port = overrides.pop("port", None) or free_port()  # a port of its own, or a restart's
+    overrides.setdefault("ice_host_addresses", ("127.0.0.1",))  # media stays on loopback
+    # Test peers share the server's process (and its GIL and thread pool): one starved on a
+    # loaded machine is not a network loss. The loss tests set the production 0.8 s.
+    overrides.setdefault("media_loss_seconds", 2.0)
     settings = load_settings(
         None,
         host="127.0.0.1",

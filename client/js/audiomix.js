@@ -48,6 +48,11 @@ export class Mixer {
     input.node.gain.setTargetAtTime(gain, this.context.currentTime, seconds / 3);
   }
 
+  /** Re-read every input's stream (its tracks were replaced: a new peer connection). */
+  refresh() {
+    for (const [name, input] of [...this.inputs]) this.add(name, input.stream, input.node.gain.value);
+  }
+
   remove(name) {
     const input = this.inputs.get(name);
     if (!input) return;
@@ -108,7 +113,7 @@ export function mixBooth({ program, partner, partnerVolume = 0.3, context, doc }
  */
 export function levelMeter(stream, opts = {}) {
   const context = opts.context || new AudioContext();
-  const source = context.createMediaStreamSource(stream);
+  let source = context.createMediaStreamSource(stream);
   const analyser = context.createAnalyser();
   analyser.fftSize = opts.fftSize || 8192;
   analyser.smoothingTimeConstant = 0;
@@ -127,6 +132,12 @@ export function levelMeter(stream, opts = {}) {
     context,
     level,
     dbfs() { const l = level(); return l > 0 ? 20 * Math.log10(l) : -Infinity; },
+    /** Re-read the stream (its tracks were replaced: a new peer connection). */
+    refresh() {
+      source.disconnect();
+      source = context.createMediaStreamSource(stream);
+      source.connect(analyser);
+    },
     close() {
       source.disconnect();
       if (element) { element.srcObject = null; element.remove(); }

@@ -7,7 +7,7 @@
 export class LiveConnection {
   /**
    * @param {{url: string, token: string, onWelcome?: Function, onEvent?: Function,
-   *          onStatus?: Function, onError?: Function, onTech?: Function,
+   *          onStatus?: Function, onError?: Function, onTech?: Function, onMedia?: Function,
    *          WebSocketImpl?: any}} opts
    */
   constructor(opts) {
@@ -18,6 +18,10 @@ export class LiveConnection {
     this.onStatus = opts.onStatus || (() => {});
     this.onError = opts.onError || (() => {});
     this.onTech = opts.onTech || (() => {});
+    /** Called with each `media` message (media session resumed or not, video paused). */
+    this.onMedia = opts.onMedia || (() => {});
+    /** This tab's media session id (from rtc_answer): named in hello to keep the media. */
+    this.mediaSession = null;
     this.WebSocketImpl = opts.WebSocketImpl || globalThis.WebSocket;
     /** @type {ResumePoint|null} */
     this.resume = null;
@@ -34,7 +38,9 @@ export class LiveConnection {
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = 500;
-      ws.send(JSON.stringify({ type: "hello", token: this.token, resume: this.resume }));
+      const hello = { type: "hello", token: this.token, resume: this.resume };
+      if (this.mediaSession) hello.media_session = this.mediaSession;
+      ws.send(JSON.stringify(hello));
       this.onStatus("open");
     };
     ws.onmessage = (ev) => this.handle(JSON.parse(ev.data));
@@ -70,6 +76,9 @@ export class LiveConnection {
       case "tech":
         this.onTech(msg.view);
         break;
+      case "media":
+        this.onMedia(msg);
+        break;
       case "reply":
       case "rtc_answer":
       case "pong":
@@ -92,6 +101,10 @@ export class LiveConnection {
   /** Send a command and resolve with its reply (or reject with the typed error). */
   request(message) {
     const request_id = `r${this.nextId++}`;
+    const open = this.WebSocketImpl.OPEN ?? 1;
+    if (!this.ws || this.ws.readyState !== open) {
+      return Promise.reject(new Error("not connected to the server (reconnecting)"));
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(request_id, { resolve, reject });
       this.ws.send(JSON.stringify({ ...message, request_id }));

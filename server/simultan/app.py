@@ -7,6 +7,7 @@ import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -16,13 +17,14 @@ from simultan.mail.mailer import MAILER, mailer_from_settings
 from simultan.protocol.close import CloseCode
 from simultan.resources import client_dir
 from simultan.secret import require_secret
+from simultan.session.ice_config import rtc_config_for
 from simultan.session.live import LiveSession
 from simultan.session.tech import run_tech_view
 from simultan.settings import Settings
 from simultan.store.database import open_database
 from simultan.tokens import JoinTokens
 from simultan.web import admin, b2b, join, registration, security, ws
-from simultan.web.auth import TOKENS
+from simultan.web.auth import TOKENS, event_end
 from simultan.web.errors import error_middleware
 from simultan.web.keys import CLOCK, DB, EVENT, ON_REVOKE, SETTINGS, Clock
 from simultan.web.session_key import ON_DISCONNECT, SESSION
@@ -32,6 +34,8 @@ log = logging.getLogger("simultan.app")
 CLIENT_DIR = client_dir()
 PAGES = {"/stage": "stage.html", "/control": "control.html", "/booth": "booth.html"}
 METRICS = web.AppKey("metrics", CollectorRegistry)
+LOSS_WATCH: web.AppKey[Any] = web.AppKey("loss_watch")
+LINK_WATCH: web.AppKey[Any] = web.AppKey("link_watch")
 
 
 def utc_now() -> datetime:
@@ -68,6 +72,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
             session,
             silence_limit=timedelta(seconds=settings.alarm_silence_seconds),
             handover_limit=timedelta(seconds=settings.alarm_handover_seconds),
+            lost=lambda: app[LOSS_WATCH].lost if LOSS_WATCH in app else frozenset(),
         ),
         name="tech-view",
     )
@@ -88,6 +93,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     session = app[SESSION]
     session.recordings_dir = settings.recordings_dir
     session.record_with_agenda = settings.record_with_agenda
+    session.rtc_config = rtc_config_for(settings, event_end(app[EVENT]))
     session.booth_settings = {
         "rotation_minutes": settings.booth_rotation_minutes,
         "cue_minutes": settings.booth_cue_minutes,
@@ -96,20 +102,42 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     from simultan.media.sfu import EmbeddedSfu
+    from simultan.session.link_watch import LinkWatch
+    from simultan.session.liveness import LossWatch
+    from simultan.session.media_sessions import MediaSessions
+    from simultan.web.ws import person_left
 
     tasks: set[asyncio.Task[None]] = set()
+    watch = LossWatch(session, lost_after=settings.media_loss_seconds)
 
     def source_gone(key: str) -> None:
+        watch.forget_gone(key)  # first: it notes whether the interpreter was live
         task = asyncio.get_running_loop().create_task(session.source_gone(key))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    async def expired(person: Any) -> None:
+        await person_left(session, person)
+
     sfu = EmbeddedSfu(settings, on_source_gone=source_gone)
     sfu.on_floor_levels = session.floor_driver.levels
     session.stage.media = sfu
+    session.media_sessions = MediaSessions(
+        sfu, grace=settings.media_grace_seconds, on_expired=expired
+    )
+    app[LOSS_WATCH] = watch
     session.stage.apply_routes(session.floor.language)
     session.floor_driver.apply_media()
+    watcher = asyncio.create_task(watch.run(), name="loss-watch")
+    links = LinkWatch(session, resume_after=settings.video_resume_seconds)
+    app[LINK_WATCH] = links
+    link_watcher = asyncio.create_task(links.run(), name="link-watch")
     yield
+    watcher.cancel()
+    link_watcher.cancel()
+    await asyncio.gather(watcher, link_watcher, return_exceptions=True)
+    await session.media_sessions.aclose()
+    session.media_sessions = None
     session.stage.media = None
     await sfu.close()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -71,8 +71,26 @@ class Settings(BaseSettings):
 
     # Media plane.
     media_enabled: bool = True
-    ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
+    # ICE host candidates: empty = every address of this machine (what a real server and
+    # the demo on a laptop need); tests and benchmarks set ["127.0.0.1"] (loopback only).
+    ice_host_addresses: tuple[str, ...] = ()
     max_sdp_bytes: int = Field(default=32 * 1024, ge=1024)
+    # A tab's peer connection outlives its websocket this long (the tab reconnects and
+    # resumes it); a source whose packets stop this long is lost (its booth falls back).
+    media_grace_seconds: float = Field(default=30.0, ge=0)
+    media_loss_seconds: float = Field(default=0.8, gt=0.05, le=10)
+    # STUN/TURN for pages behind firewalls (docs/operations.md): URLs given to every tab's
+    # RTCPeerConnection; TURN with ephemeral credentials (HMAC of an expiring user name with
+    # turn_secret, coturn's static-auth-secret), valid turn_ttl_hours but never past the
+    # event's end + 1 h. ice_transport_policy "relay" forces every page through TURN.
+    # Audio before video: a tab whose link loses packets stops getting video; it comes back
+    # after the link stayed clean this long (doubling when it keeps failing).
+    video_resume_seconds: float = Field(default=10.0, gt=0, le=600)
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: SecretStr | None = None
+    turn_ttl_hours: float = Field(default=12.0, gt=0, le=240)
+    ice_transport_policy: Literal["all", "relay"] = "all"
     recordings_dir: Path = Path("var/recordings")
     # Interpreter console: remind the live interpreter to hand over after this long on the
     # mic, and cue the booth this many minutes before the next agenda item starts.

@@ -15,6 +15,7 @@ await startI18n();
 mountLanguagePicker($("page-language"));
 
 const state = { snapshot: null, you: null, media: null, localStream: null, offset: 0, silentSince: null };
+let problemShown = false; // the "cannot connect" banner is ours to clear
 // The server's clock, not this computer's: cues and timers follow the event's time.
 const serverNow = () => Date.now() + state.offset;
 const setting = (name, fallback) => state.snapshot?.booth_settings?.[name] ?? fallback;
@@ -283,6 +284,10 @@ $("start-audio").addEventListener("click", async () => {
     state.media = await startBoothMedia(live, state, {
       partnerVolume: $("partner-volume"), floorVolume: $("floor-volume"), meterBar: $("mic-level"),
       video: $("floor-video"),
+      onProblem: (text) => {
+        if (text || problemShown) banner(text ? t("media.cannot_connect") : "");
+        problemShown = !!text;
+      },
     });
     $("start-audio").disabled = true;
     $("start-audio").textContent = t("booth.audio_connected");

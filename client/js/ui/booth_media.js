@@ -8,7 +8,8 @@ import { mixBooth, levelMeter } from "../audiomix.js";
  * @param {any} live
  * @param {any} state
  * @param {{partnerVolume: HTMLInputElement, floorVolume?: HTMLInputElement,
- *          meterBar: HTMLElement, video?: HTMLVideoElement}} ui
+ *          meterBar: HTMLElement, video?: HTMLVideoElement,
+ *          onProblem?: (text: string|null) => void}} ui
  */
 export async function startBoothMedia(live, state, ui) {
   const localStream = await navigator.mediaDevices.getUserMedia({
@@ -16,7 +17,9 @@ export async function startBoothMedia(live, state, ui) {
   });
   state.localStream = localStream;
   const session = await connectMedia({
-    signal: (msg) => live.request(msg), publish: "booth", channel: null, localStream,
+    live, publish: "booth", channel: null, localStream,
+    onRenewed: () => { state.media?.mix.mixer.refresh(); state.media?.programMeter?.refresh(); },
+    onProblem: (text) => ui.onProblem?.(text),
   });
   session.attachHidden();
   if (ui.video) {

@@ -15,8 +15,8 @@ import {
 await startI18n();
 mountLanguagePicker(/** @type {HTMLSelectElement} */ ($("page-language")));
 
-/** @type {{snapshot: any, you: any, media: any, listening: boolean}} */
-const state = { snapshot: null, you: null, media: null, listening: false };
+/** @type {{snapshot: any, you: any, media: any, listening: boolean, connecting: boolean}} */
+const state = { snapshot: null, you: null, media: null, listening: false, connecting: false };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 function renderChannels(snap) {
@@ -61,7 +61,8 @@ function render() {
     : t("stage.nobody_speaking");
   renderChannels(snap);
   renderHearing(snap);
-  $("listen").textContent = t(state.listening ? "stage.listening" : "stage.start");
+  const listening = state.connecting ? "stage.connecting" : "stage.listening";
+  $("listen").textContent = t(state.listening ? listening : "stage.start");
 }
 
 function showNotice(text) {
@@ -106,9 +107,18 @@ export const live = connectPage({
   },
 });
 onLanguageChange(render);
+$("audio-only").addEventListener("change", async (ev) => {
+  const on = /** @type {HTMLInputElement} */ (ev.target).checked;
+  try {
+    await window.simultan.media?.session.setAudioOnly(on);
+  } catch (err) {
+    banner(t("stage.media_error", { message: err.message }));
+  }
+});
 $("channel").addEventListener("change", () => { if (state.snapshot) renderHearing(state.snapshot); });
 window.simultan = { live, state, media: null };
 mountFloorPanel({ live, state });
+let problemShown = false;
 
 $("listen").addEventListener("click", async () => {
   const button = /** @type {HTMLButtonElement} */ ($("listen"));
@@ -122,8 +132,24 @@ $("listen").addEventListener("click", async () => {
       original: /** @type {HTMLInputElement} */ ($("original")),
       volume: /** @type {HTMLInputElement} */ ($("volume")),
       onError: (text) => banner(text),
+      // Media that will not connect says so, with what to try (never "listening" over silence).
+      // Audio before video: the server paused this tab's video on a weak link (or resumed it).
+      onMedia: (msg) => {
+        if (msg.video_paused === null || msg.video_paused === undefined) return;
+        const note = $("media-note");
+        note.hidden = !msg.video_paused;
+        note.textContent = msg.video_paused ? t("media.video_paused") : "";
+      },
+      onProblem: (text) => {
+        if (text || problemShown) banner(text ? t("media.cannot_connect") : "");
+        problemShown = !!text;
+        state.connecting = !!text;
+        render();
+      },
     });
     state.listening = true;
+    // "Listening" only once the sound is connected (onProblem(null) follows "connected").
+    state.connecting = window.simultan.media.session.pc.connectionState !== "connected";
     render();
   } catch (err) {
     button.disabled = false;

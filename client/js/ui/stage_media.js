@@ -8,12 +8,18 @@ import { hearing } from "../listening.js";
 /**
  * @param {{live: any, state: any, video: HTMLVideoElement, select: HTMLSelectElement,
  *          original: HTMLInputElement, volume?: HTMLInputElement,
- *          onError: (msg: string) => void}} ui
+ *          onError: (msg: string) => void, onProblem?: (text: string|null) => void,
+ *          onMedia?: (msg: any) => void}} ui
  */
 export async function startStageMedia(ui) {
   const { live, state } = ui;
-  const signal = (msg) => live.request(msg);
-  const session = await connectMedia({ signal, publish: null, channel: ui.select.value });
+  const result = {};
+  const session = await connectMedia({
+    live, publish: null, channel: ui.select.value,
+    onRenewed: () => { result.mix?.mixer.refresh(); result.channelMeter?.refresh(); },
+    onProblem: (text) => ui.onProblem?.(text),
+    onMedia: (msg) => ui.onMedia?.(msg),
+  });
   session.attachHidden();
   ui.video.srcObject = session.floorVideo;
   ui.video.play?.().catch(() => {});
@@ -67,5 +73,5 @@ export async function startStageMedia(ui) {
     if (ev.detail.name === "floor" || ev.detail.name === "booth") mix.setOriginal(originalLevel());
   });
   await followFloor();
-  return { session, mix, channelMeter, isPublishing: () => !!publishing };
+  return Object.assign(result, { session, mix, channelMeter, isPublishing: () => !!publishing });
 }

@@ -5,6 +5,8 @@
 - ``interpreter_disconnected``: a seated interpreter is not connected.
 - ``handover_hanging``: a handover has waited for an answer longer than ``handover_limit``.
 - ``booth_unstaffed``: nobody holds the booth's mic (its channel carries the floor).
+- ``media_lost``: a seated interpreter's packets stopped without a close (their network
+  dropped; they were taken off the mic as on a disconnect, and get it back on return).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from typing import Literal
 from simultan.core.booths import Booth, hanging_handover
 
 AlarmKind = Literal[
-    "silent_channel", "interpreter_disconnected", "handover_hanging", "booth_unstaffed"
+    "silent_channel",
+    "interpreter_disconnected",
+    "handover_hanging",
+    "booth_unstaffed",
+    "media_lost",
 ]
 
 
@@ -46,6 +52,7 @@ def alarms(
     *,
     silence_limit: timedelta = timedelta(seconds=10),
     handover_limit: timedelta = timedelta(seconds=30),
+    lost: frozenset[str] = frozenset(),
 ) -> tuple[Alarm, ...]:
     """Every current alarm. ``silent_seconds`` maps a person id to how long their published
     audio has been silent (absent: not measured, no silence alarm)."""
@@ -73,7 +80,18 @@ def alarms(
                 )
             )
         for seat, person in booth.seated():
-            if person not in booth.connected:
+            if person in lost:
+                found.append(
+                    Alarm(
+                        "media_lost",
+                        booth.id,
+                        person,
+                        f"Interpreter {seat} of the {booth.language} booth: no audio packets "
+                        "arrive (their network dropped).",
+                        "critical",
+                    )
+                )
+            elif person not in booth.connected:
                 found.append(
                     Alarm(
                         "interpreter_disconnected",

@@ -64,7 +64,9 @@ class Connection:
         resync_window: float = 60.0,
     ) -> None:
         self.person = person
-        self.id = uuid.uuid4().hex  # also this tab's media session id
+        self.id = uuid.uuid4().hex
+        # This tab's media session: its own id, or the one it resumed (media_sessions.py).
+        self.media_id = self.id
         self.media_publish: str | None = None
         self.queue: asyncio.Queue[str | bytes | _Resync | None] = asyncio.Queue(maxsize=queue_size)
         self._resyncs: deque[float] = deque()

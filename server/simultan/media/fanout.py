@@ -674,5 +674,12 @@ class DownTrack(MediaStreamTrack):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def drop_queued(self) -> None:
+        """Forget what waits to be sent (video paused: a weak link must not drain a backlog)."""
+        self.counters.drops += len(self._queue)
+        self._queue.clear()
+        if self.kind == "video":
+            self._need_keyframe = True
+
     def queued(self) -> int:
         return len(self._queue)

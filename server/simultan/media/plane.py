@@ -157,6 +157,16 @@ class MediaStats:
         return sum(s.drops for s in self.per_session.values())
 
 
+@dataclass(frozen=True)
+class LinkReport:
+    """A session's receiver reports: fraction lost (0..1) on what it is sent, None when
+    nothing was reported for that kind."""
+
+    audio_loss: float | None
+    video_loss: float | None
+    video_paused: bool = False
+
+
 SourceGone = Callable[[str], None]
 
 
@@ -232,5 +242,20 @@ class MediaPlane(Protocol):
     async def stop_recording(self) -> list[Path]: ...
 
     def stats(self) -> MediaStats: ...
+
+    def session_ids(self) -> list[str]:
+        """The media sessions (peer connections) open now."""
+        ...
+
+    def set_video_paused(self, session_id: str, paused: bool) -> None:
+        """Audio before video: stop (or resume) sending floor video to one session."""
+
+    async def link_reports(self) -> Mapping[str, LinkReport]:
+        """Each session's latest receiver reports (loss on audio and on video)."""
+        ...
+
+    def frames_in(self) -> Mapping[str, int]:
+        """Frames received so far per live source key (the loss watch samples it often)."""
+        ...
 
     async def close(self) -> None: ...

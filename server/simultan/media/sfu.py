@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from simultan.media.plane import (
     BoothFeed,
     FloorLevels,
     FloorMix,
+    LinkReport,
     MediaStats,
     RoomMedia,
     SessionStats,
@@ -62,6 +64,10 @@ class _Session:
     publish: str | None = None
     channel: str | None = None
     listen_video: bool = True
+    # Audio before video: the link cannot carry everything, floor video is not sent to
+    # this session (any send path honours it through _resolve).
+    video_paused: bool = False
+    video_since: datetime | None = None  # video reports from before the resume are stale
     fingerprint: str = ""
     down: dict[str, DownTrack] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)
@@ -109,7 +115,8 @@ class EmbeddedSfu:
     """The default :class:`~.plane.MediaPlane`: an aiortc SFU in the server's event loop.
 
     Creating one installs two process-wide hooks: aiortc's pass-through (remote tracks yield
-    packets) and aioice's host addresses (``settings.ice_host_addresses``).
+    packets) and aioice's host addresses (``settings.ice_host_addresses``, or every address
+    of the machine when that is empty).
     """
 
     def __init__(
@@ -121,7 +128,10 @@ class EmbeddedSfu:
     ) -> None:
         self.settings = settings
         self.on_source_gone = on_source_gone
-        ice.use_host_addresses(settings.ice_host_addresses)
+        if settings.ice_host_addresses:
+            ice.use_host_addresses(settings.ice_host_addresses)
+        else:
+            ice.restore_default()  # aioice's own: every interface address but loopback
         passthrough.install(low_latency_audio=low_latency_audio)
         self._board = Switchboard()
         self.on_floor_levels: FloorLevels | None = None
@@ -229,8 +239,9 @@ class EmbeddedSfu:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            if pc.connectionState == "failed" and not session.closing:
-                logger.info("media session %s: connection failed", session_id)
+            # failed: ICE or DTLS gave up; closed: the tab closed its peer connection
+            if pc.connectionState in ("failed", "closed") and not session.closing:
+                logger.info("media session %s: connection %s", session_id, pc.connectionState)
                 self._spawn(self.close_session(session_id))
 
         return session
@@ -448,7 +459,7 @@ class EmbeddedSfu:
         """Point each of the session's down tracks at the source it should carry now."""
         booth = self._booth_feeds.get(session.publish) if session.publish else None
         plenary: dict[str, str | None] = {
-            "video": FLOOR if session.listen_video else None,
+            "video": FLOOR if session.listen_video and not session.video_paused else None,
             "program": booth.hear if booth else FLOOR,
             "channel": (
                 booth.partner
@@ -584,6 +595,64 @@ class EmbeddedSfu:
             routes=dict(self._routes),
             recording=self._recorder.directory if self._recorder else None,
         )
+
+    def set_video_paused(self, session_id: str, paused: bool) -> None:
+        """Stop (or resume) sending floor video to one session; audio is untouched."""
+        session = self._sessions.get(session_id)
+        if session is None or session.video_paused == paused:
+            return
+        session.video_paused = paused
+        session.video_since = None if paused else datetime.now(UTC)
+        self._resolve(session)
+        if paused:
+            session.down["video"].drop_queued()
+
+    async def link_reports(self) -> dict[str, LinkReport]:
+        """What each session's receiver last reported (RTCP receiver reports): fraction
+        lost on the audio and on the video it is sent."""
+        out: dict[str, LinkReport] = {}
+        for sid, session in list(self._sessions.items()):
+            if session.closing:
+                continue
+            loss: dict[str, float | None] = {"audio": None, "video": None}
+            for transceiver in session.pc.getTransceivers():
+                sender = transceiver.sender
+                if sender.track is None or not isinstance(sender.track, DownTrack):
+                    continue
+                if sender.track.kind == "video" and session.video_paused:
+                    continue
+                try:
+                    report = await sender.getStats()
+                except Exception as exc:  # a closing transport: no figures this time
+                    logger.debug("session %s: no sender stats (%s)", sid, exc)
+                    continue
+                for stat in report.values():
+                    if getattr(stat, "type", "") != "remote-inbound-rtp":
+                        continue
+                    fraction = getattr(stat, "fractionLost", None)
+                    if fraction is None:
+                        continue
+                    kind = sender.track.kind
+                    at = getattr(stat, "timestamp", None)
+                    if kind == "video" and session.video_since and at and at < session.video_since:
+                        continue
+                    value = fraction / 256.0
+                    current = loss[kind]
+                    loss[kind] = value if current is None else max(current, value)
+            out[sid] = LinkReport(
+                audio_loss=loss["audio"],
+                video_loss=loss["video"],
+                video_paused=session.video_paused,
+            )
+        return out
+
+    def frames_in(self) -> dict[str, int]:
+        """Frames received so far per live source key (cheap: the loss watch samples it)."""
+        out: dict[str, int] = {}
+        for feed in self._board.feeds():
+            retired = self._retired.get(feed.key, (0, 0, 0, 0))[0]
+            out[feed.key] = out.get(feed.key, retired) + feed.counters.frames_in
+        return out
 
     def session_ids(self) -> list[str]:
         return list(self._sessions)

@@ -39,6 +39,9 @@ class Hello(_Message):
     type: Literal["hello"]
     token: str = Field(max_length=4096)
     resume: Resume | None = None
+    # The media session this tab had on its previous socket (``rtc_answer.session``): the
+    # peer connection outlives the socket for a grace period and is taken over.
+    media_session: str | None = Field(default=None, max_length=64)
 
 
 class Ping(_Message):
@@ -68,6 +71,13 @@ class RtcOffer(_Message):
     sdp: str
     publish: Literal["floor", "booth"] | None = None
     channel: Language | None = None
+
+
+class RtcConfig(_Message):
+    """Ask for this tab's ICE servers (STUN, TURN with fresh credentials) before offering."""
+
+    type: Literal["rtc_config"]
+    request_id: RequestId | None = None
 
 
 class SelectChannel(_Message):
@@ -169,6 +179,7 @@ ClientMessage = Annotated[
     | Ping
     | TimelineCommand
     | RtcOffer
+    | RtcConfig
     | SelectChannel
     | FloorCommand
     | FloorLanguage
@@ -183,7 +194,7 @@ ClientMessage = Annotated[
 
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = (
-    "hello ping timeline rtc_offer select_channel floor floor_language raise_hand booth "
+    "hello ping timeline rtc_offer rtc_config select_channel floor floor_language raise_hand booth "
     "booth_chat slow_down record notice"
 ).split()
 
@@ -332,6 +343,22 @@ class RtcAnswer(_Message):
     type: Literal["rtc_answer"] = "rtc_answer"
     request_id: str | None = None
     sdp: str
+    session: str | None = None  # this tab's media session id: name it in hello to resume
+
+
+class MediaStatus(_Message):
+    """About this tab's media session (unnumbered, for this connection only).
+
+    After a hello naming ``media_session``: ``resumed`` says whether the server still had it
+    (false: offer again on a new peer connection). ``video_paused`` (audio before video): the
+    server stopped or resumed sending floor video to this tab; ``message`` says why.
+    """
+
+    type: Literal["media"] = "media"
+    session: str | None = None
+    resumed: bool | None = None
+    video_paused: bool | None = None
+    message: str = ""
 
 
 class Tech(_Message):
@@ -341,7 +368,9 @@ class Tech(_Message):
     view: dict[str, Any]
 
 
-ServerMessage = Welcome | Resumed | Event | Tech | Reply | ErrorReply | Pong | RtcAnswer
+ServerMessage = (
+    Welcome | Resumed | Event | Tech | Reply | ErrorReply | Pong | RtcAnswer | MediaStatus
+)
 
 
 def encode(message: ServerMessage) -> str:

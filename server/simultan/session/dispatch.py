@@ -128,8 +128,9 @@ async def _rtc_offer(
         raise CommandError(
             f"no channel {channel!r}: choose one of {', '.join(session.defn.languages)}"
         )
+    media_id = session.media_sessions.register(conn) if session.media_sessions else conn.media_id
     try:
-        answer = await media.negotiate(conn.id, msg.sdp, publish=publish, channel=channel)
+        answer = await media.negotiate(media_id, msg.sdp, publish=publish, channel=channel)
     except SimultanError:
         raise
     except Exception as exc:
@@ -139,7 +140,12 @@ async def _rtc_offer(
     conn.media_publish = publish
     if publish and publish.startswith("interpreter:"):
         await session.interpreter_present(person, True)
-    return m.RtcAnswer(request_id=msg.request_id, sdp=answer)
+    return m.RtcAnswer(request_id=msg.request_id, sdp=answer, session=media_id)
+
+
+async def _rtc_config(session: LiveSession, person: Person, msg: m.RtcConfig) -> dict[str, Any]:
+    require(person, Capability.LISTEN)
+    return session.rtc_config(person)
 
 
 async def _select_channel(
@@ -153,7 +159,7 @@ async def _select_channel(
         raise CommandError(
             f"no channel {msg.channel!r}: choose one of {', '.join(session.defn.languages)}"
         )
-    media.select_channel(conn.id, msg.channel)
+    media.select_channel(conn.media_id, msg.channel)
     return {"channel": msg.channel}
 
 
@@ -172,6 +178,7 @@ HANDLERS: dict[str, Handler] = {
     "booth_chat": _booth_chat,
     "slow_down": _slow_down,
     "record": _record,
+    "rtc_config": _rtc_config,
 }
 CONNECTION_HANDLERS: dict[str, Any] = {
     "rtc_offer": _rtc_offer,
@@ -192,6 +199,7 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     "record": (Capability.RECORD,),
     "rtc_offer": (Capability.LISTEN,),
     "select_channel": (Capability.LISTEN,),
+    "rtc_config": (Capability.LISTEN,),
 }
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +30,10 @@ from simultan.people import Person
 from simultan.session.floor import FloorDriver
 from simultan.session.stage import Stage
 from simultan.store import event_log
+
+if TYPE_CHECKING:
+    from simultan.core import booths as bc
+    from simultan.session.media_sessions import MediaSessions
 
 log = logging.getLogger("simultan.session")
 
@@ -72,6 +76,14 @@ class LiveSession:
         self.hub: Hub = Hub(epoch="", seq=0, snapshot=self.snapshot)
         # Hooks other planes register (media routing follows floor/booth changes).
         self.on_change: list[Callable[[str], Awaitable[None]]] = []
+        # Media sessions that outlive a websocket (session/media_sessions.py), with media.
+        self.media_sessions: MediaSessions | None = None
+        # Each tab's ICE servers (session/ice_config.py; the app sets it from settings).
+        self.rtc_config: Callable[[Person], dict[str, Any]] = lambda person: {
+            "ice_servers": [],
+            "ice_transport_policy": "all",
+            "expires": None,
+        }
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -341,6 +353,27 @@ class LiveSession:
                         [], [self.stage.booth_event(new, events, now, self.floor.language)]
                     )
             self.stage.apply_routes(self.floor.language)
+
+    async def media_moves(
+        self, decide: Callable[[dict[str, bc.Booth]], list[tuple[str, bc.BoothCommand]]]
+    ) -> None:
+        """Booth moves the media plane's observations call for (a source lost or back),
+        decided under the lock from the current booths; a move the state no longer allows
+        is skipped."""
+        async with self._lock:
+            moved = False
+            for booth_id, cmd in decide(dict(self.stage.booths)):
+                try:
+                    now = self.now()
+                    new, events = self.stage.apply(booth_id, cmd, now)
+                except (CommandError, ForbiddenError):
+                    continue
+                await self._commit(
+                    [], [self.stage.booth_event(new, events, now, self.floor.language)]
+                )
+                moved = True
+            if moved:
+                self.stage.apply_routes(self.floor.language)
 
     async def interpreter_present(self, person: Person, present: bool) -> None:
         """An interpreter's media joined (or left): connect (or disconnect) them in the booth."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,9 @@ def tech_view(
     *,
     silence_limit: timedelta = timedelta(seconds=10),
     handover_limit: timedelta = timedelta(seconds=30),
+    lost: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """``lost``: source keys whose packets stopped (session/liveness.py)."""
     now = session.now()
     media = session.stage.media
     stats = media.stats() if media is not None else None
@@ -34,7 +37,7 @@ def tech_view(
     silent: dict[str, float] = {}
     quality: dict[str, dict[str, Any]] = {}
     for booth in session.stage.booths.values():
-        for person in booth.connected:
+        for _, person in booth.seated():
             key = f"interpreter:{person}"
             if media is None or stats is None or key not in stats.sources:
                 continue
@@ -51,12 +54,13 @@ def tech_view(
                 "frames_out": src.frames_out,
                 "connection": states[0].connection_state if states else None,
                 "drops": sum(s.drops for s in states),
+                "packets": "stopped" if key in lost else "flowing",
             }
     booths = []
     for booth in session.stage.booths.values():
         data = session.stage.booth_dict(booth, now)
         data["levels_dbfs"] = {p: levels.get(p) for p in booth.connected}
-        data["quality"] = {p: quality.get(p) for p in booth.connected}
+        data["quality"] = {p: quality.get(p) for _, p in booth.seated()}
         booths.append(data)
     found = alarms(
         list(session.stage.booths.values()),
@@ -64,6 +68,7 @@ def tech_view(
         now,
         silence_limit=silence_limit,
         handover_limit=handover_limit,
+        lost=frozenset(k.removeprefix("interpreter:") for k in lost),
     )
     media_summary = None
     if stats is not None:
@@ -73,6 +78,7 @@ def tech_view(
             "frames_out": stats.frames_out,
             "drops": stats.drops,
             "routes": dict(stats.routes),
+            "lost": sorted(lost),
         }
     return {
         "at": now.isoformat(),
@@ -88,6 +94,7 @@ async def run_tech_view(
     *,
     silence_limit: timedelta = timedelta(seconds=10),
     handover_limit: timedelta = timedelta(seconds=30),
+    lost: Callable[[], frozenset[str]] = frozenset,
 ) -> None:
     """Publish the tech view while anyone who may see it is connected."""
     while True:
@@ -95,7 +102,12 @@ async def run_tech_view(
         if not any(c.person.can(Capability.TECH_VIEW) for c in session.hub.connections):
             continue
         try:
-            view = tech_view(session, silence_limit=silence_limit, handover_limit=handover_limit)
+            view = tech_view(
+                session,
+                silence_limit=silence_limit,
+                handover_limit=handover_limit,
+                lost=lost(),
+            )
             session.hub.send_where(Tech(view=view), TECH_AUDIENCE)
         except Exception:
             log.exception("! tech view failed")

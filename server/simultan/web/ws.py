@@ -104,8 +104,14 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
     conn = Connection(person, queue_size=settings.client_queue_size)
     resume = (hello.resume.epoch, hello.resume.seq) if hello.resume else None
-    first_tab = not session.hub.connections_of(person.id)
+    first_tab = not session.hub.connections_of(person.id) and not (
+        session.media_sessions is not None and session.media_sessions.held_by(person.id)
+    )
     session.hub.attach(conn, resume)
+    if hello.media_session is not None:
+        registry = session.media_sessions
+        resumed = registry is not None and registry.resume(conn, hello.media_session)
+        conn.offer(m.encode(m.MediaStatus(session=hello.media_session, resumed=resumed)))
     if first_tab:
         await session.presence(person, True)
     if person.can(Capability.BOOTH_MEMBER) and person.booth:
@@ -130,19 +136,30 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 
 
 async def _media_gone(session: Any, person: Any, conn: Connection) -> None:
-    """The tab is gone: close its peer connection; an interpreter whose last console closed
-    leaves the booth (the partner is offered the mic, listeners fall back to the floor)."""
-    media = session.stage.media
-    if media is not None:
+    """The socket is gone: its peer connection stays for the grace period (the tab may be
+    reconnecting, see session/media_sessions.py); once the person has neither a socket nor
+    media, they have left (an interpreter leaves the booth: the partner is offered the mic,
+    listeners fall back to the floor)."""
+    registry = session.media_sessions
+    if registry is not None:
+        registry.detach(conn)
+    elif session.stage.media is not None:
         with contextlib.suppress(Exception):
-            await media.close_session(conn.id)
-    if not session.hub.connections_of(person.id):
-        with contextlib.suppress(SimultanError):
-            await session.presence(person, False)
+            await session.stage.media.close_session(conn.media_id)
+    await person_left(session, person)
+
+
+async def person_left(session: Any, person: Any) -> None:
+    """Presence and booth seat follow the person's last socket, or their last media."""
+    if session.hub.connections_of(person.id):
+        return
+    if session.media_sessions is not None and session.media_sessions.held_by(person.id):
+        return
+    with contextlib.suppress(SimultanError):
+        await session.presence(person, False)
     if person.can(Capability.BOOTH_MEMBER) and person.booth:
-        if not session.hub.connections_of(person.id):
-            with contextlib.suppress(SimultanError):
-                await session.interpreter_present(person, False)
+        with contextlib.suppress(SimultanError):
+            await session.interpreter_present(person, False)
 
 
 async def _close(ws: web.WebSocketResponse, code: CloseCode) -> None:

@@ -1,0 +1,75 @@
+"""The loss watch's decisions, with explicit times (no event loop)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from simultan.core import booths as bc
+from simultan.core.liveness import Change, WasLive, Watch, lost_keys, observe, restore_command
+
+KEY = "interpreter:a"
+
+
+def run(samples: list[tuple[float, dict[str, int]]], lost_after: float = 0.8) -> list[Change]:
+    watch, out = Watch(), []
+    for now, counters in samples:
+        watch, changes = observe(watch, counters, now, lost_after=lost_after)
+        out.extend(changes)
+    return out
+
+
+def test_a_counter_that_stops_is_lost_within_the_limit_and_back_when_it_moves() -> None:
+    samples = [(t / 10, {KEY: 5 * t}) for t in range(10)]  # flowing for 1 s
+    samples += [(1.0 + t / 10, {KEY: 45}) for t in range(1, 10)]  # stuck from 0.9 s
+    samples += [(2.0, {KEY: 50})]
+    changes = run(samples)
+    assert changes == [Change(KEY, "new"), Change(KEY, "lost"), Change(KEY, "back")]
+    # lost at the first sample at least 0.8 s after the last movement (0.9 s)
+    watch, lost_at = Watch(), None
+    for now, counters in samples:
+        watch, ch = observe(watch, counters, now, lost_after=0.8)
+        if Change(KEY, "lost") in ch:
+            lost_at = now
+            assert lost_keys(watch) == {KEY}
+    assert lost_at is not None and 0.8 <= lost_at - 0.9 + 1e-9 < 1.0
+
+
+def test_our_own_stall_is_not_anyones_loss() -> None:
+    # the sampler itself did not run for 2 s: nobody's frames were counted either
+    changes = run([(0.0, {KEY: 1}), (0.1, {KEY: 2}), (2.1, {KEY: 2}), (2.2, {KEY: 3})])
+    assert changes == [Change(KEY, "new")]
+
+
+def test_a_gone_source_is_forgotten_and_new_again() -> None:
+    changes = run([(0.0, {KEY: 1}), (0.1, {}), (0.2, {KEY: 2})])
+    assert changes == [Change(KEY, "new"), Change(KEY, "new")]
+
+
+def test_only_the_stopped_source_is_lost() -> None:
+    other = "interpreter:b"
+    samples = [(t / 10, {KEY: 3, other: t}) for t in range(12)]
+    assert run(samples) == [Change(KEY, "new"), Change(other, "new"), Change(KEY, "lost")]
+
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def booth(live: str | None, connected: frozenset[str]) -> bc.Booth:
+    return bc.Booth(
+        id="zh",
+        language="zh",
+        members={"A": "a", "B": "b"},
+        connected=connected,
+        live=live,
+        live_since=NOW if live else None,
+    )
+
+
+def test_restore_gives_the_mic_back_only_when_nobody_took_it() -> None:
+    was = WasLive(booth="zh", at=10.0)
+    back = booth(None, frozenset({"a", "b"}))
+    assert restore_command(back, "a", was, 12.0) == bc.TakeMic(by="a")
+    assert restore_command(booth("b", frozenset({"a", "b"})), "a", was, 12.0) is None
+    assert restore_command(back, "a", None, 12.0) is None  # was not live
+    assert restore_command(back, "a", was, 10.0 + 3600) is None  # too long ago
+    assert restore_command(booth(None, frozenset({"b"})), "a", was, 12.0) is None

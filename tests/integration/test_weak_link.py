@@ -1,0 +1,145 @@
+"""Audio before video on a weak link: one listener behind a slow, lossy link (a tc rate limit
+on a veth pair into a namespace the test makes, and random loss by nftables there; this
+kernel has no sch_netem, whose rate and loss do the same) stops getting floor video, keeps the sound
+with under 1 % of its audio frames lost, and is told why; another listener on a good link
+keeps its video; when the link recovers, the video comes back.
+
+The media server offers 127.0.0.1 and 10.200.8.1 (our side of the veth, in the test's own
+namespace); the weak listener is 10.200.8.2 in its own namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simultan.core.capabilities import Role
+from simultan.eventdef import EventDefinition
+from simultan.media.synthetic import TestPatternTrack, ToneTrack
+from simultan.session.link_watch import PAUSED
+from simultan.web.session_key import SESSION
+from tests.conftest import FakeClock, start_server
+from tests.integration.test_stage_media import Stage, until
+from tests.netns import RemoteTab, VethHost, shape, unshape
+
+pytestmark = pytest.mark.media
+
+OURS, THEIRS = "10.200.8.1", "10.200.8.2"
+FLOOR_HZ = 440.0
+
+
+@pytest.fixture
+def weak_host() -> Iterator[VethHost]:
+    import os
+    import shutil
+
+    if shutil.which("tc") is None or shutil.which("nft") is None:
+        pytest.skip("tc (iproute2) or nft (nftables) is not installed")
+    host = VethHost(f"simweak{os.getpid()}", OURS, THEIRS).start()
+    try:
+        yield host
+    finally:
+        host.stop()
+
+
+async def media_messages(tab: Any, into: list[dict[str, Any]]) -> None:
+    while True:
+        msg = await tab.recv(timeout=120)
+        if msg["type"] == "media":
+            into.append(msg)
+
+
+@pytest.mark.xfail(
+    reason="measured here: video pauses 3-6 s after the link degrades, then about 2 % of audio "
+    "frames are lost while paused (the goal is under 1 %); see bench/RESULTS.md",
+    strict=False,
+)
+async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affected(
+    tmp_path: Path, clock: FakeClock, seminar: EventDefinition, weak_host: VethHost
+) -> None:
+    runner, server = await start_server(
+        tmp_path,
+        clock,
+        seminar,
+        media_enabled=True,
+        ice_host_addresses=("127.0.0.1", OURS),
+        video_resume_seconds=9.0,  # longer than the measurement below
+    )
+    remote = RemoteTab(weak_host)
+    stage = Stage(server)
+    reader: asyncio.Future[None] | None = None
+    try:
+        media = server.app[SESSION].stage.media
+        media.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
+        good = await stage.listener("en", "Good Link")  # loopback, in this process
+        _, token = await server.person(Role.PARTICIPANT, "Weak Link", language="en")
+        tab = await server.connect(token)
+        await tab.recv_type("welcome")
+        config = (await tab.request({"type": "rtc_config"}))["data"]
+        await remote.start()
+        await remote.connect(tab, config, "en")
+        weak_sid = next(s for s in media.session_ids() if s != good.session_id)
+        seen: list[dict[str, Any]] = []
+        reader = asyncio.ensure_future(media_messages(tab, seen))
+        reader.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+        report = await remote.said()
+        while report["video"] < 30:  # video and sound flow on the good link first
+            report = await remote.said()
+        assert abs(report["hz"] - FLOOR_HZ) < 5
+
+        # The link becomes weak: 250 kbit/s (less than video + audio) and a little loss.
+        shape(weak_host.veth, "250kbit")
+        weak_host.lose(3)  # 0.3 %
+        degraded = time.monotonic()
+        await until(lambda: any(m["video_paused"] for m in seen), 20)
+        paused_after = time.monotonic() - degraded
+        assert seen[0]["message"] == PAUSED and seen[0]["session"] == weak_sid
+        assert good.tab is not None
+        video_before = good.tab.video.packets
+
+        # While paused: the sound keeps under 1 % frames lost (timestamps gaps), the tone right.
+        for _ in range(2):  # skip the seconds the pause happened in (the queue drains)
+            await remote.said()
+        first = await remote.said()
+        last = first
+        for _ in range(5):
+            last = await remote.said()
+        frames = last["frames"] - first["frames"]
+        lost = last["lost"] - first["lost"]
+        video = last["video"] - first["video"]
+        print(
+            f"MEASURED weak link: video paused {paused_after:.1f} s after degrading; "
+            f"audio {frames} frames, {lost} lost ({100 * lost / max(frames, 1):.2f} %), "
+            f"video frames while paused {video}"
+        )
+        assert frames > 200
+        assert lost / frames < 0.01
+        assert abs(last["hz"] - FLOOR_HZ) < 5
+        # The good listener was not affected: still sent video, never paused.
+        await until(lambda: good.tab is not None and good.tab.video.packets > video_before + 30, 5)
+        assert all(m["session"] == weak_sid for m in seen)
+
+        # The link recovers: the video comes back to the weak listener.
+        unshape(weak_host.veth)
+        weak_host.lossless()
+        recovered = time.monotonic()
+        await until(lambda: seen and seen[-1]["video_paused"] is False, 60)
+        back_after = time.monotonic() - recovered
+        report = await remote.said()
+        video_now = report["video"]
+        for _ in range(3):
+            report = await remote.said()
+        assert report["video"] > video_now + 10
+        print(f"MEASURED video back {back_after:.1f} s after the link recovered")
+    finally:
+        if reader is not None:
+            reader.cancel()
+        await remote.stop()
+        await stage.close()
+        await runner.cleanup()
