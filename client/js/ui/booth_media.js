@@ -18,7 +18,7 @@ export async function startBoothMedia(live, state, ui) {
   state.localStream = localStream;
   const session = await connectMedia({
     live, publish: "booth", channel: null, localStream,
-    onRenewed: () => { state.media?.mix.mixer.refresh(); state.media?.programMeter?.refresh(); },
+    onRenewed: () => { state.media?.mix.mixer.refresh(); state.media?.programMeter?.refresh(); state.media?.partnerMeter?.refresh(); },
     onProblem: (text) => ui.onProblem?.(text),
   });
   session.attachHidden();

@@ -368,7 +368,7 @@ class LiveSession:
                     new, events = self.stage.apply(booth_id, cmd, now)
                 except (CommandError, ForbiddenError):
                     continue
-                await self._commit(
+                await self.commit(
                     [], [self.stage.booth_event(new, events, now, self.floor.language)]
                 )
                 moved = True
