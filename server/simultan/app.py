@@ -76,6 +76,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
         ),
         name="tech-view",
     )
+    rooms_clock = asyncio.create_task(session.rooms.run(), name="rooms-clock")
     Gauge(
         "simultan_ws_connections", "Open websocket connections", registry=app[METRICS]
     ).set_function(lambda: len(session.hub.connections))
@@ -84,6 +85,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     tech.cancel()
+    rooms_clock.cancel()
     for conn in list(session.hub.connections):
         conn.stop()
 

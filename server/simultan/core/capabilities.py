@@ -31,10 +31,19 @@ class Capability(StrEnum):
     MANAGE_REGISTRATIONS = "manage_registrations"
     B2B = "b2b"  # a company profile, meeting requests, one's own B2B meetings
     MANAGE_B2B = "manage_b2b"  # the B2B grid, scheduling by hand, export and report
+    JOIN_GROUP = "join_group"  # be assigned to a group discussion, speak in it
+    MANAGE_ROOMS = "manage_rooms"  # open, arrange and close group discussions
+    VISIT_ROOMS = "visit_rooms"  # enter any room to listen or speak
 
 
 _PARTICIPANT = frozenset(
-    {Capability.LISTEN, Capability.VIEW_AGENDA, Capability.RAISE_HAND, Capability.B2B}
+    {
+        Capability.LISTEN,
+        Capability.VIEW_AGENDA,
+        Capability.RAISE_HAND,
+        Capability.B2B,
+        Capability.JOIN_GROUP,
+    }
 )
 _PANELIST = _PARTICIPANT | {Capability.PUBLISH_FLOOR}
 _INTERPRETER = frozenset(
@@ -46,7 +55,8 @@ _INTERPRETER = frozenset(
         Capability.B2B,  # to be booked into B2B meetings and sit in them
     }
 )
-_MODERATOR = _PANELIST | {
+# Staff visit groups; they are not assigned to one (hence no join_group).
+_MODERATOR = (_PANELIST - {Capability.JOIN_GROUP}) | {
     Capability.DRIVE_TIMELINE,
     Capability.GIVE_FLOOR,
     Capability.SET_FLOOR_LANGUAGE,
@@ -54,6 +64,8 @@ _MODERATOR = _PANELIST | {
     Capability.BROADCAST,
     Capability.RECORD,
     Capability.TECH_VIEW,
+    Capability.MANAGE_ROOMS,
+    Capability.VISIT_ROOMS,
 }
 _ORGANIZER = _MODERATOR | {
     Capability.SEE_ALL_BOOTH_CHAT,

@@ -125,6 +125,8 @@ class Hub:
         self._buffer: deque[HubEvent] = deque(buffer, maxlen=buffer_size)
         self._snapshot = snapshot
         self.connections: set[Connection] = set()
+        # Which room a person is in (events for one room); set by the live session.
+        self.room_of: Callable[[str], str] | None = None
 
     # --- producing ---------------------------------------------------------------------------
 
@@ -145,7 +147,7 @@ class Hub:
             self.seq = event.seq
             self._buffer.append(event)
             for conn in self.connections:
-                if event.audience is EVERYONE or event.audience.admits(conn.person):
+                if event.audience is EVERYONE or event.audience.admits(conn.person, self.room_of):
                     conn.offer(event.wire)
 
     def send_to(self, person_id: str, message: ServerMessage) -> None:
@@ -159,7 +161,7 @@ class Hub:
         """An unnumbered message for every admitted connection (gauges, not state)."""
         wire = encode(message)
         for conn in self.connections:
-            if audience.admits(conn.person):
+            if audience.admits(conn.person, self.room_of):
                 conn.offer(wire)
 
     # --- consuming ---------------------------------------------------------------------------
@@ -189,7 +191,9 @@ class Hub:
         if epoch != self.epoch or seq > self.seq or seq < oldest - 1:
             return [self.welcome(person, resync=True)]
         resumed = encode(Resumed(epoch=self.epoch, from_seq=seq, to_seq=self.seq))
-        missed = [e.wire for e in self._buffer if e.seq > seq and e.audience.admits(person)]
+        missed = [
+            e.wire for e in self._buffer if e.seq > seq and e.audience.admits(person, self.room_of)
+        ]
         return [resumed, *missed]
 
     def resync(self, conn: Connection) -> str:

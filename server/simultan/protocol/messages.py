@@ -69,7 +69,7 @@ class RtcOffer(_Message):
     type: Literal["rtc_offer"]
     request_id: RequestId | None = None
     sdp: str
-    publish: Literal["floor", "booth"] | None = None
+    publish: Literal["floor", "booth", "member"] | None = None
     channel: Language | None = None
 
 
@@ -174,6 +174,39 @@ class Notice(_Message):
     text: str = Field(min_length=1, max_length=1000)
 
 
+RoomId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class RoomsCommand(_Message):
+    """Group discussions: the moderator plans, arranges, opens and calls back; a moderator
+    visits any room; a participant may only enter its own."""
+
+    type: Literal["rooms"]
+    request_id: RequestId | None = None
+    action: Literal[
+        "plan", "move", "roles", "booth", "open", "cancel", "call_back", "visit", "enter"
+    ]
+    method: Literal["topic", "language", "random", "hand"] | None = None
+    count: int | None = Field(default=None, ge=1, le=100)
+    size: int | None = Field(default=None, ge=1, le=100)
+    seed: int | None = Field(default=None, ge=0, le=2**31)
+    person_id: PersonId | None = None
+    room: RoomId | None = None
+    facilitator: PersonId | None = None
+    rapporteur: PersonId | None = None
+    booth: Annotated[str, Field(max_length=64)] | None = None
+    speak: bool | None = None
+
+
+class RoomNotice(_Message):
+    """A moderator's message into one room, or (room null) into every room."""
+
+    type: Literal["room_notice"]
+    request_id: RequestId | None = None
+    room: RoomId | None = None
+    text: str = Field(min_length=1, max_length=1000)
+
+
 ClientMessage = Annotated[
     Hello
     | Ping
@@ -188,14 +221,16 @@ ClientMessage = Annotated[
     | BoothChat
     | SlowDown
     | Record
-    | Notice,
+    | Notice
+    | RoomsCommand
+    | RoomNotice,
     Field(discriminator="type"),
 ]
 
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = (
     "hello ping timeline rtc_offer rtc_config select_channel floor floor_language raise_hand booth "
-    "booth_chat slow_down record notice"
+    "booth_chat slow_down record notice rooms room_notice"
 ).split()
 
 

@@ -25,7 +25,7 @@ from simultan.errors import (
     ProtocolError,
     SimultanError,
 )
-from simultan.hub.audience import Audience
+from simultan.hub.audience import EVERYONE, Audience
 from simultan.media.plane import speaker_key
 from simultan.people import Person
 from simultan.protocol import messages as m
@@ -115,6 +115,8 @@ async def _rtc_offer(
         if not session.floor.may_publish(person.id):
             raise ForbiddenError("only a live speaker on the floor may publish to it")
         publish = speaker_key(person.id)
+    elif msg.publish == "member":
+        publish = session.rooms.may_publish(person)
     elif msg.publish == "booth":
         require(person, Capability.PUBLISH_BOOTH)
         session.stage.booth_of(person)
@@ -140,6 +142,7 @@ async def _rtc_offer(
     conn.media_publish = publish
     if publish and publish.startswith("interpreter:"):
         await session.interpreter_present(person, True)
+    session.rooms.sync_media()
     return m.RtcAnswer(request_id=msg.request_id, sdp=answer, session=media_id)
 
 
@@ -163,6 +166,20 @@ async def _select_channel(
     return {"channel": msg.channel}
 
 
+async def _rooms(session: LiveSession, person: Person, msg: m.RoomsCommand) -> dict[str, Any]:
+    args = msg.model_dump(exclude={"type", "request_id", "action"})
+    return await session.rooms.command(person, msg.action, **args)
+
+
+async def _room_notice(session: LiveSession, person: Person, msg: m.RoomNotice) -> dict[str, Any]:
+    require(person, Capability.BROADCAST)
+    if msg.room is not None:
+        session.rooms.state.room(msg.room)  # NotFoundError for a room that does not exist
+    data = {"text": msg.text, "by": person.public(), "room": msg.room}
+    await session.publish("notice", data, Audience(room=msg.room) if msg.room else EVERYONE)
+    return {}
+
+
 async def _record(session: LiveSession, person: Person, msg: m.Record) -> dict[str, Any]:
     require(person, Capability.RECORD)
     return await session.set_recording(person, msg.on)
@@ -179,6 +196,8 @@ HANDLERS: dict[str, Handler] = {
     "slow_down": _slow_down,
     "record": _record,
     "rtc_config": _rtc_config,
+    "rooms": _rooms,
+    "room_notice": _room_notice,
 }
 CONNECTION_HANDLERS: dict[str, Any] = {
     "rtc_offer": _rtc_offer,

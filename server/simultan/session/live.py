@@ -73,7 +73,12 @@ class LiveSession:
         self.record_with_agenda = False
         self.booth_settings = {"rotation_minutes": 30, "cue_minutes": 5}
         self.recordings_dir = Path("var/recordings")
+        from simultan.session.rooms import RoomsDriver
+
+        self.rooms = RoomsDriver(self)
+        self.stage.after_routes = self.rooms.sync_media
         self.hub: Hub = Hub(epoch="", seq=0, snapshot=self.snapshot)
+        self.hub.room_of = self.rooms.room_of
         # Hooks other planes register (media routing follows floor/booth changes).
         self.on_change: list[Callable[[str], Awaitable[None]]] = []
         # Media sessions that outlive a websocket (session/media_sessions.py), with media.
@@ -118,6 +123,7 @@ class LiveSession:
             buffer_size=self._buffer_size,
             snapshot=self.snapshot,
         )
+        self.hub.room_of = self.rooms.room_of
         log.info(
             "= session %s opened: timeline v%d, epoch %s seq %d (%d commands replayed)",
             self.event_id,
@@ -175,6 +181,7 @@ class LiveSession:
             "timeline": tl.to_dict(self.timeline, now),
             "floor": self.floor_driver.view(),
             "booth_chat": self.stage.chat_for(person),
+            "rooms": self.rooms.snapshot(),
             **self.stage.snapshot(self.floor.language, now),
             "server_time": now.isoformat(),
         }

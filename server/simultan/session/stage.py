@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,9 @@ class Stage:
         self.chat: dict[str, deque[dict[str, Any]]] = {
             b.id: deque(maxlen=CHAT_HISTORY) for b in defn.booths
         }
+        # Called after every routing change (the rooms driver takes booths serving a group
+        # out of the plenary).
+        self.after_routes: Callable[[], None] | None = None
 
     # --- routing -------------------------------------------------------------------------
 
@@ -80,6 +84,8 @@ class Stage:
                         hear=hear, partner=f"interpreter:{partner}" if partner else None
                     )
             self.media.set_booth_feeds(feeds)
+            if self.after_routes is not None:
+                self.after_routes()
         return decision
 
     # --- booths --------------------------------------------------------------------------

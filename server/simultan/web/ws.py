@@ -114,6 +114,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         conn.offer(m.encode(m.MediaStatus(session=hello.media_session, resumed=resumed)))
     if first_tab:
         await session.presence(person, True)
+    with contextlib.suppress(SimultanError):
+        await session.rooms.connected(person)  # a city is admitted (or back in its room)
     if person.can(Capability.BOOTH_MEMBER) and person.booth:
         # an interpreter at the console is present in the booth
         with contextlib.suppress(SimultanError):

@@ -1,0 +1,153 @@
+"""Group discussions over /ws: open, notices to a room or all, call back; bad input typed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from simultan.core.capabilities import Role
+from simultan.web.session_key import SESSION
+from tests.conftest import Client, LiveServer
+
+
+async def _join(server: LiveServer, role: Role, name: str) -> tuple[str, Client]:
+    person_id, token = await server.person(role, name)
+    client = await server.connect(token)
+    welcome = await client.recv()
+    assert welcome["type"] == "welcome"
+    return person_id, client
+
+
+async def _rooms_event(client: Client, phase: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The next rooms event that changed the phase to ``phase``."""
+    names = {"open": "groups_opened", "closing": "call_back", "plenary": "groups_closed"}
+    while True:
+        msg = await client.recv_type("event", timeout)
+        if msg["name"] == "rooms" and msg["data"]["rooms"]["phase"] == phase:
+            if any(e["name"] == names[phase] for e in msg["data"]["events"]):
+                return msg["data"]
+
+
+def _room_of(rooms: dict[str, Any], person_id: str) -> str:
+    return next(r["id"] for r in rooms["rooms"] if person_id in r["members"])
+
+
+async def test_groups_open_notice_reaches_one_room_or_all_and_call_back(
+    server: LiveServer,
+) -> None:
+    _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+    cities = [await _join(server, Role.PARTICIPANT, f"City {i}") for i in range(5)]
+    # Not during a discussion item: refused, nothing changed.
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "random", "count": 2})
+    assert reply["type"] == "error" and reply["code"] == "invalid_command", reply
+    assert "discussion" in reply["message"]
+    reply = await mod.request(
+        {"type": "timeline", "action": "start", "item_id": "morning-groups", "base_version": 0}
+    )
+    assert reply["type"] == "reply", reply
+
+    # A participant may not plan groups.
+    pid0, city0 = cities[0]
+    reply = await city0.request({"type": "rooms", "action": "plan", "count": 2})
+    assert reply["type"] == "error" and reply["code"] == "forbidden"
+
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "random", "count": 2})
+    assert reply["type"] == "reply", reply
+    preview = reply["data"]["rooms"]
+    assert preview["phase"] == "preview"
+    # The event file's groups: the first two of the morning item.
+    assert [r["id"] for r in preview["rooms"]] == ["plenary", "covid-recovery", "green-deal"]
+    version = preview["version"]
+
+    # Bad input: a room that does not exist, a person who is not there; nothing changed.
+    reply = await mod.request(
+        {"type": "rooms", "action": "move", "person_id": pid0, "room": "no-such-room"}
+    )
+    assert reply["type"] == "error" and reply["code"] == "not_found", reply
+    reply = await mod.request(
+        {"type": "rooms", "action": "move", "person_id": "nobody", "room": "green-deal"}
+    )
+    assert reply["type"] == "error" and reply["code"] == "not_found", reply
+    reply = await mod.request({"type": "rooms", "action": "move", "room": "Bad Room!"})
+    assert reply["type"] == "error" and reply["code"] == "bad_message", reply
+    assert server.app[SESSION].rooms.state.version == version
+
+    # Move a city of the group of three into the group of two by hand, then open.
+    big, small = sorted(preview["rooms"][1:], key=lambda r: -len(r["members"]))
+    pid0 = big["members"][0]
+    city0 = next(c for p, c in cities if p == pid0)
+    reply = await mod.request(
+        {"type": "rooms", "action": "move", "person_id": pid0, "room": small["id"]}
+    )
+    assert reply["type"] == "reply", reply
+    reply = await mod.request({"type": "rooms", "action": "open"})
+    assert reply["type"] == "reply", reply
+    opened = await _rooms_event(city0, "open")
+    assert _room_of(opened["rooms"], pid0) == small["id"]
+    assert sorted(len(r["members"]) for r in opened["rooms"]["rooms"][1:]) == [2, 3]
+    # The countdown runs to the item's end: 75 minutes after it started (now).
+    ends_at = datetime.fromisoformat(opened["rooms"]["ends_at"])
+    assert ends_at == server.clock() + timedelta(minutes=75)
+
+    # A participant cannot enter another group.
+    reply = await city0.request({"type": "rooms", "action": "enter", "room": big["id"]})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+
+    # A notice into one room reaches its members only; into all rooms, everyone.
+    reply = await mod.request({"type": "room_notice", "room": small["id"], "text": "5 minutes"})
+    assert reply["type"] == "reply", reply
+    reply = await mod.request({"type": "room_notice", "text": "Welcome to the groups"})
+    assert reply["type"] == "reply", reply
+    reply = await mod.request({"type": "room_notice", "room": "nowhere", "text": "x"})
+    assert reply["type"] == "error" and reply["code"] == "not_found", reply
+    rooms = server.app[SESSION].rooms.state
+    for pid, city in cities:
+        notices = []
+        while len(notices) < 2:
+            msg = await city.recv_type("event")
+            if msg["name"] == "notice":
+                notices.append(msg["data"]["text"])
+            if msg["data"].get("text") == "Welcome to the groups":
+                break
+        in_small = rooms.room_of(pid) == small["id"]
+        assert notices == (["5 minutes"] if in_small else []) + ["Welcome to the groups"], pid
+
+    # Call everyone back: a 60 s countdown, then everyone is in the plenary.
+    reply = await mod.request({"type": "rooms", "action": "call_back"})
+    assert reply["type"] == "reply", reply
+    closing = await _rooms_event(city0, "closing")
+    assert closing["rooms"]["closes_at"] is not None
+    server.clock.advance(seconds=61)
+    closed = await _rooms_event(city0, "plenary", timeout=10)
+    assert closed["events"][0]["name"] == "groups_closed"
+    assert sorted(closed["rooms"]["rooms"][0]["members"]) == sorted(p for p, _ in cities)
+
+
+async def test_a_city_reconnecting_keeps_its_group_and_comes_back_after_closing(
+    server: LiveServer,
+) -> None:
+    _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+    cities = [await _join(server, Role.PARTICIPANT, f"City {i}") for i in range(4)]
+    await mod.request(
+        {"type": "timeline", "action": "start", "item_id": "afternoon-groups", "base_version": 0}
+    )
+    await mod.request({"type": "rooms", "action": "plan", "method": "random", "count": 2})
+    await mod.request({"type": "rooms", "action": "open"})
+    pid0, city0 = cities[0]
+    group = server.app[SESSION].rooms.state.room_of(pid0)
+    assert group != "plenary"
+    await city0.close()
+    await asyncio.sleep(0.2)
+    _, token = await server.person(Role.PARTICIPANT, "City 0")
+    again = await server.connect(token)
+    welcome = await again.recv()
+    assert _room_of(welcome["snapshot"]["rooms"], pid0) == group  # back in its group
+    await again.close()
+    await mod.request({"type": "rooms", "action": "call_back"})
+    server.clock.advance(seconds=61)
+    await _rooms_event(mod, "plenary", timeout=10)
+    # The tab reopens after the groups closed: it is in the plenary.
+    third = await server.connect(token)
+    welcome = await third.recv()
+    assert _room_of(welcome["snapshot"]["rooms"], pid0) == "plenary"
