@@ -47,7 +47,7 @@ export const CANNOT_CONNECT =
   "relay (TURN) server. We keep trying meanwhile.";
 
 /**
- * @typedef {{signal?: Signal, publish?: "floor"|"booth"|null, channel?: string|null,
+ * @typedef {{signal?: Signal, publish?: "floor"|"booth"|"member"|null, channel?: string|null,
  *   localStream?: MediaStream|null, listenToFloorVideo?: boolean,
  *   iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy,
  *   fetchConfig?: (() => Promise<any>)|null, PeerConnection?: any,
@@ -193,7 +193,9 @@ export class MediaSession {
   _setLocal(stream) {
     this.localStream = stream;
     const audio = (this.publish && stream?.getAudioTracks()[0]) || null;
-    const video = (this.publish === "floor" && stream?.getVideoTracks()[0]) || null;
+    // The floor and a group member publish their camera too; an interpreter only a mic.
+    const withVideo = this.publish === "floor" || this.publish === "member";
+    const video = (withVideo && stream?.getVideoTracks()[0]) || null;
     this.program.sender.replaceTrack(audio);
     this.program.direction = audio ? "sendrecv" : "recvonly";
     this.video.sender.replaceTrack(video);

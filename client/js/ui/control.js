@@ -4,6 +4,7 @@ import { renderAgenda } from "./agenda.js";
 import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { mountControlFloor } from "./control_floor.js";
+import { mountRoomsControl } from "./control_rooms.js";
 import { startI18n } from "../i18n.js";
 
 await startI18n();
@@ -157,3 +158,4 @@ export const live = connectPage({
 });
 window.simultan = { live, state, command };
 mountControlFloor({ live, state });
+mountRoomsControl({ live });

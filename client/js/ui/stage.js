@@ -6,6 +6,7 @@ import { renderAgenda, announceChanges } from "./agenda.js";
 import { $, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { mountFloorPanel } from "./floor_panel.js";
+import { mountRooms } from "./stage_rooms.js";
 import { hearing } from "../listening.js";
 import {
   followRegistration, languageName, mountLanguagePicker, nativeName, onLanguageChange,
@@ -101,6 +102,8 @@ export const live = connectPage({
       n.timer = setTimeout(() => { n.hidden = true; }, 15000);
     } else if (msg.name === "notice") {
       showNotice(msg.data.text);
+    } else if (msg.name === "rooms") {
+      snap.rooms = msg.data.rooms;
     }
     render();
     document.dispatchEvent(new CustomEvent("simultan:event", { detail: msg }));
@@ -116,7 +119,9 @@ $("audio-only").addEventListener("change", async (ev) => {
   }
 });
 $("channel").addEventListener("change", () => { if (state.snapshot) renderHearing(state.snapshot); });
-window.simultan = { live, state, media: null };
+const roomsUi = mountRooms({ state });
+document.addEventListener("simultan:welcome", () => { roomsUi.follow(); });
+window.simultan = { live, state, media: null, rooms: roomsUi };
 mountFloorPanel({ live, state });
 let problemShown = false;
 
@@ -147,10 +152,12 @@ $("listen").addEventListener("click", async () => {
         render();
       },
     });
+    state.media = window.simultan.media;
     state.listening = true;
     // "Listening" only once the sound is connected (onProblem(null) follows "connected").
     state.connecting = window.simultan.media.session.pc.connectionState !== "connected";
     render();
+    document.dispatchEvent(new CustomEvent("simultan:media"));
   } catch (err) {
     button.disabled = false;
     banner(t("stage.media_error", { message: err.message }));

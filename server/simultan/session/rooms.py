@@ -44,6 +44,7 @@ class RoomsDriver:
         self.state = rc.RoomsState()
         self._lock = asyncio.Lock()
         self._topics: dict[str, str | None] = {}  # person id -> topic chosen at registration
+        self._names: dict[str, str] = {}  # person id -> "name (city)", for the pages
 
     # --- views -----------------------------------------------------------------------------
 
@@ -51,12 +52,20 @@ class RoomsDriver:
         return self.state.room_of(person_id)
 
     def snapshot(self) -> dict[str, Any]:
-        return self.state.to_dict()
+        return self.view(self.state)
+
+    def view(self, state: rc.RoomsState) -> dict[str, Any]:
+        """The state as clients see it, with the names of the people it lists."""
+        out = state.to_dict()
+        listed = set(state.people) | set(state.visits)
+        out["names"] = {p: self._names[p] for p in sorted(listed) if p in self._names}
+        return out
 
     # --- commands --------------------------------------------------------------------------
 
     async def connected(self, person: Person, topic: str | None = None) -> None:
         """A tab opened: a city is admitted (a known one keeps its room)."""
+        self._names[person.id] = f"{person.name} ({person.city})"
         if not joins_groups(person):
             return
         if topic is not None:
@@ -164,7 +173,7 @@ class RoomsDriver:
         names = [e.name for e in events]
         data = {
             "events": [{"name": e.name, **e.data} for e in events],
-            "rooms": new.to_dict(),
+            "rooms": self.view(new),
             "by": person.public() if person is not None else None,
         }
         # A city arriving while no groups exist matters to the moderators only.
@@ -174,7 +183,7 @@ class RoomsDriver:
         if "groups_closed" in names:
             await self._after_close(before)
         self.sync_media()
-        return {"version": new.version, "rooms": new.to_dict()}
+        return {"version": new.version, "rooms": self.view(new)}
 
     async def _after_close(self, before: rc.RoomsState) -> None:
         media = self.session.stage.media

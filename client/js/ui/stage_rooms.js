@@ -1,0 +1,170 @@
+// Group discussions on the stage page: which room this city is in, the countdown every room
+// shows, and, in a group, every other member heard and seen (one tile per member slot, the
+// active speaker highlighted). Entering or leaving a group is a server-side move: this tab
+// only adds member slots and publishes its camera and microphone on the same peer connection.
+import { $, el } from "./dom.js";
+
+const MAX_OTHERS = 11; // groups of at most 12
+
+/** @param {any} rooms @param {string} me */
+export function roomOf(rooms, me) {
+  if (!rooms || rooms.phase === "preview") return "plenary";
+  for (const r of rooms.rooms || []) {
+    if ((r.members || []).includes(me) || (r.visitors || []).includes(me)) return r.id;
+  }
+  return "plenary";
+}
+
+/** The other members of my room, in slot order (the server's rule: members minus me). */
+export function othersIn(rooms, me) {
+  const room = (rooms?.rooms || []).find((/** @type {any} */ r) => r.id === roomOf(rooms, me));
+  if (!room || room.id === "plenary") return [];
+  return room.members.filter((/** @type {string} */ p) => p !== me);
+}
+
+function countdown(rooms, now) {
+  const end = rooms.closes_at || rooms.ends_at;
+  if (!end) return "";
+  const left = Math.max(0, Math.round((Date.parse(end) - now) / 1000));
+  const m = Math.floor(left / 60), s = left % 60;
+  const label = rooms.closes_at ? "Back to the plenary in" : "Time left";
+  return `${label} ${m}:${String(s).padStart(2, "0")}`;
+}
+
+/**
+ * Render the room panel and keep the member media in step.
+ * @param {{state: any}} ui
+ */
+export function mountRooms(ui) {
+  const { state } = ui;
+  const panel = $("room-panel");
+  /** @type {{slots: any[], stream: MediaStream|null, room: string}} */
+  const media = { slots: [], stream: null, room: "plenary" };
+
+  function render() {
+    const rooms = state.snapshot?.rooms;
+    const me = state.you?.id;
+    if (!rooms || !me) return;
+    const room = roomOf(rooms, me);
+    const info = rooms.rooms.find((/** @type {any} */ r) => r.id === room);
+    panel.hidden = room === "plenary" && rooms.phase !== "closing";
+    panel.dataset.room = room;
+    $("room-title").textContent = room === "plenary" ? "Plenary" : info?.title || room;
+    $("room-countdown").textContent = countdown(rooms, Date.now());
+    const roles = [];
+    if (info?.facilitator) roles.push(`Facilitator: ${nameOf(info.facilitator)}`);
+    if (info?.rapporteur) roles.push(`Rapporteur: ${nameOf(info.rapporteur)}`);
+    $("room-roles").textContent = roles.join(" · ");
+  }
+
+  function nameOf(id) {
+    return state.snapshot?.rooms?.names?.[id] || id.slice(0, 8);
+  }
+
+  async function follow() {
+    render();
+    const session = state.media?.session;
+    const rooms = state.snapshot?.rooms;
+    const me = state.you?.id;
+    if (!session || !rooms || !me) return;
+    const room = roomOf(rooms, me);
+    const inGroup = room !== "plenary";
+    if (inGroup) {
+      const others = othersIn(rooms, me);
+      const need = Math.min(MAX_OTHERS, others.length);
+      let renegotiate = false;
+      while (media.slots.length < need) {
+        media.slots.push(addSlot(session, media.slots.length));
+        renegotiate = true;
+      }
+      if (!media.stream) {
+        media.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+        session.publish = "member";
+        session._setLocal(media.stream);
+        renegotiate = true;
+      }
+      if (renegotiate) await session.negotiate();
+      media.slots.forEach((slot, i) => {
+        const who = others[i];
+        slot.tile.hidden = !who;
+        slot.label.textContent = who ? nameOf(who) : "";
+        slot.tile.dataset.person = who || "";
+      });
+    } else if (media.stream) {
+      for (const track of media.stream.getTracks()) track.stop();
+      media.stream = null;
+      for (const slot of media.slots) slot.tile.hidden = true;
+      await session.stopPublishing();
+    }
+    media.room = room;
+  }
+
+  /** One member slot: an audio and a video m-line, a tile with a level meter. */
+  function addSlot(session, index) {
+    const audioT = session.pc.addTransceiver("audio", { direction: "recvonly" });
+    const videoT = session.pc.addTransceiver("video", { direction: "recvonly" });
+    const stream = new MediaStream();
+    for (const t of [audioT.receiver.track, videoT.receiver.track]) stream.addTrack(t);
+    const video = el("video", { autoplay: true, playsInline: true, muted: true });
+    video.srcObject = stream;
+    video.play?.().catch(() => {});
+    const label = el("span", { class: "member-name" }, "");
+    const tile = el("figure", { class: "member-tile", "data-slot": String(index) }, video, label);
+    tile.hidden = true;
+    $("room-members").append(tile);
+    const level = memberLevel(stream, tile);
+    return { audioT, videoT, stream, video, label, tile, level };
+  }
+
+  let context = null;
+  function memberLevel(stream, tile) {
+    context = context || new AudioContext();
+    const source = context.createMediaStreamSource(stream);
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 8192;
+    source.connect(analyser);
+    analyser.connect(context.destination); // members are heard at full volume
+    const data = new Float32Array(analyser.fftSize);
+    return {
+      analyser,
+      rms() {
+        analyser.getFloatTimeDomainData(data);
+        let sum = 0;
+        for (const v of data) sum += v * v;
+        return Math.sqrt(sum / data.length);
+      },
+      tile,
+    };
+  }
+
+  // Active speaker: the loudest member over a threshold, refreshed a few times a second.
+  setInterval(() => {
+    render();
+    let best = null, bestLevel = 0.01;
+    for (const slot of media.slots) {
+      const level = slot.tile.hidden ? 0 : slot.level.rms();
+      if (level > bestLevel) { best = slot; bestLevel = level; }
+    }
+    for (const slot of media.slots) slot.tile.classList.toggle("speaking", slot === best);
+  }, 300);
+
+  document.addEventListener("simultan:event", (/** @type {any} */ ev) => {
+    if (ev.detail.name === "rooms") follow().catch((err) => console.error(err));
+  });
+  document.addEventListener("simultan:media", () => follow().catch((err) => console.error(err)));
+  render();
+  return {
+    media,
+    follow,
+    /** Dominant frequency heard from member slot i (tests and diagnostics). */
+    frequency(i) {
+      const slot = media.slots[i];
+      if (!slot || !context) return 0;
+      const bins = new Float32Array(slot.level.analyser.frequencyBinCount);
+      slot.level.analyser.getFloatFrequencyData(bins);
+      let k = 0;
+      for (let j = 1; j < bins.length; j++) if (bins[j] > bins[k]) k = j;
+      return (k * context.sampleRate) / slot.level.analyser.fftSize;
+    },
+  };
+}
