@@ -50,12 +50,20 @@ export function mountRooms(ui) {
     panel.hidden = room === "plenary" && rooms.phase !== "closing";
     panel.dataset.room = room;
     $("room-title").textContent = room === "plenary" ? "Plenary" : info?.title || room;
-    $("room-countdown").textContent = countdown(rooms, Date.now());
+    $("room-countdown").textContent = countdown(rooms, serverNow());
     const roles = [];
     if (info?.facilitator) roles.push(`Facilitator: ${nameOf(info.facilitator)}`);
     if (info?.rapporteur) roles.push(`Rapporteur: ${nameOf(info.rapporteur)}`);
     $("room-roles").textContent = roles.join(" · ");
   }
+
+  // The countdown follows the server's clock, not this machine's.
+  let offset = 0;
+  document.addEventListener("simultan:welcome", () => {
+    const t = Date.parse(state.snapshot?.server_time || "");
+    if (!Number.isNaN(t)) offset = t - Date.now();
+  });
+  const serverNow = () => Date.now() + offset;
 
   function nameOf(id) {
     return state.snapshot?.rooms?.names?.[id] || id.slice(0, 8);

@@ -219,6 +219,9 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     "rtc_offer": (Capability.LISTEN,),
     "select_channel": (Capability.LISTEN,),
     "rtc_config": (Capability.LISTEN,),
+    # Each rooms action checks its own capability (manage, visit, or enter one's group).
+    "rooms": (Capability.MANAGE_ROOMS, Capability.VISIT_ROOMS, Capability.JOIN_GROUP),
+    "room_notice": (Capability.BROADCAST,),
 }
 
 

@@ -176,10 +176,10 @@ class RoomsDriver:
             "rooms": self.view(new),
             "by": person.public() if person is not None else None,
         }
-        # A city arriving while no groups exist matters to the moderators only.
-        quiet = names == ["admitted"] and new.phase is rc.Phase.PLENARY
-        audience = Audience(capability=Capability.MANAGE_ROOMS) if quiet else EVERYONE
-        await self.session.publish("rooms", data, audience)
+        # A city arriving while no groups exist changes nothing anyone sees (the preview
+        # counts it); later it is placed in a group, and everyone's view changes.
+        if not (names == ["admitted"] and new.phase is rc.Phase.PLENARY):
+            await self.session.publish("rooms", data, EVERYONE)
         if "groups_closed" in names:
             await self._after_close(before)
         self.sync_media()
