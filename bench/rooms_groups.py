@@ -133,6 +133,13 @@ async def run(cities: int, size: int, seconds: float) -> None:
     fanout = size - 1
     expected_a, expected_v = (sa1 - sa0) * fanout, (sv1 - sv0) * fanout
     got_a, got_v = a1 - a0, v1 - v0
+    stats = sfu.stats()
+    states: dict[str, int] = {}
+    for t in tabs:
+        states[t.pc.connectionState] = states.get(t.pc.connectionState, 0) + 1
+    fin = sum(s.frames_in for s in stats.sources.values())
+    fout = sum(s.frames_out for s in stats.sources.values())
+    print(f"peer states {states}; sfu frames in {fin}, forwarded {fout}")
     drops = sfu.stats().drops
     late = sum(s.late_drops for s in sfu.stats().sources.values())
     print(f"cities={cities} groups={len(groups)} size={size} window={wall:.1f}s")

@@ -39,7 +39,8 @@ def tone_since(heard: Heard, since: float) -> float | None:
     """The standard tone heard in the frames that arrived after ``since`` (None: silence)."""
     if heard.count_since(since) < 10:
         return None
-    return closest_tone(heard.decoded_since(since)[-FRAME * 20 :], ALL)
+    # A fresh decoder's first frames are its warm-up: judge the last 20 of 30.
+    return closest_tone(heard.decoded_since(since, limit=30)[-FRAME * 20 :], ALL)
 
 
 def test_slot_names_and_keys() -> None:
@@ -86,7 +87,10 @@ async def test_groups_hear_their_members_only_and_come_back(sfu: EmbeddedSfu) ->
         # In the plenary a member hears the floor, and its member slots are silent.
         start = time.monotonic()
         await hearing([m.program for m in members.values()], start)
-        assert all(tone_since(m.program, start) == FLOOR_HZ for m in members.values())
+        # (polled: on a loaded machine the first second may be patchy)
+        await wait_until(
+            lambda: all(tone_since(m.program, start) == FLOOR_HZ for m in members.values()), 30
+        )
         assert all(m.members[0].packets == 0 for m in members.values())
 
         sfu.set_rooms(
