@@ -78,7 +78,8 @@ async def test_interpreter_page_publishes_participant_page_hears(
                 break
             await interp.wait_for_timeout(200)
         await interp.wait_for_function(
-            "() => document.querySelector('[data-testid=on-air]').textContent === 'ON AIR'"
+            # on-air is a state class (the label is in the interpreter's language, here zh)
+            "() => document.querySelector('[data-testid=on-air]').classList.contains('on')"
         )
 
         participant, part_errors = await open_join_link(browser, server, part_id)
