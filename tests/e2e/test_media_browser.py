@@ -4,6 +4,7 @@ hears 440 Hz; the floor video plays."""
 
 from __future__ import annotations
 
+import json
 import wave
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from simultan.media.synthetic import TestPatternTrack, ToneTrack
 from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
 from tests.e2e.conftest import CHROMIUM, chromium_args, open_join_link
+
+CLIENT = Path(__file__).resolve().parents[2] / "client"
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -94,7 +97,10 @@ async def test_interpreter_page_publishes_participant_page_hears(
             "() => document.querySelector('#floor-video').videoWidth > 0", timeout=10000
         )
         # the interpreter hears the floor on its program track
-        assert "the floor" in await interp.locator("[data-testid=hearing]").inner_text()
+        hear_floor = json.loads((CLIENT / "i18n" / "zh.json").read_text("utf-8"))[
+            "booth.hear_floor"
+        ]
+        assert hear_floor in await interp.locator("[data-testid=hearing]").inner_text()
         print(f"MEASURED participant heard zh {zh:.1f} Hz, floor {floor:.1f} Hz")
         assert interp_errors == [] and part_errors == []
     finally:
