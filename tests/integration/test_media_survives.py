@@ -215,8 +215,9 @@ async def test_interpreter_packets_dropped_without_close_fall_back_then_restore(
     kinds = [k for e in booth_events(b, mark) for k in change_kinds(e["data"])]
     assert kinds[0] == "member_connected" and "mic_live" in kinds
     assert session.stage.booths["zh"].live == a.id
-    await settled(heard, ZH_A_HZ)
+    await until(lambda: first_run(heard, ZH_A_HZ, after=resumed) is not None, 4)
     back = first_run(heard, ZH_A_HZ, after=resumed)
     assert back is not None
+    await settled(heard, ZH_A_HZ)
     log_measure("packets resumed -> interpreter again", back_ms=(back - resumed) * 1000)
     assert f"interpreter:{a.id}" not in watch.lost
