@@ -144,6 +144,34 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
     await sfu.close()
 
 
+async def _b2b_rooms(app: web.Application) -> AsyncIterator[None]:
+    """The B2B meetings' rooms and their 1 s clock (open, warn, close on the slot grid)."""
+    from simultan.hub.audience import Audience
+    from simultan.session.b2b_rooms import B2BRooms
+
+    schedule = app.get(b2b.SCHEDULE)
+    if schedule is None:
+        yield
+        return
+    session = app[SESSION]
+
+    async def notify(person_id: str, data: dict[str, Any]) -> None:
+        await session.publish("b2b_room", data, Audience(person=person_id))
+
+    def alive(media_id: str) -> bool:
+        media = session.stage.media
+        held = media is not None and media_id in media.session_ids()
+        return held or any(c.media_id == media_id for c in session.hub.connections)
+
+    rooms = B2BRooms(schedule, lambda: session.stage.media, notify, alive=alive)
+    session.b2b_rooms = rooms
+    clock = asyncio.create_task(rooms.run(), name="b2b-rooms-clock")
+    yield
+    clock.cancel()
+    await asyncio.gather(clock, return_exceptions=True)
+    session.b2b_rooms = None
+
+
 def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         text = (CLIENT_DIR / name).read_text(encoding="utf-8")
@@ -210,4 +238,5 @@ def create_app(
     admin.setup(app)
     join.setup(app)
     b2b.setup(app)
+    app.cleanup_ctx.append(_b2b_rooms)  # after the schedule is opened
     return app

@@ -232,6 +232,29 @@ def test_room_phases_admission_and_report() -> None:
     assert b2b.next_meeting(s, "ana", m.end) is None
 
 
+def test_phase_changes_are_news_once_and_not_for_a_meeting_first_seen_closed() -> None:
+    s, _ = b2b.apply(state(), Schedule("m1", ("ana", "bo"), slot(0)), BEFORE)
+    s, _ = b2b.apply(s, Schedule("m0", ("cy", "di"), slot(1)), BEFORE)
+    grace = timedelta(seconds=30)
+    known: dict[str, Phase] = {}
+
+    def changes(at: datetime) -> list[tuple[str, Phase, bool]]:
+        out = [(m.id, p, news) for m, p, news in b2b.phase_changes(s, known, at, grace)]
+        known.update({mid: p for mid, p, _ in out})
+        return sorted(out)
+
+    assert changes(BEFORE) == [("m0", Phase.UPCOMING, False), ("m1", Phase.UPCOMING, False)]
+    assert changes(BEFORE) == []
+    assert changes(slot(0)) == [("m1", Phase.OPEN, True)]
+    assert changes(slot(0) + timedelta(minutes=19)) == [("m1", Phase.ENDING, True)]
+    assert changes(slot(0) + timedelta(minutes=20)) == [("m1", Phase.GRACE, True)]
+    assert changes(slot(0) + timedelta(minutes=20) + grace) == [("m1", Phase.CLOSED, True)]
+    known.clear()  # a restart long after: m1 is closed (only noted), m0 is open (news)
+    assert changes(slot(1) + timedelta(minutes=1)) == [
+        ("m0", Phase.OPEN, True), ("m1", Phase.CLOSED, False)
+    ]  # fmt: skip
+
+
 def test_commands_round_trip_through_dicts() -> None:
     commands: list[b2b.Command] = [
         RequestMeeting("r1", "ana", "bo", slot(0), "hi"),

@@ -727,6 +727,25 @@ def phase(meeting: Meeting, now: datetime, grace: timedelta) -> Phase:
     return Phase.GRACE
 
 
+def phase_changes(
+    state: B2BState, known: Mapping[str, Phase], now: datetime, grace: timedelta
+) -> list[tuple[Meeting, Phase, bool]]:
+    """(meeting, phase now, news) for every meeting whose phase is not ``known`` any more.
+
+    A change is news to its people (the room opens, the last minute starts, the grace starts,
+    the room closes), except for a meeting first seen upcoming or already closed: that one
+    is only to be noted."""
+    out: list[tuple[Meeting, Phase, bool]] = []
+    for m in state.meetings.values():
+        now_phase = phase(m, now, grace)
+        before = known.get(m.id)
+        if now_phase is before:
+            continue
+        first_sight = before is None and now_phase in (Phase.UPCOMING, Phase.CLOSED)
+        out.append((m, now_phase, not first_sight))
+    return out
+
+
 def admit(state: B2BState, meeting_id: str, person: str, now: datetime) -> Meeting:
     """The meeting ``person`` may enter now; typed errors for a third party, too early or over.
 

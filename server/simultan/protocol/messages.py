@@ -207,6 +207,21 @@ class RoomNotice(_Message):
     text: str = Field(min_length=1, max_length=1000)
 
 
+class B2BJoin(_Message):
+    """This tab enters one of the person's B2B meetings (from its start until its end)."""
+
+    type: Literal["b2b_join"]
+    request_id: RequestId | None = None
+    meeting: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class B2BLeave(_Message):
+    """This tab leaves its B2B meeting (back to the plenary)."""
+
+    type: Literal["b2b_leave"]
+    request_id: RequestId | None = None
+
+
 ClientMessage = Annotated[
     Hello
     | Ping
@@ -223,14 +238,16 @@ ClientMessage = Annotated[
     | Record
     | Notice
     | RoomsCommand
-    | RoomNotice,
+    | RoomNotice
+    | B2BJoin
+    | B2BLeave,
     Field(discriminator="type"),
 ]
 
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = (
     "hello ping timeline rtc_offer rtc_config select_channel floor floor_language raise_hand booth "
-    "booth_chat slow_down record notice rooms room_notice"
+    "booth_chat slow_down record notice rooms room_notice b2b_join b2b_leave"
 ).split()
 
 

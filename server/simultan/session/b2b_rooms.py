@@ -5,19 +5,25 @@ its end (``core.b2b.admit``: a third party, too early or too late is a typed err
 changes nothing); the room forwards every company's audio and video to the others (member
 slots, as in the group discussions) and, with an interpreter booked, carries the
 interpretation on the channel of each of the pair's languages. ``tick`` (once a second, with
-the session's clock) closes a room when its meeting's end plus the grace has passed: its
-sessions go back to the plenary and the caller tells their pages. Joins and leaves are marked
-in the schedule (the report's "held" and durations).
+the session's clock; ``run`` in the app) tells each meeting's people when its room opens, when
+its last minute starts, when the grace starts and when it closes (``notify``: the live
+session's ``b2b_room`` event to each of them, with their next meeting), and closes a room
+when its meeting's end plus the grace has passed: its sessions go back to the plenary. Joins
+and leaves are marked in the schedule (the report's "held" and durations).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from simultan.core import b2b
 from simultan.core.b2b import Meeting, Phase
+from simultan.errors import ForbiddenError
 from simultan.media.plane import INTERPRETER_PREFIX, MediaPlane, RoomMedia
 from simultan.media.rooms import member_key
 from simultan.session.b2b import B2BSchedule
@@ -46,11 +52,53 @@ class Seat:
     person_id: str
 
 
+# (person id, the ``b2b_room`` event's data): the live session tells that person's pages.
+Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+def room_notice(meeting: Meeting, phase: Phase, nxt: Meeting | None) -> dict[str, Any]:
+    """What a meeting's people are told when its phase changes (``b2b_room`` event)."""
+    return {
+        "meeting": meeting.id,
+        "phase": phase.value,
+        "start": meeting.start.isoformat(),
+        "end": meeting.end.isoformat(),
+        "next": None if nxt is None else {"meeting": nxt.id, "start": nxt.start.isoformat()},
+    }
+
+
 class B2BRooms:
-    def __init__(self, schedule: B2BSchedule, media: Callable[[], MediaPlane | None]) -> None:
+    def __init__(
+        self,
+        schedule: B2BSchedule,
+        media: Callable[[], MediaPlane | None],
+        notify: Notify | None = None,
+        *,
+        alive: Callable[[str], bool] | None = None,
+    ) -> None:
         self.schedule = schedule
         self._media = media
+        self._notify = notify
+        # Whether a media session id still has a tab (its socket or its peer connection).
+        self._alive = alive
         self.seats: dict[str, Seat] = {}  # media session id -> seat
+        self.phases: dict[str, Phase] = {}  # meeting id -> phase last told
+
+    def seat(self, session_id: str) -> Seat | None:
+        return self.seats.get(session_id)
+
+    def publish_key(self, session_id: str, person_id: str) -> str:
+        """The source key this tab publishes under in its meeting: a company's member key, or
+        the booked interpreter's voice; ForbiddenError for a tab in no meeting."""
+        seat = self.seats.get(session_id)
+        meeting = self.schedule.state.meetings.get(seat.meeting_id) if seat else None
+        if seat is None or meeting is None or seat.person_id != person_id:
+            raise ForbiddenError(
+                "join your B2B meeting before you publish to it", details={"reason": "no_seat"}
+            )
+        if meeting.interpretation and meeting.interpretation.interpreter == person_id:
+            return f"{INTERPRETER_PREFIX}{person_id}"
+        return member_key(person_id)
 
     async def join(self, session_id: str, person_id: str, meeting_id: str) -> Meeting:
         """Admit ``person_id``'s tab into the meeting's room; typed errors change nothing."""
@@ -78,8 +126,10 @@ class B2BRooms:
         self.sync()
 
     async def tick(self) -> list[tuple[str, Seat]]:
-        """Close every room whose meeting is over (end + grace): (session id, seat) closed."""
+        """Tell every phase change, then close every room whose meeting is over (end + grace):
+        the (session id, seat) pairs closed."""
         now = self.schedule.clock()
+        await self._tell_phases(now)
         meetings = self.schedule.state.meetings
         closed = [
             (sid, seat)
@@ -89,9 +139,31 @@ class B2BRooms:
         ]
         for sid, _ in closed:
             await self.leave(sid)
+        if self._alive is not None:
+            for sid in [sid for sid in self.seats if not self._alive(sid)]:
+                await self.leave(sid)  # the tab is gone (socket and media): it has left
         if closed:
             log.info("= b2b rooms closed for %d tabs", len(closed))
         return closed
+
+    async def _tell_phases(self, now: datetime) -> None:
+        state, grace = self.schedule.state, self.schedule.grace
+        for meeting, phase, news in b2b.phase_changes(state, self.phases, now, grace):
+            self.phases[meeting.id] = phase
+            if not news or self._notify is None:
+                continue
+            log.info("= b2b meeting %s: %s", meeting.id, phase.value)
+            for person in meeting.people:
+                nxt = b2b.next_meeting(state, person, max(now, meeting.end))
+                await self._notify(person, room_notice(meeting, phase, nxt))
+
+    async def run(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.tick()
+            except Exception:  # never let a bug stop the clock
+                log.exception("! b2b rooms tick failed")
 
     def _unplace(self, session_id: str) -> None:
         media = self._media()

@@ -116,7 +116,12 @@ async def _rtc_offer(
             raise ForbiddenError("only a live speaker on the floor may publish to it")
         publish = speaker_key(person.id)
     elif msg.publish == "member":
-        publish = session.rooms.may_publish(person)
+        b2b_rooms = session.b2b_rooms
+        seated = b2b_rooms is not None and b2b_rooms.seat(conn.media_id) is not None
+        if b2b_rooms is not None and seated:
+            publish = b2b_rooms.publish_key(conn.media_id, person.id)  # a B2B meeting's room
+        else:
+            publish = session.rooms.may_publish(person)
     elif msg.publish == "booth":
         require(person, Capability.PUBLISH_BOOTH)
         session.stage.booth_of(person)
@@ -140,9 +145,11 @@ async def _rtc_offer(
         # follow, a transport it cannot set up) is the offer's problem to the tab
         raise BadOffer(f"the offer could not be negotiated: {exc}") from exc
     conn.media_publish = publish
-    if publish and publish.startswith("interpreter:"):
+    if publish and publish.startswith("interpreter:") and msg.publish == "booth":
         await session.interpreter_present(person, True)
     session.rooms.sync_media()
+    if session.b2b_rooms is not None:
+        session.b2b_rooms.sync()
     return m.RtcAnswer(request_id=msg.request_id, sdp=answer, session=media_id)
 
 
@@ -180,6 +187,34 @@ async def _room_notice(session: LiveSession, person: Person, msg: m.RoomNotice) 
     return {}
 
 
+def _b2b_rooms(session: LiveSession) -> Any:
+    if session.b2b_rooms is None:
+        raise CommandError("this event has no B2B day", details={"reason": "no_b2b"})
+    return session.b2b_rooms
+
+
+async def _b2b_join(
+    session: LiveSession, person: Person, msg: m.B2BJoin, conn: Any
+) -> dict[str, Any]:
+    """This tab into one of the person's B2B meetings (typed errors: not a participant,
+    too early, over; nothing changes)."""
+    meeting = await _b2b_rooms(session).join(conn.media_id, person.id, msg.meeting)
+    return {
+        "meeting": meeting.id,
+        "end": meeting.end.isoformat(),
+        "participants": list(meeting.participants),
+        "interpreter": meeting.interpretation.interpreter if meeting.interpretation else None,
+        "languages": list(meeting.interpretation.languages) if meeting.interpretation else [],
+    }
+
+
+async def _b2b_leave(
+    session: LiveSession, person: Person, msg: m.B2BLeave, conn: Any
+) -> dict[str, Any]:
+    await _b2b_rooms(session).leave(conn.media_id)
+    return {"meeting": None}
+
+
 async def _record(session: LiveSession, person: Person, msg: m.Record) -> dict[str, Any]:
     require(person, Capability.RECORD)
     return await session.set_recording(person, msg.on)
@@ -202,6 +237,8 @@ HANDLERS: dict[str, Handler] = {
 CONNECTION_HANDLERS: dict[str, Any] = {
     "rtc_offer": _rtc_offer,
     "select_channel": _select_channel,
+    "b2b_join": _b2b_join,
+    "b2b_leave": _b2b_leave,
 }
 
 
@@ -222,6 +259,9 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     # Each rooms action checks its own capability (manage, visit, or enter one's group).
     "rooms": (Capability.MANAGE_ROOMS, Capability.VISIT_ROOMS, Capability.JOIN_GROUP),
     "room_notice": (Capability.BROADCAST,),
+    # A company or the interpreter booked into the meeting: core.b2b.admit checks which.
+    "b2b_join": (Capability.B2B,),
+    "b2b_leave": (Capability.B2B,),
 }
 
 

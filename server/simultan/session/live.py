@@ -33,6 +33,7 @@ from simultan.store import event_log
 
 if TYPE_CHECKING:
     from simultan.core import booths as bc
+    from simultan.session.b2b_rooms import B2BRooms
     from simultan.session.media_sessions import MediaSessions
 
 log = logging.getLogger("simultan.session")
@@ -83,6 +84,8 @@ class LiveSession:
         self.on_change: list[Callable[[str], Awaitable[None]]] = []
         # Media sessions that outlive a websocket (session/media_sessions.py), with media.
         self.media_sessions: MediaSessions | None = None
+        # The B2B meetings' rooms (session/b2b_rooms.py), for an event with a B2B day.
+        self.b2b_rooms: B2BRooms | None = None
         # Each tab's ICE servers (session/ice_config.py; the app sets it from settings).
         self.rtc_config: Callable[[Person], dict[str, Any]] = lambda person: {
             "ice_servers": [],
