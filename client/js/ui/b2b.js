@@ -3,6 +3,8 @@
 // The join token arrives in the fragment (#token=...), is kept in sessionStorage and removed
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
+import { startI18n, t } from "../i18n.js";
+import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
 const WARNING_MS = 60_000;
@@ -10,9 +12,19 @@ const WARNING_MS = 60_000;
 const state = {
   token: takeToken(), me: null, names: {}, skew: 0, admin: null, room: null, shown: null,
   zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  /** @type {any} */ live: null, /** @type {any} */ you: null,
+  /** Meetings the server closed (`b2b_room` closed): their card is gone at once. */
+  closed: new Set(), moving: false,
 };
-/** Hooks for the room's media (set by the room module once rooms carry B2B meetings). */
-export const roomHooks = { join: null, leave: null };
+/** The room's media: joins over the live connection (b2b_room.js). */
+export const roomHooks = {
+  /** @type {null | ((m: any, opts: any) => Promise<any>)} */
+  join: (m, { media, hearing }) => joinMeeting(m, {
+    live: state.live, you: state.you, box: media, hearing, nameOf,
+  }),
+  /** @type {null | ((id: string) => void)} */
+  leave: () => { leaveMeeting(); },
+};
 
 function takeToken() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -227,8 +239,8 @@ function renderProfile() {
 // --- the meeting room's clock ----------------------------------------------------------------
 
 function currentMeeting() {
-  const t = now().getTime();
-  return state.me.meetings.find((m) => new Date(m.closes).getTime() > t) || null;
+  const at = now().getTime();
+  return state.me.meetings.find((m) => new Date(m.closes).getTime() > at && !state.closed.has(m.id)) || null;
 }
 
 function tick() {
@@ -237,37 +249,36 @@ function tick() {
   const card = $("room-card");
   if (state.shown && (!m || state.shown !== m.id)) {
     // The meeting closed: leave its room and move on to the next meeting or the schedule.
-    if (state.room) leaveRoom("The meeting has ended.");
-    else moveOn("The meeting has ended.");
+    if (state.room) leaveRoom(t("b2b.room_closed"));
+    else moveOn(t("b2b.room_closed"));
   }
   state.shown = m ? m.id : null;
   card.hidden = !m;
   if (!m) return;
-  const t = now().getTime();
+  const at = now().getTime();
   const start = new Date(m.start).getTime(), end = new Date(m.end).getTime();
   const closes = new Date(m.closes).getTime();
   $("room-who").textContent = `Table ${m.table} with ${others(m.participants)} · ${span(m.start, m.end)}`;
   let phase;
-  if (t < start) {
+  if (at < start) {
     phase = "upcoming";
-    $("room-clock").textContent = `Starts in ${clock(start - t)}`;
-  } else if (t < end) {
-    phase = t >= end - WARNING_MS ? "ending" : "open";
-    $("room-clock").textContent = `${clock(end - t)} left`;
+    $("room-clock").textContent = `Starts in ${clock(start - at)}`;
+  } else if (at < end) {
+    phase = at >= end - WARNING_MS ? "ending" : "open";
+    $("room-clock").textContent = `${clock(end - at)} left`;
   } else {
     phase = "grace";
-    $("room-clock").textContent = `Over: the room closes in ${clock(closes - t)}`;
+    $("room-clock").textContent = `Over: the room closes in ${clock(closes - at)}`;
   }
   card.dataset.phase = phase;
   const warn = phase === "ending" || phase === "grace";
   if (warn !== !$("room-warning").hidden) {
     $("room-warning").hidden = !warn;
-    $("room-warning").textContent = warn ? "One minute left: time to wrap up." : "";
+    $("room-warning").textContent = warn ? t("b2b.warning") : "";
   }
   const join = $("room-join");
   join.hidden = !!state.room;
-  join.disabled = !(phase === "open" || phase === "ending") || !roomHooks.join;
-  join.title = roomHooks.join ? "" : "Video rooms are not available on this server yet.";
+  join.disabled = !(phase === "open" || phase === "ending") || !roomHooks.join || !state.you;
 }
 
 async function joinRoom() {
@@ -277,9 +288,10 @@ async function joinRoom() {
     state.room = { id: m.id };
     $("room-leave").hidden = false;
     await roomHooks.join(m, { token: state.token, media: $("room-media"), hearing: $("room-hearing") });
-    say("You are in the meeting.");
+    say(t("b2b.joined"));
   } catch (err) {
     state.room = null;
+    $("room-leave").hidden = true;
     say(err.message, "error");
   }
   tick();
@@ -292,13 +304,32 @@ function leaveRoom(reason) {
   $("room-leave").hidden = true;
   if (roomHooks.leave) roomHooks.leave(id);
   $("room-media").replaceChildren();
-  moveOn(reason);
+  $("room-hearing").textContent = "";
+  moveOn(reason, true);
 }
 
-function moveOn(reason) {
+/** After a meeting: on to the next one (joined at once when it is open and this tab was in a
+ * meeting), else the schedule. */
+function moveOn(reason, wasIn = false) {
   const next = currentMeeting();
-  say(next ? `${reason} Your next meeting: ${span(next.start, next.end)}.` : `${reason} No more meetings today.`);
-  if (!next) $("schedule-heading").scrollIntoView();
+  say(next ? `${reason} ${t("b2b.next_meeting", { when: span(next.start, next.end) })}`
+    : `${reason} ${t("b2b.no_more")}`);
+  if (!next) { $("schedule-heading").scrollIntoView(); return; }
+  const at = now().getTime();
+  if (wasIn && new Date(next.start).getTime() <= at && at < new Date(next.end).getTime()) joinRoom();
+}
+
+/** The server's clock: a meeting's room opened, its last minute, its end, its close. */
+function onLiveEvent(/** @type {any} */ ev) {
+  if (ev.name !== "b2b_room") return;
+  const data = ev.data;
+  if (data.phase === "closed") {
+    state.closed.add(data.meeting);
+    if (state.room && state.room.id === data.meeting) leaveRoom(t("b2b.room_closed"));
+  } else if (data.phase === "open" && !state.room) {
+    say(t("b2b.opens"));
+  }
+  refresh().catch(() => {});
 }
 
 // --- organizer -----------------------------------------------------------------------------------
@@ -396,17 +427,20 @@ function wire() {
   $("export").addEventListener("click", () => exportCsv().catch((err) => say(err.message, "error")));
   $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
   $("room-join").addEventListener("click", joinRoom);
-  $("room-leave").addEventListener("click", () => leaveRoom("You left the meeting."));
+  $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left")));
   setInterval(tick, 500);
   setInterval(() => refresh().catch(() => {}), 30_000);
 }
 
 // For tests and the console: the page's state and a way to reload it now.
-/** @type {any} */ (window).simultanB2B = { state, refresh };
+/** @type {any} */ (window).simultanB2B = { state, refresh, frequency, inMeeting };
 
 if (!state.token) {
   say("Open this page from the link in your mail.", "error");
 } else {
   wire();
-  refresh().catch((err) => say(err.message, "error"));
+  const { live, ready } = connectLive(state.token, onLiveEvent);
+  state.live = live;
+  ready.then((welcome) => { state.you = welcome.you; tick(); });
+  startI18n().catch(() => {}).then(() => refresh()).catch((err) => say(err.message, "error"));
 }
