@@ -46,6 +46,7 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         assert "/booth" in a.url and "/stage" in speaker.url and "/control" in moderator.url
 
         # the moderator gives the floor through the control page
+        await moderator.click("#tab-floor")  # the control page's floor section
         await moderator.locator(f"#speakers button[data-person='{spk_id}']").click()
         await moderator.wait_for_function(
             "() => document.querySelector('#floor-holder').textContent.includes('Speaker Sam')"
@@ -88,6 +89,7 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         timer = b.locator("[data-testid=mic-timer]")
         assert "time to hand over" not in await timer.inner_text()
         server.clock.advance(minutes=6)
+        await moderator.click("#tab-timeline")
         await moderator.click("#timeline-controls button[data-action=start]")
         await b.wait_for_function(
             "() => document.querySelector('[data-testid=mic-timer]').textContent.includes('time to hand over')"
@@ -99,7 +101,7 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         text = await speaker.locator("[data-testid=slow-down]").inner_text()
         assert "slow down" in text and "Zhang" not in text
         await moderator.locator("[data-testid=slow-down]").wait_for(state="visible")
-        assert "zh booth" in await moderator.locator("[data-testid=slow-down]").inner_text()
+        assert "Chinese booth" in await moderator.locator("[data-testid=slow-down]").inner_text()
         assert await participant.locator("[data-testid=slow-down]").is_hidden()
 
         # booth chat: the partner sees it (escaped), a participant's page never receives it

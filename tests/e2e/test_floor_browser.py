@@ -50,10 +50,11 @@ async def test_city_raises_hand_gets_the_floor_and_is_heard(
         assert again == "ok" and server.app[SESSION].hub.seq == seq
 
         # the moderator sees the hand (name, city, language) and gives the floor from the queue
+        await moderator.click("#tab-floor")  # the control page's floor section
         hand = moderator.locator("[data-testid=hand-list] li")
         await hand.first.wait_for()
         text = await hand.first.inner_text()
-        assert "Kyoto Delegate" in text and "ja" in text
+        assert "Kyoto Delegate" in text and "Japanese" in text
         await moderator.click("[data-testid=hand-list] [data-testid=give-floor]")
 
         # the city's page starts its media by itself and publishes camera and microphone

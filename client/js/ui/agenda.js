@@ -2,7 +2,7 @@
 // rows selectable by mouse and keyboard (when the page gives onSelect), and a live region
 // that announces what changed.
 import { el } from "./dom.js";
-import { formatTime, t } from "../i18n.js";
+import { formatTime, languageName, t } from "../i18n.js";
 
 /** Running late/early text from seconds of drift (positive = late). */
 export function driftText(seconds) {
@@ -46,7 +46,7 @@ export function renderAgenda(root, timeline, zones) {
     const title = el("td", { class: "title" }, el("span", { class: "item-title" }, item.title));
     if (item.speakers && item.speakers.length) {
       title.append(el("div", { class: "muted" },
-        item.speakers.map((s) => `${s.name}${s.city ? ` (${s.city})` : ""} · ${s.language}`).join("; ")));
+        item.speakers.map((s) => `${s.name}${s.city ? ` (${s.city})` : ""} · ${languageName(s.language)}`).join("; ")));
     }
     const extension = item.extension_minutes ? t("agenda.extended", { minutes: item.extension_minutes }) : "";
     row.append(title, el("td", { class: "item-status", "data-status": item.status },

@@ -1,16 +1,29 @@
-// The moderator's control page: timeline commands based on the version this page shows,
-// so a second moderator acting on an old view gets a conflict error shown here.
-import { renderAgenda } from "./agenda.js";
+// The moderator's control page, a run-of-show: the current item with its countdown, the next
+// items and the floor always on top (alarms above them), then one section at a time in tabs
+// (timeline, floor, booths, groups, notices). Timeline commands carry the version this page
+// shows, so a second moderator acting on an old view gets a conflict error shown here.
+import { announceChanges, driftText, renderAgenda } from "./agenda.js";
 import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { mountControlFloor } from "./control_floor.js";
 import { mountRoomsControl } from "./control_rooms.js";
-import { startI18n } from "../i18n.js";
+import { mountTabs } from "./tabs.js";
+import { countdown } from "./countdown.js";
+import {
+  followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
+  startI18n, t,
+} from "../i18n.js";
 
 await startI18n();
+mountLanguagePicker($("page-language"));
 
-const state = { snapshot: null, you: null, selected: null, speakers: new Map() };
+const state = {
+  snapshot: /** @type {any} */ (null), you: /** @type {any} */ (null),
+  selected: /** @type {string|null} */ (null), speakers: new Map(), tech: /** @type {any} */ (null),
+  skew: 0, // server clock minus ours
+};
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const tabs = mountTabs($("tabs") || document.querySelector("[role=tablist]"), { storeKey: "simultan-control-tab" });
 
 /** Which timeline buttons can work now (the server checks again; this keeps the page honest). */
 export function timelineMoves(tl, selected) {
@@ -18,7 +31,7 @@ export function timelineMoves(tl, selected) {
   const scheduled = tl.items.filter((i) => i.status === "scheduled");
   const sel = selected?.status;
   return {
-    start: selected ? sel === "scheduled" : scheduled.length > 0,
+    start: selected ? sel === "scheduled" : scheduled.length > 0 && !current,
     next: scheduled.length > 0 || !!current,
     pause: !!current && !tl.paused,
     resume: !!tl.paused,
@@ -30,18 +43,46 @@ export function timelineMoves(tl, selected) {
   };
 }
 
+/** A person as the moderator knows them: name and city. */
+function personText(p) {
+  return p ? t("control.person", { name: p.name, city: p.city || "" }) : t("common.nobody");
+}
+
+function renderNow() {
+  const snap = state.snapshot;
+  if (!snap) return;
+  const tl = snap.timeline;
+  const current = tl.items.find((i) => i.id === tl.current);
+  $("current").textContent = current ? current.title : t("control.nothing_live");
+  const left = countdown(tl, snap.run_of_show, Date.now() + state.skew);
+  const box = $("countdown");
+  box.dataset.phase = left.phase;
+  box.textContent = left.phase === "none" ? ""
+    : t(left.phase === "overrun" ? "control.overrun" : tl.paused ? "control.paused_left" : "control.left",
+      { time: left.text });
+  $("drift-now").textContent = driftText(tl.drift_seconds);
+  const zone = state.you?.timezone || ownZone;
+  const upcoming = tl.items.filter((i) => i.status === "scheduled").slice(0, 3);
+  $("next-items").replaceChildren(...(upcoming.length ? upcoming.map((i) => el("li", {},
+    el("span", { class: "time" }, formatTime(i.expected_start || i.planned_start, zone)), " ", i.title,
+    i.speakers?.length ? el("span", { class: "muted" }, ` · ${i.speakers.map((s) => s.name).join(", ")}`) : ""))
+    : [el("li", { class: "muted" }, t("control.nothing_next"))]));
+  const f = snap.floor;
+  const speaking = f.holder ? `${personText(f.holder)} · ${languageName(f.language)}` : t("common.nobody");
+  $("floor-now").textContent = speaking;
+}
+
 function render() {
   const snap = state.snapshot;
   if (!snap) return;
   const tl = snap.timeline;
-  $("version").textContent = `v${tl.version}`;
-  const current = tl.items.find((i) => i.id === tl.current);
-  $("current").textContent = current ? current.title : "–";
+  $("version").textContent = t("control.version", { n: tl.version });
   const selected = tl.items.find((i) => i.id === state.selected);
   $("selected").textContent = selected ? selected.title : "–";
   renderAgenda($("agenda"), tl, {
     eventZone: snap.event.timezone,
     ownZone: state.you?.timezone || ownZone,
+    selected: state.selected,
     onSelect(item) { state.selected = item.id; render(); },
   });
   for (const row of $$("tr[data-item]", $("agenda"))) {
@@ -53,30 +94,57 @@ function render() {
   }
   $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p)));
   const floor = snap.floor;
-  $("floor-holder").textContent = floor.holder ? `${floor.holder.name} (${floor.holder.city})` : "nobody";
+  $("floor-holder").textContent = floor.holder ? personText(floor.holder) : t("common.nobody");
   const sel = $("floor-language");
-  if (!sel.options.length) {
-    for (const lang of snap.event.languages) sel.append(el("option", { value: lang }, lang));
-  }
+  sel.replaceChildren(...snap.event.languages.map((/** @type {string} */ lang) =>
+    el("option", { value: lang, lang }, nativeName(lang))));
   sel.value = floor.language;
+  renderNow();
 }
 
 function speakerItem(p) {
-  const give = el("button", { "data-person": p.id }, "Give the floor");
+  const give = el("button", { "data-person": p.id }, t("control.give_floor"));
   give.addEventListener("click", () => live.request({ type: "floor", action: "give", person_id: p.id }).then(() => banner(""), (e) => banner(e.message)));
-  return el("li", {}, `${p.name} (${p.city}) `, give);
+  return el("li", {}, `${personText(p)} `, give);
+}
+
+/** The tech view's booths by interpreter name (a seat letter only when no name is known). */
+function memberName(booth, person) {
+  const m = booth.members.find((x) => x.person === person);
+  return m ? (m.name || t("control.seat", { seat: m.seat })) : (person || "");
+}
+
+/** An alarm in the page's language, naming the interpreter. */
+export function alarmText(alarm, booths) {
+  const booth = booths.find((b) => b.id === alarm.booth);
+  const vars = {
+    language: languageName(booth?.language || alarm.booth),
+    name: booth && alarm.person ? memberName(booth, alarm.person) : "",
+    seconds: alarm.seconds ?? "",
+  };
+  const key = `alarm.${alarm.kind}`;
+  const text = t(key, vars);
+  return text === key ? alarm.message : text;
 }
 
 function renderTech(view) {
+  state.tech = view;
   $("tech").hidden = false;
-  $("alarms").replaceChildren(...view.alarms.map((a) => el("li", { class: `alarm ${a.severity}` }, a.message)));
+  $("no-tech").hidden = true;
+  $("alarms").replaceChildren(...view.alarms.map((a) =>
+    el("li", { class: `alarm ${a.severity}`, "data-kind": a.kind }, alarmText(a, view.booths))));
+  const critical = view.alarms.length;
+  $("tab-alarms").textContent = critical ? `(${critical})` : "";
   $("tech-booths").replaceChildren(...view.booths.map((b) => {
-    const live = b.members.find((m) => m.live);
-    const members = b.members.map((m) => `${m.name || m.seat}${m.connected ? "" : " (away)"}`).join(", ");
-    const level = live ? b.levels_dbfs?.[live.person] : null;
-    return el("tr", {}, el("td", {}, `${b.id} (${b.language})`), el("td", {}, live ? (live.name || live.seat) : "floor"),
-      el("td", {}, members), el("td", {}, level == null ? "–" : `${level} dBFS`),
-      el("td", {}, b.live_minutes == null ? "–" : `${b.live_minutes} min`));
+    const onMic = b.members.find((m) => m.live);
+    const members = b.members.map((m) => memberName(b, m.person) + (m.connected ? "" : ` (${t("control.away")})`)).join(", ");
+    const level = onMic ? b.levels_dbfs?.[onMic.person] : null;
+    return el("tr", { "data-booth": b.id },
+      el("th", { scope: "row" }, languageName(b.language)),
+      el("td", { "data-testid": "on-mic" }, onMic ? memberName(b, onMic.person) : t("control.floor_heard")),
+      el("td", {}, members),
+      el("td", {}, level == null ? "–" : t("control.dbfs", { level })),
+      el("td", {}, b.live_minutes == null ? "–" : t("control.minutes", { minutes: b.live_minutes })));
   }));
 }
 
@@ -93,9 +161,7 @@ function command(action, extra = {}) {
   const msg = { type: "timeline", action, base_version: tl.version, ...extra };
   return live.request(msg).then(
     () => banner(""),
-    (err) => banner(err.code === "conflict"
-      ? `Conflict: someone changed the timeline first (${err.message}). The view is now up to date; check and try again.`
-      : err.message),
+    (err) => banner(err.code === "conflict" ? t("control.conflict", { message: err.message }) : err.message),
   );
 }
 
@@ -103,7 +169,7 @@ function reorderUp() {
   const tl = state.snapshot.timeline;
   const scheduled = tl.items.filter((i) => i.status === "scheduled").map((i) => i.id);
   const idx = scheduled.indexOf(state.selected);
-  if (idx <= 0) return banner("Select a scheduled item that is not the first one.");
+  if (idx <= 0) return banner(t("control.select_later"));
   [scheduled[idx - 1], scheduled[idx]] = [scheduled[idx], scheduled[idx - 1]];
   return command("reorder", { order: scheduled });
 }
@@ -114,7 +180,7 @@ for (const button of $$("#timeline-controls button")) {
     if (action === "up") return reorderUp();
     if (action === "extend") return command("extend", { minutes: Number(button.dataset.minutes) });
     if (action === "skip" || action === "jump") {
-      if (!state.selected) return banner("Select an item in the agenda first.");
+      if (!state.selected) return banner(t("control.select_first"));
       return command(action, { item_id: state.selected });
     }
     if (action === "start") return command("start", state.selected ? { item_id: state.selected } : {});
@@ -128,23 +194,34 @@ $("notice-form").addEventListener("submit", (ev) => {
   if (text) live.request({ type: "notice", text }).then(() => { $("notice-text").value = ""; }, (e) => banner(e.message));
 });
 
+function roleName(role) {
+  return t(`role.${role}`);
+}
+
 export const live = connectPage({
-  onWelcome(msg) {
+  async onWelcome(msg) {
+    await followRegistration(msg.you.language);
     state.snapshot = msg.snapshot;
     state.you = msg.you;
+    if (msg.snapshot.server_time) state.skew = Date.parse(msg.snapshot.server_time) - Date.now();
     state.speakers = new Map((msg.snapshot.speakers || []).map((p) => [p.id, p]));
     $("record").checked = !!msg.snapshot.recording;
-    $("who").textContent = `${msg.you.name} · ${msg.you.role}`;
+    $("who").textContent = `${msg.you.name} · ${roleName(msg.you.role)}`;
     render();
     document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
   },
   onEvent(msg) {
-    if (msg.name === "timeline") state.snapshot.timeline = msg.data.timeline;
+    if (msg.name === "timeline") {
+      announceChanges($("agenda-announce"), state.snapshot.timeline, msg.data.timeline);
+      state.snapshot.timeline = msg.data.timeline;
+    } else if (msg.name === "run_of_show") state.snapshot.run_of_show = msg.data.run_of_show ?? msg.data;
     else if (msg.name === "floor") state.snapshot.floor = msg.data.floor;
     else if (msg.name === "slow_down") {
       const box = $("slow-down");
       box.hidden = false;
-      box.textContent = `The ${msg.data.booth} booth asks the speaker to slow down (${new Date().toLocaleTimeString()}).`;
+      box.textContent = t("control.slow_down", {
+        booth: languageName(msg.data.booth), time: formatTime(new Date().toISOString(), state.you?.timezone || ownZone),
+      });
     } else if (msg.name === "presence") {
       if (msg.data.present) state.speakers.set(msg.data.person.id, msg.data.person);
       else state.speakers.delete(msg.data.person.id);
@@ -156,6 +233,12 @@ export const live = connectPage({
   },
   onTech(view) { renderTech(view); },
 });
-window.simultan = { live, state, command };
+onLanguageChange(() => {
+  render();
+  if (state.tech) renderTech(state.tech);
+  if (state.you) $("who").textContent = `${state.you.name} · ${roleName(state.you.role)}`;
+});
+setInterval(renderNow, 1000);
+window.simultan = { live, state, command, tabs };
 mountControlFloor({ live, state });
 mountRoomsControl({ live });

@@ -4,6 +4,7 @@
 // so a stale click is refused by the server. Buttons are enabled only where the move is
 // possible (the floor full, someone already muted...).
 import { $, banner, el } from "./dom.js";
+import { languageName, onLanguageChange, t } from "../i18n.js";
 
 /** @param {{live: any, state: any}} page */
 export function mountControlFloor(page) {
@@ -13,7 +14,7 @@ export function mountControlFloor(page) {
   const floor = () => state.snapshot?.floor;
   const name = (/** @type {string} */ id) => {
     const p = floor()?.people?.[id];
-    return p ? `${p.name} (${p.city})` : id;
+    return p ? t("control.person", { name: p.name, city: p.city || "" }) : id;
   };
 
   function send(action, extra = {}) {
@@ -21,7 +22,7 @@ export function mountControlFloor(page) {
     return live.request({ type: "floor", action, base_version: f.version, ...extra }).then(
       () => banner(""),
       (err) => banner(err.code === "conflict"
-        ? `The floor changed meanwhile (${err.message}); the view is up to date, try again.`
+        ? t("control.floor_conflict", { message: err.message })
         : err.message),
     );
   }
@@ -36,7 +37,7 @@ export function mountControlFloor(page) {
   let skew = 0; // server clock minus ours, from the welcome
   function waited(iso) {
     const minutes = Math.max(0, Math.floor((Date.now() + skew - Date.parse(iso)) / 60000));
-    return minutes < 1 ? "just now" : `${minutes} min`;
+    return minutes < 1 ? t("control.just_now") : t("control.minutes", { minutes });
   }
 
   function render() {
@@ -45,40 +46,43 @@ export function mountControlFloor(page) {
     const full = f.live.length >= f.limit;
     $("hand-list").replaceChildren(...f.hands.map((/** @type {any} */ h, /** @type {number} */ i) => {
       const li = el("li", { "data-person": h.person_id },
-        `${i + 1}. ${name(h.person_id)} · ${h.language} · waiting ${waited(h.raised_at)} `);
+        t("control.hand", { n: i + 1, name: name(h.person_id), language: languageName(h.language), waited: waited(h.raised_at) }), " ");
       li.append(
-        button("Give the floor", () => send("give", { person_id: h.person_id, language: h.language }),
+        button(t("control.give_floor"), () => send("give", { person_id: h.person_id, language: h.language }),
           { disabled: full, testid: "give-floor" }),
         " ",
-        button("Lower", () => send("lower", { person_id: h.person_id })),
+        button(t("control.lower"), () => send("lower", { person_id: h.person_id })),
       );
       return li;
     }));
     /** @type {HTMLButtonElement} */ ($("lower-all")).disabled = !f.hands.length;
     $("hand-count").textContent = f.hands.length ? `(${f.hands.length})` : "";
+    const badge = $("tab-hands");
+    if (badge) badge.textContent = f.hands.length ? t("control.hands_badge", { n: f.hands.length }) : "";
     $("invited-list").replaceChildren(...f.invited.map((/** @type {string} */ id) => el("li", {},
-      `${name(id)} `, button("Take live", () => send("give", { person_id: id }), { disabled: full }))));
+      `${name(id)} `, button(t("control.take_live"), () => send("give", { person_id: id }), { disabled: full }))));
     $("panel-list").replaceChildren(...f.live.map((/** @type {any} */ s) => {
-      const shown = s.person_id === f.shown ? " · on screen" : "";
-      const li = el("li", { "data-person": s.person_id },
-        `${name(s.person_id)} · ${s.language}${s.muted ? " · muted" : ""}${shown} `);
+      const parts = [name(s.person_id), languageName(s.language)];
+      if (s.muted) parts.push(t("control.muted"));
+      if (s.person_id === f.shown) parts.push(t("control.on_screen"));
+      const li = el("li", { "data-person": s.person_id }, `${parts.join(" · ")} `);
       li.append(
-        button(s.muted ? "Unmute" : "Mute", () => send(s.muted ? "unmute" : "mute", { person_id: s.person_id }),
+        button(t(s.muted ? "control.unmute" : "control.mute"), () => send(s.muted ? "unmute" : "mute", { person_id: s.person_id }),
           { testid: "mute" }),
         " ",
-        button(f.pinned === s.person_id ? "Unpin" : "Pin video",
+        button(t(f.pinned === s.person_id ? "control.unpin" : "control.pin"),
           () => (f.pinned === s.person_id ? send("unpin") : send("pin", { person_id: s.person_id }))),
         " ",
-        button("Take back", () => send("take", { person_id: s.person_id }), { testid: "take-back" }),
+        button(t("control.take_back"), () => send("take", { person_id: s.person_id }), { testid: "take-back" }),
       );
       return li;
     }));
     /** @type {HTMLButtonElement} */ ($("end-panel")).disabled = !f.live.length && !f.invited.length;
-    $("panel-count").textContent = `${f.live.length} of ${f.limit} live`;
+    $("panel-count").textContent = t("control.panel_count", { n: f.live.length, limit: f.limit });
     // Announce new hands to the moderator (a live region), once each.
     const now = new Set(f.hands.map((/** @type {any} */ h) => h.person_id));
     const fresh = [...now].filter((id) => !announced.has(id));
-    if (fresh.length) $("hand-announce").textContent = `Hand raised: ${fresh.map(name).join(", ")}`;
+    if (fresh.length) $("hand-announce").textContent = t("control.hand_raised", { names: fresh.map(name).join(", ") });
     announced = now;
   }
 
@@ -92,6 +96,7 @@ export function mountControlFloor(page) {
   document.addEventListener("simultan:event", (ev) => {
     if (/** @type {CustomEvent} */ (ev).detail.name === "floor") render();
   });
+  onLanguageChange(() => render());
   setInterval(render, 30000); // waiting times move on
   return { render };
 }

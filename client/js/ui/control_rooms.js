@@ -2,6 +2,8 @@
 // preview with a room picker per city (move by hand before and after opening), open, a
 // notice into one room or every room, call everyone back, and the countdown.
 import { $, banner, el } from "./dom.js";
+import { languageName, onLanguageChange, t } from "../i18n.js";
+import { clock } from "./countdown.js";
 
 /** @param {{live: any}} ui */
 export function mountRoomsControl(ui) {
@@ -14,24 +16,24 @@ export function mountRoomsControl(ui) {
 
   function render() {
     if (!rooms) return;
-    $("rooms-phase").textContent = rooms.phase;
+    $("rooms-phase").textContent = t(`control.rooms_phase_${rooms.phase}`);
     const end = rooms.closes_at || rooms.ends_at;
     const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now()) / 1000)) : null;
     $("rooms-countdown").textContent = left === null ? ""
-      : `${rooms.closes_at ? "closing in" : "time left"} ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      : t(rooms.closes_at ? "control.rooms_closing" : "control.rooms_left", { time: clock(left * 1000) });
     $("rooms-open").disabled = rooms.phase !== "preview";
     $("rooms-cancel").disabled = rooms.phase !== "preview";
     $("rooms-call-back").disabled = rooms.phase !== "open";
     const ids = rooms.rooms.map((/** @type {any} */ r) => r.id);
     const target = $("room-notice-room");
     const chosen = target.value;
-    target.replaceChildren(el("option", { value: "" }, "every room"),
+    target.replaceChildren(el("option", { value: "" }, t("control.rooms_every")),
       ...ids.filter((id) => id !== "plenary").map((id) => el("option", { value: id }, id)));
     target.value = ids.includes(chosen) ? chosen : "";
     const names = rooms.names || {};
     $("rooms-list").replaceChildren(...rooms.rooms.map((/** @type {any} */ r) => {
       const members = r.members.map((/** @type {string} */ p) => {
-        const picker = el("select", { "aria-label": `Room for ${names[p] || p}` },
+        const picker = el("select", { "aria-label": t("control.rooms_room_for", { name: names[p] || p }) },
           ...ids.map((id) => el("option", { value: id }, id)));
         picker.value = r.id;
         picker.dataset.person = p;
@@ -41,7 +43,7 @@ export function mountRoomsControl(ui) {
         });
         return el("li", {}, `${names[p] || p} `, picker);
       });
-      const title = `${r.title} (${r.members.length})${r.booth ? ` · booth ${r.booth}` : ""}`;
+      const title = `${r.title} (${r.members.length})${r.booth ? ` · ${t("control.rooms_booth", { language: languageName(r.booth) })}` : ""}`;
       return el("li", { class: "room", "data-room": r.id }, el("strong", {}, title),
         el("ul", {}, ...members));
     }));
@@ -71,5 +73,6 @@ export function mountRoomsControl(ui) {
   document.addEventListener("simultan:event", (/** @type {any} */ ev) => {
     if (ev.detail.name === "rooms") { rooms = ev.detail.data.rooms; render(); }
   });
+  onLanguageChange(() => render());
   setInterval(render, 1000);
 }

@@ -34,14 +34,16 @@ class Alarm:
     person: str | None
     message: str
     severity: Literal["warning", "critical"] = "warning"
+    seconds: int | None = None  # how long (silence, a hanging handover): pages word it
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, str | int | None]:
         return {
             "kind": self.kind,
             "booth": self.booth,
             "person": self.person,
             "message": self.message,
             "severity": self.severity,
+            "seconds": self.seconds,
         }
 
 
@@ -68,6 +70,7 @@ def alarms(
                         booth.live,
                         f"The {booth.language} channel has been silent for {int(silent)} s.",
                         "critical",
+                        int(silent),
                     )
                 )
         elif booth.members:
@@ -109,6 +112,7 @@ def alarms(
                     f"A handover in the {booth.language} booth has waited over "
                     f"{int(handover_limit.total_seconds())} s for an answer.",
                     "critical",
+                    int(handover_limit.total_seconds()),
                 )
             )
     return tuple(found)
