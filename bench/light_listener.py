@@ -10,8 +10,9 @@ Per listener and stream: packets, unwrapped highest sequence number and RTP time
 (expected frames from the timestamps: a source frame is 960 ticks of audio, so loss inside
 the SFU shows as well as loss on the wire), SRTP checks passed and failed.
 
-``python bench/light_listener.py load SOCKET N VIDEO MEDIA`` runs N of them in their own
-process (the server's socket from :class:`media_common.ServerProcess`); it prints ``ready K``
+``python bench/light_listener.py load TARGET N VIDEO MEDIA`` runs N of them in their own
+process (TARGET: the server's socket from :class:`media_common.ServerProcess`, or the URL of
+a Janus HTTP API for :class:`JanusListener`); it prints ``ready K``
 once K are connected (MEDIA=1: once K hear something), then a JSON line of totals for each line read on stdin, until stdin closes.
 """
 
@@ -22,15 +23,18 @@ import json
 import re
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from media_common import CHANNEL, CONFIG, ServerProcess
 from simultan.media import ice
 
 _SSRC = re.compile(r"^a=ssrc:(\d+) ", re.M)
+_MLINE = re.compile(r"^m=(audio|video) \d+ \S+ (\d+)", re.M)
 
 
 @dataclass
@@ -68,6 +72,11 @@ def _ssrcs_by_mline(sdp: str) -> list[int | None]:
     return out
 
 
+def _payload_types(sdp: str) -> dict[int, str]:
+    """The first (media) payload type of each m-section and its kind."""
+    return {int(pt): kind for kind, pt in _MLINE.findall(sdp.replace("\r\n", "\n"))}
+
+
 class LightListener:
     """A listener tab whose media costs a header parse per packet."""
 
@@ -87,10 +96,12 @@ class LightListener:
         self.check_every = check_every
         self.pc = RTCPeerConnection(CONFIG)
         kinds = (["video"] if video else []) + ["audio", "audio"]
-        for kind in kinds:
+        for kind in self._transceivers(kinds):
             self.pc.addTransceiver(kind, direction="recvonly")
         self.kinds = kinds
         self.streams: dict[int, StreamCount] = {}
+        # Streams whose SSRC the SDP does not announce are learnt from their payload type.
+        self.payload_kinds: dict[int, str] = {}
         self.checked = 0
         self.check_failed = 0
         self.other = 0
@@ -98,6 +109,10 @@ class LightListener:
         self.first_at: float | None = None
         self._n = 0
         self._srtp: Any = None
+
+    def _transceivers(self, kinds: list[str]) -> list[str]:
+        """The transceivers this listener offers (the answering Janus variant: none)."""
+        return kinds
 
     async def connect(self) -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -126,14 +141,19 @@ class LightListener:
         protocol = pair.protocol
         original = protocol.datagram_received
         streams = self.streams
+        payload_kinds = self.payload_kinds
         check_every = self.check_every
 
         def datagram_received(data: bytes, addr: tuple[str, int]) -> None:
             if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
-                stream = streams.get(int.from_bytes(data[8:12], "big"))
+                ssrc = int.from_bytes(data[8:12], "big")
+                stream = streams.get(ssrc)
                 if stream is None:
-                    self.other += 1  # RTX or unknown: not counted as media
-                    return
+                    kind = payload_kinds.get(data[1] & 0x7F)
+                    if kind is None:
+                        self.other += 1  # RTX or unknown: not counted as media
+                        return
+                    stream = streams[ssrc] = StreamCount(kind)
                 stream.add(int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:8], "big"))
                 self._n += 1
                 if self.on_packet is not None:
@@ -174,6 +194,62 @@ class LightListener:
         await self.pc.close()
 
 
+class JanusListener(LightListener):
+    """The same light listener, watching a Janus Streaming mountpoint over Janus's HTTP API.
+
+    Janus offers (create a session, attach ``janus.plugin.streaming``, ``watch``: the offer
+    comes as an event on the session's long poll) and this listener answers (``start``).
+    Janus's streams are counted by payload type (the offer may not announce SSRCs).
+    """
+
+    def __init__(self, url: str, http: aiohttp.ClientSession, mountpoint: int, **kw: Any) -> None:
+        super().__init__(None, "janus", **kw)  # type: ignore[arg-type]
+        self.url = url
+        self.http = http
+        self.mountpoint = mountpoint
+        self.handle_url = ""
+
+    def _transceivers(self, kinds: list[str]) -> list[str]:
+        return []
+
+    async def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.http.post(url, json={**body, "transaction": uuid.uuid4().hex}) as r:
+            reply: dict[str, Any] = await r.json(content_type=None)
+        if reply.get("janus") == "error":
+            raise RuntimeError(f"janus: {reply}")
+        return reply
+
+    async def connect(self) -> None:
+        sid = (await self._post(self.url, {"janus": "create"}))["data"]["id"]
+        session_url = f"{self.url}/{sid}"
+        hid = (
+            await self._post(session_url, {"janus": "attach", "plugin": "janus.plugin.streaming"})
+        )["data"]["id"]
+        self.handle_url = f"{session_url}/{hid}"
+        await self._post(
+            self.handle_url,
+            {"janus": "message", "body": {"request": "watch", "id": self.mountpoint}},
+        )
+        offer = None
+        while offer is None:
+            async with self.http.get(f"{session_url}?maxev=10") as r:
+                events = await r.json(content_type=None)
+            for event in events if isinstance(events, list) else [events]:
+                if "jsep" in event:
+                    offer = event["jsep"]["sdp"]
+        self.payload_kinds.update(_payload_types(offer))
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self._post(
+            self.handle_url,
+            {
+                "janus": "message",
+                "body": {"request": "start"},
+                "jsep": {"type": "answer", "sdp": self.pc.localDescription.sdp},
+            },
+        )
+
+
 async def connect_all(
     listeners: list[LightListener], wave: int = 20, timeout: float = 90, media: bool = True
 ) -> int:
@@ -206,12 +282,18 @@ def sum_totals(listeners: list[LightListener]) -> dict[str, int]:
     return total
 
 
-async def _load(path: str, count: int, video: bool, media: bool) -> None:
+async def _load(target: str, count: int, video: bool, media: bool) -> None:
     ice.use_host_addresses(["127.0.0.1"])
-    server = ServerProcess("attached")
-    await server.attach(path)
-    tag = f"light-{time.monotonic_ns()}"
-    listeners = [LightListener(server, f"{tag}-{i}", video=video) for i in range(count)]
+    http = aiohttp.ClientSession()
+    listeners: list[LightListener]
+    if target.startswith("http://"):
+        url, _, mountpoint = target.rpartition("#")
+        listeners = [JanusListener(url, http, int(mountpoint), video=video) for i in range(count)]
+    else:
+        server = ServerProcess("attached")
+        await server.attach(target)
+        tag = f"light-{time.monotonic_ns()}"
+        listeners = [LightListener(server, f"{tag}-{i}", video=video) for i in range(count)]
     hearing = await connect_all(listeners, media=media)
     print("ready", hearing, flush=True)
     loop = asyncio.get_running_loop()
@@ -221,6 +303,7 @@ async def _load(path: str, count: int, video: bool, media: bool) -> None:
             break
         print(json.dumps({**sum_totals(listeners), "cpu": time.process_time()}), flush=True)
     await asyncio.gather(*(t.close() for t in listeners), return_exceptions=True)
+    await http.close()
 
 
 if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "load":

@@ -40,7 +40,9 @@ case "${1:-}" in
   test)
     shift
     # fonts-wqy-microhei: Chinese and Japanese glyphs for the localized pages and screenshots.
-    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux nftables coturn
+    # janus + gcc: bench/janus_vs_sfu.py (Debian's Janus, and the C compiler for its loopback shim).
+    apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux nftables coturn \
+      janus gcc libc6-dev
     # Node.js and npm from Debian, unless the machine already has them (a newer npm is kept).
     command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     setup_python

@@ -90,6 +90,46 @@ async def test_senders_stay_idle_and_their_reports_stay_true(sfu: EmbeddedSfu) -
         await asyncio.gather(listener.close(), publisher.close())
 
 
+async def remote_outbound(receiver: Any) -> Any:
+    stats = await receiver.getStats()
+    return next((s for s in stats.values() if s.type == "remote-outbound-rtp"), None)
+
+
+async def test_one_rtcp_clock_reports_only_senders_that_sent(sfu: EmbeddedSfu) -> None:
+    """aiortc's per-sender RTCP task is replaced by one clock; an idle slot sends no SR."""
+    publisher = Tab(sfu, "floor", publish="floor", audio=EncodedTrack(ToneTrack(FLOOR_HZ)))
+    listener = Tab(sfu, "l", channel="en")
+    sfu.set_routes({"en": "floor"})
+    try:
+        await publisher.connect()
+        await listener.connect()
+        seen = watch(listener, "program")
+        await wait_until(lambda: len(seen.packets) > 20, timeout=10)
+        # Every sender of the session is on the clock, none runs aiortc's own RTCP loop.
+        session = sfu._sessions["l"]
+        senders = [t.sender for t in session.pc.getTransceivers()]
+        assert all(passthrough.RTCP_CLOCK.has(s) for s in senders)
+        names = [t.get_coro().__qualname__ for t in asyncio.all_tasks()]  # type: ignore[union-attr]
+        assert "RTCRtpSender._run_rtcp" not in names
+        reports = passthrough.RTCP_CLOCK.reports
+        deadline = time.monotonic() + 5
+        program = None
+        while program is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            program = await remote_outbound(listener.program_t.receiver)
+        assert program is not None and program.packetsSent > 0
+        assert passthrough.RTCP_CLOCK.reports > reports
+        await asyncio.sleep(2.0)  # two more report intervals
+        # No floor video is published: the video slot's sender sent nothing, so no SR.
+        assert await remote_outbound(listener.video_t.receiver) is None
+        # Stopping a sender takes it off the clock (aiortc's stop() waits for the BYE).
+        out = sender(sfu, "l", "program")
+        await out.stop()
+        assert not passthrough.RTCP_CLOCK.has(out)
+    finally:
+        await asyncio.gather(listener.close(), publisher.close())
+
+
 async def test_sequence_numbers_continue_across_channel_switches(sfu: EmbeddedSfu) -> None:
     sfu.set_routes({"en": "floor", "zh": "interpreter:zh-a"})
     floor = Tab(sfu, "floor", publish="floor", audio=EncodedTrack(ToneTrack(FLOOR_HZ)))

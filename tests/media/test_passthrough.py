@@ -63,8 +63,10 @@ def test_install_and_uninstall() -> None:
         assert passthrough.low_latency_audio_installed()
         assert RTCRtpSender._send_keyframe is passthrough._send_keyframe
         assert RTCRtpReceiver.receive is passthrough._receive
+        assert RTCRtpSender._run_rtcp is passthrough._run_rtcp
         passthrough.uninstall()
         assert RTCRtpReceiver.receive is passthrough._ORIGINAL_RECEIVE
+        assert RTCRtpSender._run_rtcp is passthrough._ORIGINAL_RUN_RTCP
     finally:
         passthrough.install()
 
