@@ -80,11 +80,14 @@ class LiveServer:
         booth: str | None = None,
         language: str = "en",
         city: str = "Testville",
+        topic: str | None = None,
+        email: str | None = None,
     ) -> tuple[str, str]:
         """Seed an approved person; returns (registration id, join token)."""
         role = Role(role)
-        email = "".join(c for c in name.lower().replace(" ", ".") if c.isalnum() or c == ".")
-        email = f"{email}@test.example"
+        if email is None:
+            local = "".join(c for c in name.lower().replace(" ", ".") if c.isalnum() or c == ".")
+            email = f"{local}@test.example"
         reg = await create_or_get_registration(
             self.app[DB],
             self.app[SESSION].event_id,
@@ -95,6 +98,7 @@ class LiveServer:
             language=language,
             timezone="Asia/Tokyo",
             city=city,
+            topic=topic,
             now=self.clock(),
         )
         return reg.id, link_for(self.app, reg).rsplit("/", 1)[1]

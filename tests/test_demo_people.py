@@ -1,5 +1,6 @@
 """What the demo seeds (fast, in process): a delegate in another time zone, and synthetic
-interpreters that give way to a real interpreter of their booth."""
+interpreters that give way to a real interpreter of their booth, the event file's
+facilitators."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ from tests.conftest import LiveServer
 def test_the_delegate_lives_in_another_time_zone_and_speakers_are_speakers(
     seminar: EventDefinition,
 ) -> None:
-    (delegate,) = [p for p in demo_people(seminar) if p.role is Role.PARTICIPANT]
+    people = demo_people(seminar)
+    (delegate,) = [p for p in people if p.email == "delegate@demo.example"]
     assert delegate.timezone is not None and delegate.timezone != seminar.event.timezone
     assert LABELS[Role.PANELIST] == "speaker"
+
+
+def test_the_facilitators_the_event_file_names_are_seeded(seminar: EventDefinition) -> None:
+    """Planning the morning groups resolves their facilitators: the demo registers them."""
+    named = {g.facilitator for item in seminar.agenda for g in item.groups if g.facilitator}
+    assert named and named <= {p.email for p in demo_people(seminar)}
 
 
 async def test_synthetic_interpreters_give_way_to_a_real_one(server: LiveServer) -> None:

@@ -72,6 +72,13 @@ def demo_people(defn: EventDefinition) -> list[Seed]:
         for i, interp in enumerate(booth.interpreters):
             email = interp.email or f"{booth.id}-{i}@interpreters.example"
             people.append(Seed(Role.INTERPRETER, interp.name, email, "", booth.language, booth.id))
+    # The facilitators the event file names by email, so that planning their groups finds them.
+    for item in defn.agenda:
+        for group in item.groups:
+            ref = group.facilitator
+            if ref is not None and "@" in ref and all(p.email != ref for p in people):
+                name = f"{group.title} (facilitator)"[:200]
+                people.append(Seed(Role.PARTICIPANT, name, ref, "", defn.event.floor_language))
     return people
 
 

@@ -10,11 +10,19 @@ import re
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from simultan.core.timeline import PlannedItem, SpeakerRef
 from simultan.errors import ConfigError
@@ -49,7 +57,12 @@ class GroupDef(_Model):
     title: str = Field(min_length=1, max_length=300)
     topic: str | None = Field(default=None, pattern=ID_RE)  # one of the event's topics
     language: str | None = Field(default=None, pattern=LANGUAGE_RE)  # the group's language
-    facilitator: str | None = Field(default=None, max_length=254)  # a registrant's email
+    # Registrants named by email (anything with an @) or by name; resolved to registered
+    # people when the moderator plans the groups (an unknown one: ConfigError with its line).
+    facilitator: str | None = Field(default=None, min_length=1, max_length=254)
+    members: tuple[Annotated[str, Field(min_length=1, max_length=254)], ...] = Field(
+        default=(), max_length=12
+    )
     booth: str | None = Field(default=None, pattern=ID_RE)  # the booth serving the group
 
 
@@ -120,6 +133,15 @@ class EventDefinition(_Model):
     topics: tuple[TopicDef, ...] = ()
     agenda: tuple[AgendaItemDef, ...] = Field(min_length=1)
     b2b: B2BDef | None = None
+    # Where the file came from and the line of each field, for errors found later on.
+    _source: str = PrivateAttr(default="<event>")
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+
+    def locate(self, path: tuple[Any, ...]) -> str:
+        """``file:line N: dotted.field`` for a field of the file (as ConfigError names them)."""
+        line = _nearest_line(self._lines, path)
+        where = f"line {line}" if line else "?"
+        return f"{self._source}:{where}: {'.'.join(str(p) for p in path)}"
 
     @model_validator(mode="after")
     def _consistent(self) -> EventDefinition:
@@ -155,6 +177,10 @@ class EventDefinition(_Model):
                 raise ValueError(f"group {g.id!r}: unknown topic {g.topic!r}")
             if g.booth is not None and g.booth not in booths:
                 raise ValueError(f"group {g.id!r}: unknown booth {g.booth!r}")
+        named = [m for g in item.groups for m in g.members]
+        twice = sorted({m for m in named if named.count(m) > 1})
+        if twice:
+            raise ValueError(f"groups of {item.id!r} name {', '.join(twice)} more than once")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -244,7 +270,7 @@ def parse_event(text: str, source: str = "<event>") -> EventDefinition:
         raise ConfigError(f"{source}: expected a mapping with event, booths and agenda")
     lines = _line_index(node)
     try:
-        return EventDefinition.model_validate(data)
+        defn = EventDefinition.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -255,6 +281,8 @@ def parse_event(text: str, source: str = "<event>") -> EventDefinition:
             message = re.sub(r"^Value error, ", "", err["msg"])
             problems.append(f"{source}:{where}: {field}: {message}")
         raise ConfigError(f"{source}: invalid event definition", problems=problems) from exc
+    defn._source, defn._lines = source, lines
+    return defn
 
 
 def load_event(path: str | Path) -> EventDefinition:

@@ -16,6 +16,7 @@ class Person:
     booth: str | None
     language: str
     timezone: str
+    topic: str | None = None  # the discussion topic chosen at registration
 
     @property
     def capabilities(self) -> frozenset[Capability]:

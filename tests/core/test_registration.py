@@ -236,3 +236,21 @@ def test_arbitrary_input_never_raises_anything_else(data: dict[str, object]) -> 
         RegistrationForm.validate(data, languages=LANGUAGES)
     except ValidationError as exc:
         assert exc.fields
+
+
+def test_the_topic_is_optional_and_one_of_the_events() -> None:
+    topics = ("covid-recovery", "green-deal")
+
+    def form(**changes: object) -> RegistrationForm:
+        return RegistrationForm.validate(good(**changes), languages=LANGUAGES, topics=topics)
+
+    assert form(topic=" green-deal ").topic == "green-deal"
+    assert form().topic is None and form(topic="").topic is None
+    with pytest.raises(ValidationError) as caught:
+        form(topic="astrology")
+    assert caught.value.fields == {
+        "topic": "must be one of the event's topics: covid-recovery, green-deal"
+    }
+    assert errors_of(good(topic="green-deal")) == {
+        "topic": "this event has no discussion topics to choose"
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -261,3 +262,37 @@ def test_assignment_sizes_within_bounds(n: int, count: int, method: r.Method) ->
     assert all(r.MIN_GROUP <= s <= r.MAX_GROUP for s in sizes)
     assert max(sizes) - min(sizes) <= 1
     assert sum(sizes) == n
+
+
+def test_the_event_files_members_and_facilitators_go_to_their_group() -> None:
+    pre = (
+        r.GroupDef(id="a", title="A", members=("city-001", "city-002"), facilitator="city-003"),
+        r.GroupDef(id="b", title="B", members=("city-000", "not-here")),
+    )
+    for seed in range(5):
+        state, _ = r.apply(admitted(8), r.Plan("g", r.Method.RANDOM, seed=seed, predefined=pre), T0)
+        assert {"city-001", "city-002", "city-003"} <= set(state.planned("a")), seed
+        assert "city-000" in state.planned("b") and "not-here" not in state.people
+        assert state.room("a").facilitator == "city-003"
+        assert sorted(state.planned("a") + state.planned("b")) == sorted(state.people)
+
+
+@given(
+    n=st.integers(4, 40),
+    seed=st.integers(0, 1000),
+    phase=st.sampled_from(["plan", "open", "closing"]),
+)
+@settings(max_examples=40, deadline=None)
+def test_a_record_rebuilds_the_same_state(n: int, seed: int, phase: str) -> None:
+    state, _ = r.apply(admitted(n), r.Plan("g", r.Method.RANDOM, size=2, seed=seed), T0)
+    if phase != "plan":
+        state, _ = r.apply(state, r.Open(ends_at=T0 + timedelta(minutes=75)), T0)
+        group = state.groups[0].id
+        member = state.members(group)[0]
+        state, _ = r.apply(state, r.SetRoles(group, rapporteur=member), T0)
+        state, _ = r.apply(state, r.VisitRoom("mod", group, speak=True), T0)
+    if phase == "closing":
+        state, _ = r.apply(state, r.CallBack(), T0)
+    again = r.from_record(json.loads(json.dumps(r.to_record(state))))
+    assert again == state
+    assert again.to_dict() == state.to_dict()

@@ -83,3 +83,74 @@ async def test_sigkill_and_restart_keeps_timeline_and_sequence(tmp_path: Path) -
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def _rooms_of(snapshot: dict) -> dict[str, list[str]]:
+    return {r["id"]: r["members"] for r in snapshot["rooms"]["rooms"]}
+
+
+@pytest.mark.timeout(240)  # six CLI runs and two server starts: slow on a loaded machine
+async def test_sigkill_keeps_open_groups_with_their_members(tmp_path: Path) -> None:
+    """Groups open with their members survive SIGKILL as the hub's events do; a city whose tab
+    was closed meanwhile comes back into its group."""
+    port = free_port()
+    env = server_env(tmp_path, port, SIMULTAN_SECRET_KEY="restart-test-secret-0123456789abcdefghij")
+    mod_token = issue_token(env, "moderator", "Moderator")
+    city_tokens = [issue_token(env, "participant", f"City{i}") for i in range(4)]
+    proc = await start_serve(env, port)
+    try:
+        moderator = await _connect(port, mod_token)
+        await moderator.recv_type("welcome")
+        cities = [await _connect(port, t) for t in city_tokens]
+        ids = [(await c.recv_type("welcome"))["you"]["id"] for c in cities]
+        for msg in (
+            {
+                "type": "timeline",
+                "action": "start",
+                "item_id": "afternoon-groups",
+                "base_version": 0,
+            },
+            {"type": "rooms", "action": "plan", "method": "random", "count": 2},
+            {"type": "rooms", "action": "open"},
+        ):
+            reply = await moderator.request(msg)
+            assert reply["type"] == "reply", reply
+        group = next(r for r in reply["data"]["rooms"]["rooms"][1:] if ids[0] in r["members"])
+        reply = await moderator.request(
+            {"type": "rooms", "action": "roles", "room": group["id"], "rapporteur": ids[0]}
+        )
+        assert reply["type"] == "reply", reply
+        before = reply["data"]["rooms"]
+        for c in cities:
+            await c.close()  # city 0's tab is closed during the group
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    proc = await start_serve(env, port)
+    try:
+        probe = await _connect(port, mod_token)
+        after = (await probe.recv_type("welcome"))["snapshot"]["rooms"]
+        assert after["phase"] == "open"
+        assert _rooms_of({"rooms": after}) == _rooms_of({"rooms": before})
+        assert {k: after[k] for k in ("item", "ends_at", "version")} == {
+            k: before[k] for k in ("item", "ends_at", "version")
+        }
+        assert [r["rapporteur"] for r in after["rooms"]] == [
+            r["rapporteur"] for r in before["rooms"]
+        ]
+        assert after["names"][ids[0]] == "City0 ()"
+        # City 0 reopens its tab: it is in its group, not in the plenary.
+        again = await _connect(port, city_tokens[0])
+        welcome = await again.recv_type("welcome")
+        rooms = _rooms_of(welcome["snapshot"])
+        assert ids[0] in rooms[group["id"]] and ids[0] not in rooms["plenary"]
+        # And the groups still close: the moderator calls everyone back.
+        reply = await probe.request({"type": "rooms", "action": "call_back"})
+        assert reply["type"] == "reply", reply
+        assert reply["data"]["rooms"]["phase"] == "closing"
+        for c in (probe, again):
+            await c.close()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)

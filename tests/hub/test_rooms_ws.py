@@ -1,4 +1,7 @@
-"""Group discussions over /ws: open, notices to a room or all, call back; bad input typed."""
+"""Group discussions over /ws: open, notices to a room or all, call back; bad input typed;
+assignment by the topic and language chosen at registration; the event file's groups,
+facilitators and members resolved to registered people; the rapporteurs queued on the
+plenary floor once everyone is back."""
 
 from __future__ import annotations
 
@@ -7,8 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simultan.core.capabilities import Role
+from simultan.eventdef import parse_event
 from simultan.web.session_key import SESSION
-from tests.conftest import Client, LiveServer
+from tests.conftest import SEMINAR, Client, FakeClock, LiveServer, start_server
+
+FACILITATORS = ("facilitator.covid@iuc.example", "facilitator.greendeal@iuc.example")
 
 
 async def _join(server: LiveServer, role: Role, name: str) -> tuple[str, Client]:
@@ -33,10 +39,19 @@ def _room_of(rooms: dict[str, Any], person_id: str) -> str:
     return next(r["id"] for r in rooms["rooms"] if person_id in r["members"])
 
 
+async def _start(mod: Client, item: str) -> None:
+    reply = await mod.request(
+        {"type": "timeline", "action": "start", "item_id": item, "base_version": 0}
+    )
+    assert reply["type"] == "reply", reply
+
+
 async def test_groups_open_notice_reaches_one_room_or_all_and_call_back(
     server: LiveServer,
 ) -> None:
     _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+    for email in FACILITATORS:  # the event file's facilitators are registered (not here)
+        await server.person(Role.PARTICIPANT, email.split("@")[0], email=email)
     cities = [await _join(server, Role.PARTICIPANT, f"City {i}") for i in range(5)]
     # Not during a discussion item: refused, nothing changed.
     reply = await mod.request({"type": "rooms", "action": "plan", "method": "random", "count": 2})
@@ -151,3 +166,138 @@ async def test_a_city_reconnecting_keeps_its_group_and_comes_back_after_closing(
     third = await server.connect(token)
     welcome = await third.recv()
     assert _room_of(welcome["snapshot"]["rooms"], pid0) == "plenary"
+
+
+async def test_assignment_by_the_topic_and_the_language_chosen_at_registration(
+    server: LiveServer,
+) -> None:
+    _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+    chosen = {
+        "Ana": ("climate-neutrality", "es"),
+        "Bo": ("governance", "zh"),
+        "Cy": ("climate-neutrality", "zh"),
+        "Di": ("governance", "es"),
+        "Ed": ("climate-neutrality", "es"),
+        "Fa": ("governance", "zh"),
+    }
+    ids = {}
+    for name, (topic, language) in chosen.items():
+        pid, token = await server.person(Role.PARTICIPANT, name, topic=topic, language=language)
+        ids[pid] = name
+        client = await server.connect(token)
+        await client.recv_type("welcome")
+    await _start(mod, "afternoon-groups")
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "topic", "count": 2})
+    assert reply["type"] == "reply", reply
+    rooms = {r["id"]: r for r in reply["data"]["rooms"]["rooms"]}
+    # The event file's groups have topics: each gets the cities that chose its topic.
+    for group, topic in (("neutrality", "climate-neutrality"), ("governance", "governance")):
+        members = {ids[p] for p in rooms[group]["members"]}
+        assert members == {n for n, (t, _) in chosen.items() if t == topic}, (group, members)
+    reply = await mod.request({"type": "rooms", "action": "cancel"})
+    assert reply["type"] == "reply", reply
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "language", "count": 2})
+    assert reply["type"] == "reply", reply
+    by_language = [
+        {chosen[ids[p]][1] for p in r["members"]} for r in reply["data"]["rooms"]["rooms"][1:]
+    ]
+    assert sorted(map(sorted, by_language)) == [["es"], ["zh"]]
+
+
+def _with_members(text: str) -> str:
+    """The seminar with a member named in the green-deal group (by name) and one in
+    covid-recovery (by email)."""
+    return text.replace(
+        "facilitator: facilitator.greendeal@iuc.example}",
+        'facilitator: facilitator.greendeal@iuc.example, members: ["Gil Member"]}',
+    ).replace(
+        "facilitator: facilitator.covid@iuc.example}",
+        "facilitator: facilitator.covid@iuc.example, members: [hal.member@test.example]}",
+    )
+
+
+async def test_event_file_groups_resolve_to_registered_people(
+    tmp_path: Any, clock: FakeClock
+) -> None:
+    text = _with_members(SEMINAR.read_text())
+    defn = parse_event(text, "config/seminar.yaml")
+    runner, server = await start_server(tmp_path, clock, defn)
+    try:
+        _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+        cities = [await _join(server, Role.PARTICIPANT, f"City {i}") for i in range(4)]
+        gil, _ = await _join(server, Role.PARTICIPANT, "Gil Member")
+        hal, _ = await _join(server, Role.PARTICIPANT, "Hal Member")
+        await _start(mod, "morning-groups")
+        # A facilitator nobody registered: a config error naming the file, line and field.
+        reply = await mod.request({"type": "rooms", "action": "plan", "count": 2})
+        assert reply["type"] == "error" and reply["code"] == "config", reply
+        line = text.splitlines().index(
+            next(x for x in text.splitlines() if "facilitator.covid@" in x)
+        )
+        assert reply["message"].startswith(f"config/seminar.yaml:line {line + 1}: "), reply
+        assert "agenda.3.groups.0.facilitator" in reply["message"], reply
+        assert "facilitator.covid@iuc.example" in reply["message"], reply
+        assert server.app[SESSION].rooms.state.phase == "plenary"
+        # Registered (and here): the facilitator leads its group; the members are in theirs.
+        covid_id, covid_token = await server.person(
+            Role.PARTICIPANT, "Fay Covid", email=FACILITATORS[0]
+        )
+        covid = await server.connect(covid_token)
+        await covid.recv_type("welcome")
+        await server.person(Role.PARTICIPANT, "Gus Green", email=FACILITATORS[1])  # not here
+        for seed in range(3):
+            reply = await mod.request(
+                {"type": "rooms", "action": "plan", "method": "random", "count": 2, "seed": seed}
+            )
+            assert reply["type"] == "reply", reply
+            rooms = {r["id"]: r for r in reply["data"]["rooms"]["rooms"]}
+            assert rooms["covid-recovery"]["facilitator"] == covid_id
+            assert covid_id in rooms["covid-recovery"]["members"]
+            assert hal in rooms["covid-recovery"]["members"], seed
+            assert gil in rooms["green-deal"]["members"], seed
+            assert rooms["green-deal"]["facilitator"] is None  # registered but not connected
+        assert sum(len(r["members"]) for r in rooms.values()) == len(cities) + 3
+        # A name two registrants share cannot say who is meant.
+        await server.person(Role.PARTICIPANT, "Gil Member", email="other.gil@test.example")
+        reply = await mod.request({"type": "rooms", "action": "plan", "count": 2})
+        assert reply["type"] == "error" and reply["code"] == "config", reply
+        assert "agenda.3.groups.1.members.0" in reply["message"], reply
+        assert "2 registrants" in reply["message"], reply
+    finally:
+        await runner.cleanup()
+
+
+async def test_rapporteurs_wait_on_the_plenary_floor_in_group_order(server: LiveServer) -> None:
+    _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+    cities = [await _join(server, Role.PARTICIPANT, f"City {i}") for i in range(6)]
+    early, early_client = cities[5]
+    await _start(mod, "afternoon-groups")
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "random", "count": 2})
+    assert reply["type"] == "reply", reply
+    reply = await mod.request({"type": "rooms", "action": "open"})
+    assert reply["type"] == "reply", reply
+    groups = server.app[SESSION].rooms.state.groups
+    rapporteurs = []
+    for group in reversed(groups):  # named in reverse: the queue follows group order
+        members = server.app[SESSION].rooms.state.members(group.id)
+        pick = next(p for p in members if p != early)
+        reply = await mod.request(
+            {"type": "rooms", "action": "roles", "room": group.id, "rapporteur": pick}
+        )
+        assert reply["type"] == "reply", reply
+        rapporteurs.insert(0, pick)
+    # Someone's hand was up before: it stays first.
+    reply = await early_client.request({"type": "raise_hand", "raised": True})
+    assert reply["type"] == "reply", reply
+    assert [h.person_id for h in server.app[SESSION].floor.hands] == [early]
+    reply = await mod.request({"type": "rooms", "action": "call_back"})
+    assert reply["type"] == "reply", reply
+    server.clock.advance(seconds=61)
+    await _rooms_event(mod, "plenary", timeout=10)
+    while True:
+        msg = await mod.recv_type("event")
+        if msg["name"] == "floor" and len(msg["data"]["floor"]["hands"]) == 3:
+            break
+    hands = [h["person_id"] for h in msg["data"]["floor"]["hands"]]
+    assert hands == [early, *rapporteurs], (hands, rapporteurs)
+    assert set(msg["data"]["floor"]["people"]) >= set(rapporteurs)

@@ -89,9 +89,8 @@ def test_db_upgrade_brings_a_revision_1_database_with_data_to_the_newest(
     assert current_revision(url) == head_revision() != "0001"
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT name, organization FROM registrations")).all() == [
-            ("Li Wei", "")
-        ]
+        rows = conn.execute(sa.text("SELECT name, organization, topic FROM registrations"))
+        assert rows.all() == [("Li Wei", "", None)]  # 0003: no topic chosen before it existed
         assert conn.execute(sa.text("SELECT count(*) FROM event_log")).scalar() == 1
         # the upgraded schema is exactly what the code expects: nothing missing, nothing extra
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []

@@ -92,6 +92,42 @@ async def test_form_post_mails_a_link_that_leads_to_the_stage(web_app: WebApp) -
     assert stored.organization == FORM["organization"]
 
 
+async def test_the_discussion_topic_is_chosen_stored_and_checked(web_app: WebApp) -> None:
+    """The form offers the event's discussion topics (groups "by topic" use the choice)."""
+    page = await (await web_app.client.get("/register", headers=HTML)).text()
+    assert '<label for="topic">The group discussion topic I prefer</label>' in page
+    assert '<option value="" selected>No preference</option>' in page
+    topics = web_app.app[EVENT].topics
+    for topic in topics:
+        assert f'<option value="{topic.id}">{html.escape(topic.title)}</option>' in page
+    page = await (await web_app.client.get("/register?lang=ja", headers=HTML)).text()
+    assert "希望するグループ討論のテーマ" in page
+    # Not one of the event's topics: refused, the choice kept in the form, nothing stored.
+    response = await web_app.client.post(
+        "/register", data={**FORM, "topic": "astrology"}, headers=HTML
+    )
+    assert response.status == 422
+    page = await response.text()
+    assert (
+        'id="topic-error"' in page and 'aria-invalid="true" aria-describedby="topic-error"' in page
+    )
+    assert await registrations(web_app.app).get_by_email(FORM["email"]) is None
+    response = await web_app.client.post(
+        "/register", data={**FORM, "topic": topics[1].id}, headers=HTML
+    )
+    assert response.status == 200
+    stored = await registrations(web_app.app).get_by_email(FORM["email"])
+    assert stored is not None and stored.topic == topics[1].id
+    assert stored.person.topic == topics[1].id and stored.as_json()["topic"] == topics[1].id
+    # Optional: no choice stores none.
+    response = await web_app.client.post(
+        "/api/registrations", json={**FORM, "email": "b@lagos.example", "topic": ""}
+    )
+    assert response.status == 201
+    stored = await registrations(web_app.app).get_by_email("b@lagos.example")
+    assert stored is not None and stored.topic is None
+
+
 async def test_requested_roles_are_only_requests(web_app: WebApp) -> None:
     response = await web_app.client.post(
         "/register", data={**FORM, "requested_role": "interpreter"}, headers=HTML

@@ -135,6 +135,12 @@ function renderFloor() {
     })
     : t("booth.nobody_speaking");
   $("hearing").textContent = sourceText(snap.routing?.booth_hears?.[state.you.booth]);
+  // A booth assigned to a group serves that group only (rooms in the snapshot and events).
+  const room = (snap.rooms?.rooms || []).find((r) => r.booth && r.booth === state.you.booth);
+  $("serves").textContent = room
+    ? t("booth.serves_room", { room: room.title, count: room.members.length })
+    : t("booth.serves_plenary");
+  $("serves").classList.toggle("in-group", !!room);
 }
 
 function speakersText(item) {
@@ -322,6 +328,8 @@ export const live = connectPage({
     else if (msg.name === "booth") {
       snap.booths[msg.data.booth.id] = msg.data.booth;
       if (msg.data.routing) snap.routing = msg.data.routing;
+    } else if (msg.name === "rooms") {
+      snap.rooms = msg.data.rooms;
     } else if (msg.name === "booth_chat") {
       addChat(msg.data);
     }

@@ -25,6 +25,7 @@ FIELDS = (
     "requested_role",
     "language",
     "timezone",
+    "topic",
 )
 
 # Maximum lengths after trimming (they match the columns of store/schema.py).
@@ -64,14 +65,20 @@ class RegistrationForm:
     requested_role: Role
     language: str
     timezone: str
+    topic: str | None = None  # the discussion topic chosen (groups "by topic"), if any
 
     @classmethod
     def validate(
-        cls, data: Mapping[str, object], *, languages: Collection[str]
+        cls,
+        data: Mapping[str, object],
+        *,
+        languages: Collection[str],
+        topics: Collection[str] = (),
     ) -> RegistrationForm:
         """Check ``data`` against the rules; raise ValidationError naming every bad field.
 
-        ``languages`` are the event's languages (``EventDefinition.languages``).
+        ``languages`` are the event's languages (``EventDefinition.languages``), ``topics``
+        the ids of its discussion topics (optional to choose; none offered: none accepted).
         """
         errors: dict[str, str] = {}
         for key in data:
@@ -119,6 +126,14 @@ class RegistrationForm:
         if timezone and "timezone" not in errors and not is_time_zone(timezone):
             errors["timezone"] = "is not a known time zone (for example Europe/Brussels)"
 
+        topic = text("topic", required=False) or None
+        if topic is not None and "topic" not in errors and topic not in topics:
+            errors["topic"] = (
+                "must be one of the event's topics: " + ", ".join(topics)
+                if topics
+                else "this event has no discussion topics to choose"
+            )
+
         if errors:
             raise ValidationError("Please correct the marked fields.", fields=errors)
         return cls(
@@ -130,6 +145,7 @@ class RegistrationForm:
             requested_role=requested_role,
             language=language,
             timezone=timezone,
+            topic=topic,
         )
 
 

@@ -74,6 +74,7 @@ class GroupDef:
     language: str | None = None
     facilitator: str | None = None  # person id
     booth: str | None = None  # media source key of the interpreter serving the group
+    members: tuple[str, ...] = ()  # person ids the event file puts in this group
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,51 @@ class RoomsState:
             "reporters": list(self.reporters),
             "version": self.version,
         }
+
+
+# --- records (the state as the event log keeps it, to survive a restart) ----------------------
+
+
+def to_record(state: RoomsState) -> dict[str, Any]:
+    """Everything needed to rebuild ``state`` (JSON-safe)."""
+
+    def at(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "rooms": [r.to_dict() for r in state.rooms],
+        "phase": state.phase.value,
+        "item": state.item,
+        "people": {p: {"topic": v.topic, "language": v.language} for p, v in state.people.items()},
+        "where": dict(state.where),
+        "plan": dict(state.plan),
+        "visits": {p: {"room": v.room, "speak": v.speak} for p, v in state.visits.items()},
+        "ends_at": at(state.ends_at),
+        "closes_at": at(state.closes_at),
+        "reporters": list(state.reporters),
+        "version": state.version,
+    }
+
+
+def from_record(record: Mapping[str, Any]) -> RoomsState:
+    """The state :func:`to_record` wrote."""
+
+    def at(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return RoomsState(
+        rooms=tuple(Room(**r) for r in record["rooms"]),
+        phase=Phase(record["phase"]),
+        item=record["item"],
+        people={p: Profile(**v) for p, v in record["people"].items()},
+        where=dict(record["where"]),
+        plan=dict(record["plan"]),
+        visits={p: Visit(**v) for p, v in record["visits"].items()},
+        ends_at=at(record["ends_at"]),
+        closes_at=at(record["closes_at"]),
+        reporters=tuple(record["reporters"]),
+        version=record["version"],
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -323,7 +369,8 @@ def assign(
             if defs[i].topic is None and defs[i].language is None and part:
                 label = _dominant(part, people, attr)
                 if label is not None:
-                    defs[i] = replace(defs[i], title=f"{defs[i].title}: {label}", **{attr: label})
+                    labelled: dict[str, Any] = {attr: label}
+                    defs[i] = replace(defs[i], title=f"{defs[i].title}: {label}", **labelled)
     return tuple(defs), {p: defs[i].id for i, part in enumerate(parts) for p in part}
 
 
@@ -435,6 +482,11 @@ def apply(state: RoomsState, command: Command, now: datetime) -> tuple[RoomsStat
                 count = len(pre)
             n = group_count(len(state.people), count=count, size=size)
             defs, plan = assign(state.people, method, n, seed=seed, groups=pre)
+            # The event file's members (and a city facilitating) go to their own group.
+            for d in defs:
+                for p in (*d.members, d.facilitator):
+                    if p is not None and p in state.people:
+                        plan[p] = d.id
             rooms = (
                 _PLENARY_ROOM,
                 *(

@@ -173,6 +173,23 @@ class FloorDriver:
             raise CommandError(f"{target.name} is not connected: the floor stays as it is")
         return target
 
+    async def queue_hands(self, people: list[Person]) -> None:
+        """Raise the hands of ``people`` in this order, after the hands already up (the
+        groups' rapporteurs once everyone is back); someone live or already waiting is left
+        where they are."""
+        async with self.session.lock:
+            now = self.session.now()
+            floor, changes = self.floor, list[fl.FloorEvent]()
+            for person in people:
+                if floor.is_live(person.id) or floor.hand(person.id) is not None:
+                    continue
+                self.people[person.id] = person_view(person)
+                language = self._language(person.language, fallback=True)
+                floor, events = fl.apply(floor, fl.RaiseHand(person.id, language), now)
+                changes += events
+            if changes:
+                await self._publish(floor, changes, now, by=None, persist=True)
+
     async def set_language(self, person: Person, language: str) -> dict[str, Any]:
         """The moderator's floor language (also the shown speaker's spoken language)."""
         return await self._run(person, fl.SetLanguage(self._language(language)))

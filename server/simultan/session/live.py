@@ -100,9 +100,14 @@ class LiveSession:
         records = await event_log.load_commands(self._engine, self.event_id)
         timeline_records = [(r.command, r.at) for r in records if r.stream == "timeline"]
         self.timeline = tl.replay(self.items, timeline_records)
+        rooms = None
         for r in records:
             if r.stream == "floor":
                 self.floor_driver.restore(r.command)
+            elif r.stream == "rooms":
+                rooms = r.command
+        if rooms is not None:
+            self.rooms.restore(rooms)
         epoch, seq, stored = await event_log.load_hub(
             self._engine, self.event_id, self._buffer_size
         )
@@ -138,6 +143,10 @@ class LiveSession:
 
     def now(self) -> datetime:
         return self._clock()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
 
     @property
     def lock(self) -> asyncio.Lock:

@@ -3,7 +3,10 @@
 Drives the pure :mod:`simultan.core.rooms` (capability check → ``apply`` → publish → media),
 keeps the media plane's rooms in step (who hears whom, an interpreter serving a group), and
 ticks once a second so that "call everyone back" and the item's end close the groups on
-time. The rooms state is live state, like the booths: it is not replayed after a restart.
+time. Every change is logged (stream ``rooms``, the whole state as a record) in the same
+transaction as its event, so open groups and their members survive a restart, even SIGKILL.
+When the groups close, their rapporteurs' hands are raised on the plenary floor, in group
+order, for the reports item.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 from simultan.core import rooms as rc
 from simultan.core import timeline as tl
 from simultan.core.capabilities import Capability
-from simultan.errors import CommandError, ForbiddenError
+from simultan.core.registration import normalize_email
+from simultan.errors import CommandError, ConfigError, ForbiddenError, NotFoundError
 from simultan.eventdef import ItemKind
 from simultan.hub.audience import EVERYONE, Audience
 from simultan.people import Person
 from simultan.session.live import require
+from simultan.store import event_log
 
 if TYPE_CHECKING:
     from simultan.session.live import LiveSession
@@ -43,7 +48,6 @@ class RoomsDriver:
         self.session = session
         self.state = rc.RoomsState()
         self._lock = asyncio.Lock()
-        self._topics: dict[str, str | None] = {}  # person id -> topic chosen at registration
         self._names: dict[str, str] = {}  # person id -> "name (city)", for the pages
 
     # --- views -----------------------------------------------------------------------------
@@ -63,14 +67,17 @@ class RoomsDriver:
 
     # --- commands --------------------------------------------------------------------------
 
-    async def connected(self, person: Person, topic: str | None = None) -> None:
+    def restore(self, record: Mapping[str, Any]) -> None:
+        """The state the last logged record left (at start, before anyone connects)."""
+        self.state = rc.from_record(record["state"])
+        self._names.update(record.get("names", {}))
+
+    async def connected(self, person: Person) -> None:
         """A tab opened: a city is admitted (a known one keeps its room)."""
         self._names[person.id] = f"{person.name} ({person.city})"
         if not joins_groups(person):
             return
-        if topic is not None:
-            self._topics[person.id] = topic
-        profile = rc.Profile(topic=self._topics.get(person.id), language=person.language)
+        profile = rc.Profile(topic=person.topic, language=person.language)
         if self.state.people.get(person.id) == profile:
             self.sync_media()
             return
@@ -91,7 +98,7 @@ class RoomsDriver:
         if action == "plan":
             item = self._discussion_item(now)
             method = rc.Method(args.get("method") or "random")
-            predefined = self._predefined(item)
+            predefined = await self._predefined(item)
             cmd = rc.Plan(
                 item.id,
                 method,
@@ -164,22 +171,28 @@ class RoomsDriver:
                 log.exception("rooms tick failed")
 
     async def _apply(self, person: Person | None, cmd: rc.Command) -> dict[str, Any]:
+        session = self.session
         async with self._lock:
             before = self.state
-            new, events = rc.apply(before, cmd, self.session.now())
-            self.state = new
-        if new is before:
-            return {"version": new.version}
-        names = [e.name for e in events]
-        data = {
-            "events": [{"name": e.name, **e.data} for e in events],
-            "rooms": self.view(new),
-            "by": person.public() if person is not None else None,
-        }
-        # A city arriving while no groups exist changes nothing anyone sees (the preview
-        # counts it); later it is placed in a group, and everyone's view changes.
-        if not (names == ["admitted"] and new.phase is rc.Phase.PLENARY):
-            await self.session.publish("rooms", data, EVERYONE)
+            now = session.now()
+            new, events = rc.apply(before, cmd, now)
+            if new is before:
+                return {"version": new.version}
+            names = [e.name for e in events]
+            view = self.view(new)
+            data = {
+                "events": [{"name": e.name, **e.data} for e in events],
+                "rooms": view,
+                "by": person.public() if person is not None else None,
+            }
+            # A city arriving while no groups exist changes nothing anyone sees (the preview
+            # counts it); later it is placed in a group, and everyone's view changes.
+            quiet = names == ["admitted"] and new.phase is rc.Phase.PLENARY
+            record = {"state": rc.to_record(new), "names": view["names"]}
+            logged = event_log.LoggedCommand("rooms", record, now, person.id if person else None)
+            async with session.lock:
+                await session.commit([logged], [] if quiet else [("rooms", data, EVERYONE)])
+                self.state = new
         if "groups_closed" in names:
             await self._after_close(before)
         self.sync_media()
@@ -196,6 +209,14 @@ class RoomsDriver:
                 {"item": before.item, "queue": list(self.state.reporters)},
                 Audience(capability=Capability.GIVE_FLOOR),
             )
+            # Everyone is back: the rapporteurs wait on the plenary floor, in group order.
+            people = []
+            for person_id in self.state.reporters:
+                try:
+                    people.append(await self.session.person_by_id(person_id))
+                except (CommandError, NotFoundError):
+                    log.warning("! rapporteur %s is no longer registered", person_id[:8])
+            await self.session.floor_driver.queue_hands(people)
 
     # --- media -----------------------------------------------------------------------------
 
@@ -274,19 +295,58 @@ class RoomsDriver:
                 return view.expected_end or view.planned_end
         return None
 
-    def _predefined(self, item: tl.PlannedItem) -> tuple[rc.GroupDef, ...]:
-        for agenda_item in self.session.defn.agenda:
-            if agenda_item.id == item.id:
-                # Facilitators are named by email in the event file; they become facilitators
-                # once the moderator confirms them (people are known by id here).
-                return tuple(
+    async def _predefined(self, item: tl.PlannedItem) -> tuple[rc.GroupDef, ...]:
+        """The event file's groups of ``item``, their facilitators and members resolved to
+        registered people; a reference nobody answers to is a ConfigError naming its line."""
+        defn = self.session.defn
+        for i, agenda_item in enumerate(defn.agenda):
+            if agenda_item.id != item.id:
+                continue
+            out = []
+            for j, g in enumerate(agenda_item.groups):
+                path = ("agenda", i, "groups", j)
+                facilitator = None
+                if g.facilitator is not None:
+                    facilitator = await self._resolve(g.facilitator, (*path, "facilitator"))
+                members = tuple(
+                    [await self._resolve(m, (*path, "members", k)) for k, m in enumerate(g.members)]
+                )
+                out.append(
                     rc.GroupDef(
                         id=g.id,
                         title=g.title,
                         topic=g.topic,
                         language=g.language,
+                        facilitator=facilitator,
                         booth=g.booth,
+                        members=members,
                     )
-                    for g in agenda_item.groups
                 )
+            return tuple(out)
         return ()
+
+    async def _resolve(self, reference: str, path: tuple[str | int, ...]) -> str:
+        """The registration id of the approved person an event-file reference names: an
+        email address (with an @), else a name that exactly one registrant has."""
+        from simultan.store.registrations import Registrations, Status
+
+        repo = Registrations(self.session.engine, self.session.event_id)
+        found: list[str] = []
+        if "@" in reference:
+            try:
+                reg = await repo.get_by_email(normalize_email(reference))
+            except ValueError:
+                reg = None
+            if reg is not None and reg.status is Status.APPROVED:
+                found.append(reg.id)
+        else:
+            wanted = reference.strip().casefold()
+            found = [
+                r.id
+                for r in await repo.list()
+                if r.status is Status.APPROVED and r.name.casefold() == wanted
+            ]
+        if len(found) == 1:
+            return found[0]
+        why = f"{len(found)} registrants answer to" if found else "nobody approved is registered as"
+        raise ConfigError(f"{self.session.defn.locate(path)}: {why} {reference!r}")

@@ -49,6 +49,7 @@ class Registration:
     token_generation: int
     created_at: datetime
     updated_at: datetime
+    topic: str | None = None  # the discussion topic chosen at registration
 
     @property
     def person(self) -> Person:
@@ -60,6 +61,7 @@ class Registration:
             booth=self.booth,
             language=self.language,
             timezone=self.timezone,
+            topic=self.topic,
         )
 
     def as_json(self) -> dict[str, object]:
@@ -76,6 +78,7 @@ class Registration:
             "booth": self.booth,
             "language": self.language,
             "timezone": self.timezone,
+            "topic": self.topic,
             "status": self.status.value,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
@@ -100,6 +103,7 @@ def _from_row(row: sa.RowMapping) -> Registration:
         booth=row["booth"],
         language=row["language"],
         timezone=row["timezone"],
+        topic=row["topic"],
         status=Status(row["status"]),
         token_generation=row["token_generation"],
         created_at=_utc(row["created_at"]),
@@ -139,6 +143,7 @@ class Registrations:
             "booth": booth,
             "language": form.language,
             "timezone": form.timezone,
+            "topic": form.topic,
             "status": status.value,
             "token_generation": 0,
             "created_at": at,
@@ -231,6 +236,7 @@ async def create_or_get_registration(
     city: str = "",
     country: str = "",
     organization: str = "",
+    topic: str | None = None,
 ) -> Registration:
     """An approved registration for a seeded person (organizer, moderator, interpreters).
 
@@ -248,6 +254,7 @@ async def create_or_get_registration(
             requested_role=role,
             language=language,
             timezone=timezone,
+            topic=topic,
         )
     except ValueError as exc:
         raise ValidationError(f"cannot seed {email!r}: {exc}", fields={"person": str(exc)}) from exc

@@ -21,6 +21,8 @@ registrations = sa.Table(
     sa.Column("booth", sa.String(64), nullable=True),
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
+    # The discussion topic chosen at registration (an id of the event's topics), if any.
+    sa.Column("topic", sa.String(64), nullable=True),
     # pending, approved, revoked
     sa.Column("status", sa.String(16), nullable=False),
     # Bumped on revocation or re-issue: a token carries the generation it was issued for.

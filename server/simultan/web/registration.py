@@ -233,7 +233,10 @@ async def register(app: web.Application, data: Mapping[str, object], address: st
     and mails the existing registration its link again, with the answer a new one gets."""
     limits = app[LIMITS]
     limits.per_address.check(address)
-    form = RegistrationForm.validate(data, languages=app[EVENT].languages)
+    defn = app[EVENT]
+    form = RegistrationForm.validate(
+        data, languages=defn.languages, topics=[t.id for t in defn.topics]
+    )
     limits.per_mailbox.check(mailbox(form.email))
     status = Status.PENDING if app[SETTINGS].require_approval else Status.APPROVED
     repo = registrations(app)
@@ -309,6 +312,7 @@ async def render_form(
         [(code, native_name(code)) for code in defn.languages],
         typed("language", defn.event.floor_language),
     )
+    page["topic_field"] = _topic_field(defn, typed("topic"), page, lang)
     zone = typed("timezone", defn.event.timezone)
     offered: tuple[str, ...] = app[ZONES]
     zones = offered if zone in offered else (zone, *offered)
@@ -318,6 +322,22 @@ async def render_form(
         banner = f'<p class="banner error" role="alert">{esc(message)}</p>'
     page["banner"] = banner
     return await render_page("register.html", page, lang)
+
+
+def _topic_field(defn: EventDefinition, chosen: str, page: Mapping[str, str], lang: str) -> str:
+    """The discussion topic select (for groups "by topic"); nothing when the event has none."""
+    if not defn.topics:
+        return ""
+    esc = html.escape
+    options = _options(
+        [("", translate(lang, "register.topic_none")), *((t.id, t.title) for t in defn.topics)],
+        chosen,
+    )
+    return (
+        f'<label for="topic">{esc(translate(lang, "register.topic"))}</label>'
+        f'<select id="topic" name="topic"{page["topic_invalid"]}>{options}</select>'
+        f"{page['topic_error']}"
+    )
 
 
 def _language_links(lang: str) -> str:
