@@ -260,6 +260,65 @@ async def test_json_api_errors_are_typed(web_app: WebApp) -> None:
     assert "Traceback" not in await response.text()
 
 
+async def test_validation_speaks_the_registrants_language(web_app: WebApp) -> None:
+    """The form in Japanese answers in Japanese (every field's message and the banner);
+    the JSON API in the language asked for. Nothing English is left."""
+    bad = {**FORM, "name": "", "email": "nope", "language": "fr", "timezone": "Moon/Base"}
+    response = await web_app.client.post("/register?lang=ja", data=bad, headers=HTML)
+    assert response.status == 422
+    page = await response.text()
+    for text in [
+        "印の付いた項目を直してください。",
+        "必須です",
+        "メールアドレスではありません",
+        "イベントの言語のいずれかにしてください：en, zh, ja, es",
+        "既知のタイムゾーンではありません",
+    ]:
+        assert text in page, text
+    for english in ["is required", "is not an email", "Please correct", "time zone ("]:
+        assert english not in page, english
+    response = await web_app.client.post(
+        "/api/registrations",
+        json={**FORM, "name": "x" * 201, "email": "a@b"},
+        headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"},
+    )
+    body = await response.json()
+    assert body["message"] == "Corrija los campos marcados."
+    assert body["fields"] == {
+        "name": "debe tener como máximo 200 caracteres",
+        "email": "tiene un dominio no válido",
+    }
+
+
+def test_every_rule_message_is_in_the_catalogs() -> None:
+    """Each core.registration Reason: its English text is the en catalog's, and zh, ja, es
+    (and the organizers' pl, cs) word it too."""
+    from simultan.core.registration import Reason, RegistrationForm
+    from simultan.errors import ValidationError
+    from simultan.i18n import LANGUAGES, catalog, translate
+
+    seen: list[Reason] = []
+    cases = [
+        {"name": "", "email": "nope", "language": "fr", "timezone": "x", "requested_role": "boss"},
+        {"name": "a\u0007", "email": "a@b", "city": 3, "x": "y"},
+        {"name": "n" * 300, "email": "a@-.org"},
+    ]
+    for case in cases:
+        try:
+            RegistrationForm.validate({**FORM, **case}, languages=("en", "ja"))
+        except ValidationError as exc:
+            seen += [exc.message, *exc.fields.values()]  # type: ignore[list-item]
+    keys = {r.key for r in seen}
+    assert keys >= {"form", "required", "email", "domain", "language", "timezone", "role"}
+    assert keys >= {"control", "not_text", "not_a_field", "too_long"}
+    for reason in seen:
+        assert isinstance(reason, Reason)
+        key = f"register.error.{reason.key}"
+        assert translate("en", key, **reason.params) == str(reason)
+        for lang in LANGUAGES:
+            assert key in catalog(lang), (lang, key)
+
+
 async def test_json_api_bad_bodies(web_app: WebApp) -> None:
     client = web_app.client
     cases: list[tuple[dict[str, Any], int, str]] = [

@@ -53,6 +53,35 @@ _LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
+class Reason(str):
+    """A validation message: its English text (what the JSON API and logs say) with the
+    catalog key and values that word it in another language (``register.error.<key>`` in
+    client/i18n, translated by the web layer through server/simultan/i18n.py)."""
+
+    key: str
+    params: dict[str, object]
+
+    def __new__(cls, key: str, text: str, **params: object) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.key = key
+        reason.params = params
+        return reason
+
+
+def _reason_of(exc: ValueError) -> str:
+    """The Reason a rule raised (``str(exc)`` would drop the key)."""
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, Reason) else str(exc)
+
+
+def too_long(limit: int) -> Reason:
+    return Reason("too_long", f"must be at most {limit} characters", limit=limit)
+
+
+_NOT_EMAIL = ("email", "is not an email address (name@example.org)")
+_BAD_DOMAIN = ("domain", "has a domain that is not valid")
+
+
 @dataclass(frozen=True)
 class RegistrationForm:
     """A registrant's validated, normalized answers."""
@@ -83,20 +112,20 @@ class RegistrationForm:
         errors: dict[str, str] = {}
         for key in data:
             if key not in FIELDS:
-                errors[str(key)[:64]] = "is not a registration field"
+                errors[str(key)[:64]] = Reason("not_a_field", "is not a registration field")
 
         def text(field: str, *, required: bool = True) -> str:
             value = data.get(field, "")
             if not isinstance(value, str):
-                errors[field] = "must be text"
+                errors[field] = Reason("not_text", "must be text")
                 return ""
             try:
                 cleaned = clean_text(value, MAX_LENGTH.get(field, 64))
             except ValueError as exc:
-                errors[field] = str(exc)
+                errors[field] = _reason_of(exc)
                 return ""
             if required and not cleaned:
-                errors[field] = "is required"
+                errors[field] = Reason("required", "is required")
             return cleaned
 
         name = text("name")
@@ -108,7 +137,7 @@ class RegistrationForm:
             try:
                 email = normalize_email(email)
             except ValueError as exc:
-                errors["email"] = str(exc)
+                errors["email"] = _reason_of(exc)
 
         role_text = text("requested_role", required=False) or Role.PARTICIPANT.value
         requested_role = Role.PARTICIPANT
@@ -116,15 +145,23 @@ class RegistrationForm:
             if role_text in {r.value for r in REQUESTABLE_ROLES}:
                 requested_role = Role(role_text)
             else:
-                errors["requested_role"] = "must be one of " + ", ".join(REQUESTABLE_ROLES)
+                choices = ", ".join(REQUESTABLE_ROLES)
+                errors["requested_role"] = Reason(
+                    "role", "must be one of " + choices, choices=choices
+                )
 
         language = text("language")
         if language and "language" not in errors and language not in languages:
-            errors["language"] = "must be one of the event's languages: " + ", ".join(languages)
+            choices = ", ".join(languages)
+            errors["language"] = Reason(
+                "language", "must be one of the event's languages: " + choices, choices=choices
+            )
 
         timezone = text("timezone")
         if timezone and "timezone" not in errors and not is_time_zone(timezone):
-            errors["timezone"] = "is not a known time zone (for example Europe/Brussels)"
+            errors["timezone"] = Reason(
+                "timezone", "is not a known time zone (for example Europe/Brussels)"
+            )
 
         topic = text("topic", required=False) or None
         if topic is not None and "topic" not in errors and topic not in topics:
@@ -135,7 +172,9 @@ class RegistrationForm:
             )
 
         if errors:
-            raise ValidationError("Please correct the marked fields.", fields=errors)
+            raise ValidationError(
+                Reason("form", "Please correct the marked fields."), fields=errors
+            )
         return cls(
             name=name,
             email=email,
@@ -154,9 +193,9 @@ def clean_text(value: str, max_length: int) -> str:
     cleaned = unicodedata.normalize("NFC", value).strip()
     for ch in cleaned:
         if unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"} or ch in _BIDI_CONTROLS:
-            raise ValueError("must not contain control characters")
+            raise ValueError(Reason("control", "must not contain control characters"))
     if len(cleaned) > max_length:
-        raise ValueError(f"must be at most {max_length} characters")
+        raise ValueError(too_long(max_length))
     return cleaned
 
 
@@ -167,24 +206,24 @@ def normalize_email(value: str) -> str:
     """
     value = value.strip()
     if len(value) > MAX_LENGTH["email"]:
-        raise ValueError(f"must be at most {MAX_LENGTH['email']} characters")
+        raise ValueError(too_long(MAX_LENGTH["email"]))
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError("is not an email address (name@example.org)")
+        raise ValueError(Reason(*_NOT_EMAIL))
     if not _LOCAL_RE.match(local) or local.startswith(".") or ".." in local:
-        raise ValueError("is not an email address (name@example.org)")
+        raise ValueError(Reason(*_NOT_EMAIL))
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError("has a domain that is not valid") from None
+        raise ValueError(Reason(*_BAD_DOMAIN)) from None
     labels = ascii_domain.rstrip(".").split(".")
     if len(labels) < 2 or not all(_LABEL_RE.match(label) for label in labels):
-        raise ValueError("has a domain that is not valid")
+        raise ValueError(Reason(*_BAD_DOMAIN))
     if labels[-1].isdigit():
-        raise ValueError("has a domain that is not valid")
+        raise ValueError(Reason(*_BAD_DOMAIN))
     address = f"{local}@{'.'.join(labels)}".lower()
     if len(address) > MAX_LENGTH["email"]:
-        raise ValueError(f"must be at most {MAX_LENGTH['email']} characters")
+        raise ValueError(too_long(MAX_LENGTH["email"]))
     return address
 
 

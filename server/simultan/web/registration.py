@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from simultan.core.ratelimit import Rate
-from simultan.core.registration import FIELDS, REQUESTABLE_ROLES, RegistrationForm, mailbox
+from simultan.core.registration import (
+    FIELDS,
+    REQUESTABLE_ROLES,
+    Reason,
+    RegistrationForm,
+    mailbox,
+)
 from simultan.errors import (
     BodyTooLarge,
     ConflictError,
@@ -385,7 +391,8 @@ async def post_form(request: web.Request) -> web.Response:
     try:
         outcome = await register(request.app, data, client_address(request))
     except ValidationError as exc:
-        body = await render_form(request.app, data, exc.fields, exc.message, lang)
+        shown = localized(exc, lang)
+        body = await render_form(request.app, data, shown.fields, shown.message, lang)
         return html_response(body, status=exc.http_status)
     title = request.app[EVENT].event.title
     if outcome.status is Status.PENDING:
@@ -400,9 +407,25 @@ async def post_form(request: web.Request) -> web.Response:
 
 async def post_api(request: web.Request) -> web.Response:
     data = await read_json(request)
-    outcome = await register(request.app, data, client_address(request))
+    try:
+        outcome = await register(request.app, data, client_address(request))
+    except ValidationError as exc:  # in the language asked for (?lang=, Accept-Language)
+        raise localized(exc, page_language(request)) from None
     # no id: a repeated registration must answer exactly like a new one
     return web.json_response({"status": outcome.status.value, "mailed": outcome.mailed}, status=201)
+
+
+def say(lang: str, text: str) -> str:
+    """A rule's message (core.registration.Reason) in ``lang``; other text as it is."""
+    if isinstance(text, Reason):
+        return translate(lang, f"register.error.{text.key}", **text.params)
+    return text
+
+
+def localized(exc: ValidationError, lang: str) -> ValidationError:
+    """The same refusal, every message worded in ``lang``."""
+    fields = {field: say(lang, reason) for field, reason in exc.fields.items()}
+    return ValidationError(say(lang, exc.message), fields=fields)
 
 
 def client_address(request: web.Request) -> str:
