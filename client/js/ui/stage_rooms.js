@@ -3,6 +3,8 @@
 // active speaker highlighted). Entering or leaving a group is a server-side move: this tab
 // only adds member slots and publishes its camera and microphone on the same peer connection.
 import { $, el } from "./dom.js";
+import { clock } from "./countdown.js";
+import { t } from "../i18n.js";
 
 const MAX_OTHERS = 11; // groups of at most 12
 
@@ -26,9 +28,7 @@ function countdown(rooms, now) {
   const end = rooms.closes_at || rooms.ends_at;
   if (!end) return "";
   const left = Math.max(0, Math.round((Date.parse(end) - now) / 1000));
-  const m = Math.floor(left / 60), s = left % 60;
-  const label = rooms.closes_at ? "Back to the plenary in" : "Time left";
-  return `${label} ${m}:${String(s).padStart(2, "0")}`;
+  return t(rooms.closes_at ? "stage.room_back_in" : "stage.room_left", { time: clock(left * 1000) });
 }
 
 /**
@@ -49,11 +49,11 @@ export function mountRooms(ui) {
     const info = rooms.rooms.find((/** @type {any} */ r) => r.id === room);
     panel.hidden = room === "plenary" && rooms.phase !== "closing";
     panel.dataset.room = room;
-    $("room-title").textContent = room === "plenary" ? "Plenary" : info?.title || room;
+    $("room-title").textContent = room === "plenary" ? t("stage.room_plenary") : info?.title || room;
     $("room-countdown").textContent = countdown(rooms, serverNow());
     const roles = [];
-    if (info?.facilitator) roles.push(`Facilitator: ${nameOf(info.facilitator)}`);
-    if (info?.rapporteur) roles.push(`Rapporteur: ${nameOf(info.rapporteur)}`);
+    if (info?.facilitator) roles.push(t("stage.room_facilitator", { name: nameOf(info.facilitator) }));
+    if (info?.rapporteur) roles.push(t("stage.room_rapporteur", { name: nameOf(info.rapporteur) }));
     $("room-roles").textContent = roles.join(" · ");
   }
 
