@@ -169,3 +169,63 @@ async def test_cough_unmutes_on_release_outside_and_on_blur_and_chat_survives_re
         assert a.errors == []
     finally:
         await runner.cleanup()
+
+
+async def test_the_console_shows_which_room_its_booth_serves(
+    tmp_path: Path, clock: FakeClock, seminar, browser
+) -> None:
+    """Assigned to a group, the booth console says it serves that group only; unassigned
+    (or once the groups close), the plenary. Screenshots at desktop and phone sizes."""
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
+    try:
+        _, console = await open_as(browser, server, Role.INTERPRETER, "Ana Ruiz", booth="es")
+        serves = console.locator("[data-testid=serves]")
+        await console.wait_for_function(
+            "() => document.querySelector('[data-testid=serves]').textContent !== ''"
+        )
+        assert await serves.inner_text() == "You interpret for the plenary."
+        _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+        mod = await server.connect(mod_token)
+        await mod.recv_type("welcome")
+        for i in range(4):
+            _, token = await server.person(Role.PARTICIPANT, f"City {i}")
+            await (await server.connect(token)).recv_type("welcome")
+        for msg in (
+            {
+                "type": "timeline",
+                "action": "start",
+                "item_id": "afternoon-groups",
+                "base_version": 0,
+            },
+            {"type": "rooms", "action": "plan", "method": "random", "count": 2},
+            {"type": "rooms", "action": "open"},
+            {"type": "rooms", "action": "booth", "room": "governance", "booth": "es"},
+        ):
+            reply = await mod.request(msg)
+            assert reply["type"] == "reply", reply
+        size = len(server.app[SESSION].rooms.state.members("governance"))
+        expected = (
+            f"You interpret for the group “Governing the transition” ({size} cities) only: "
+            "the plenary does not hear you."
+        )
+        await console.wait_for_function(
+            "(text) => document.querySelector('[data-testid=serves]').textContent === text",
+            arg=expected,
+        )
+        assert "in-group" in (await serves.get_attribute("class") or "")
+        shots = Path(tmp_path) / "shots"
+        for name, size_px in (("desktop", (1366, 900)), ("phone", (390, 844))):
+            await console.set_viewport_size({"width": size_px[0], "height": size_px[1]})
+            await console.screenshot(path=str(shots / f"booth-serves-{name}.png"), full_page=True)
+        # The booth is taken back to the plenary: the console says so without a reload.
+        reply = await mod.request(
+            {"type": "rooms", "action": "booth", "room": "governance", "booth": None}
+        )
+        assert reply["type"] == "reply", reply
+        await console.wait_for_function(
+            "() => document.querySelector('[data-testid=serves]').textContent"
+            " === 'You interpret for the plenary.'"
+        )
+        assert not console.errors  # type: ignore[attr-defined]
+    finally:
+        await runner.cleanup()

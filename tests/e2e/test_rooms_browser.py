@@ -15,6 +15,7 @@ from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
 from tests.e2e.conftest import CHROMIUM, chromium_args, open_join_link
 from tests.e2e.test_media_browser import write_tone
+from tests.hub.test_rooms_ws import FACILITATORS
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -62,6 +63,8 @@ async def test_two_pages_in_one_group_hear_each_other_and_come_back(
             await client.recv_type("welcome")
             others.append(pid)
 
+        for email in FACILITATORS:  # the event file's facilitators are registered
+            await server.person(Role.PARTICIPANT, email.split("@")[0], email=email)
         await mod.request(
             {"type": "timeline", "action": "start", "item_id": "morning-groups", "base_version": 0}
         )
