@@ -65,6 +65,8 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
         for conn in session.hub.connections_of(person_id):
             conn.close_code = CloseCode.REVOKED
             conn.stop()
+        if session.media_sessions is not None:  # no media outlives revoked access
+            await session.media_sessions.close_person(person_id)
 
     app[ON_REVOKE].append(close_revoked)
     tech = asyncio.create_task(

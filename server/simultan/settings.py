@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # ICE host candidates: empty = every address of this machine (what a real server and
     # the demo on a laptop need); tests and benchmarks set ["127.0.0.1"] (loopback only).
     ice_host_addresses: tuple[str, ...] = ()
+    # A server behind a firewall or NAT (docs/operations.md): the UDP ports its ICE host
+    # candidates bind to (inclusive, e.g. [40000, 40999]; none: any port), and the public
+    # address a 1:1 NAT maps to this machine (offered as a server-reflexive candidate).
+    ice_port_range: tuple[int, int] | None = None
+    ice_public_address: str | None = None
     max_sdp_bytes: int = Field(default=32 * 1024, ge=1024)
     # A tab's peer connection outlives its websocket this long (the tab reconnects and
     # resumes it); a source whose packets stop this long is lost (its booth falls back).

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from simultan.core import booths as bc
-from simultan.core.liveness import Change, WasLive, Watch, lost_keys, observe, restore_command
+from simultan.core import floor as fl
+from simultan.core.liveness import (
+    Change,
+    WasLive,
+    Watch,
+    floor_muted,
+    floor_shown,
+    lost_keys,
+    observe,
+    restore_command,
+)
 
 KEY = "interpreter:a"
 
@@ -73,3 +83,24 @@ def test_restore_gives_the_mic_back_only_when_nobody_took_it() -> None:
     assert restore_command(back, "a", None, 12.0) is None  # was not live
     assert restore_command(back, "a", was, 10.0 + 3600) is None  # too long ago
     assert restore_command(booth(None, frozenset({"b"})), "a", was, 12.0) is None
+
+
+def _panel(*speakers: tuple[str, bool], pinned: str | None = None) -> fl.Floor:
+    live = tuple(fl.Speaker(p, "en", NOW, muted=m) for p, m in speakers)
+    return fl.Floor(language="en", live=live, active=live[0].person_id, pinned=pinned)
+
+
+def test_a_lost_speaker_leaves_the_mix_and_the_screen_to_a_live_one() -> None:
+    floor = _panel(("a", False), ("b", True), ("c", False))
+    assert floor_shown(floor, frozenset()) == "a" and floor_muted(floor, frozenset()) == {"b"}
+    # a is lost: out of the mix; the screen goes to the first unmuted live speaker, c
+    assert floor_muted(floor, frozenset({"a"})) == {"a", "b"}
+    assert floor_shown(floor, frozenset({"a"})) == "c"
+    # c lost too: the muted b is still better than a frozen picture
+    assert floor_shown(floor, frozenset({"a", "c"})) == "b"
+    # everyone lost: the floor's own choice stays (nobody else to show)
+    assert floor_shown(floor, frozenset({"a", "b", "c"})) == "a"
+    # a lost speaker who is not shown changes nothing on screen; a pinned one is replaced
+    assert floor_shown(floor, frozenset({"c"})) == "a"
+    assert floor_shown(_panel(("a", False), ("b", False), pinned="b"), frozenset({"b"})) == "a"
+    assert floor_shown(fl.Floor(language="en"), frozenset({"a"})) is None

@@ -3,6 +3,8 @@
 - A websocket cut keeps the tab's media (listener and live interpreter): the reconnecting
   socket names its media session in ``hello`` and takes it over; with no reconnect the grace
   period ends and the interpreter leaves the booth as on a clean drop.
+- A live floor speaker whose packets stop is taken out of the mix and the floor video shows
+  another live speaker within 2 s (the moderators are told); both undo when packets resume.
 - A live interpreter whose packets stop without any close (nftables drops them, inside the
   test's loopback-only namespace) is noticed within about a second: listeners hear the floor
   within 2 s, the partner is offered the mic, the tech view says so; when the packets resume
@@ -18,15 +20,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from simultan.app import LOSS_WATCH
+from simultan.core.capabilities import Role
 from simultan.eventdef import EventDefinition
+from simultan.media.plane import speaker_key
+from simultan.media.synthetic import TestPatternTrack
 from simultan.session.tech import tech_view
 from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
 from tests.integration.test_stage_media import (
     FLOOR_HZ,
+    WARM_UP,
     ZH_A_HZ,
     ZH_B_HZ,
     Peer,
@@ -39,9 +46,12 @@ from tests.integration.test_stage_media import (
     until,
     zh_pair_with_listener,
 )
+from tests.media.tones import ToneTrack
 from tests.netns import UdpBlock, local_ports, require_nft
 
 pytestmark = pytest.mark.media
+
+A_SIZE, B_SIZE = (320, 180), (160, 96)  # two floor speakers' cameras, told apart by size
 
 
 async def reconnect(peer: Peer, media_session: str | None) -> Peer:
@@ -221,3 +231,128 @@ async def test_interpreter_packets_dropped_without_close_fall_back_then_restore(
     await settled(heard, ZH_A_HZ)
     log_measure("packets resumed -> interpreter again", back_ms=(back - resumed) * 1000)
     assert f"interpreter:{a.id}" not in watch.lost
+
+
+async def floor_speaker(
+    st: Stage,
+    moderator: Peer,
+    name: str,
+    tone: float,
+    size: tuple[int, int],
+) -> Peer:
+    """A participant given the floor who publishes a tone and a test pattern of ``size``
+    (the listener tells whose video it sees by the decoded frame size)."""
+    peer = await st.join(Role.PARTICIPANT, name)
+    await peer.ok({"type": "raise_hand", "language": "en"})
+    await moderator.ok({"type": "floor", "action": "give", "person_id": peer.id})
+    camera = TestPatternTrack(name, width=size[0], height=size[1], fps=10)
+    await peer.offer(publish="floor", channel="en", audio=ToneTrack(tone), video=camera)
+    return peer
+
+
+def floor_media_events(peer: Peer, since: int) -> list[dict[str, Any]]:
+    return [
+        m["data"]
+        for _, m in peer.inbox[since:]
+        if m["type"] == "event" and m["name"] == "floor_media"
+    ]
+
+
+async def test_live_speaker_packets_dropped_leaves_the_mix_and_the_screen_then_returns(
+    quick_loss: Stage,
+) -> None:
+    """Two live speakers, A shown; A's packets are dropped without any close: within 2 s A
+    is out of the mix, the listener's floor video is B's (its frame size), the moderator is
+    told; when A's packets resume A is mixed and shown again."""
+    require_nft()
+    stage = quick_loss  # noqa: F811
+    session = stage.server.app[SESSION]
+    watch = stage.server.app[LOSS_WATCH]
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    a = await floor_speaker(stage, moderator, "Ana Speaker", ZH_A_HZ, A_SIZE)
+    b = await floor_speaker(stage, moderator, "Ben Speaker", ZH_B_HZ, B_SIZE)
+    listener = await stage.join(Role.PARTICIPANT, "Lee Listener")
+    await listener.offer(channel="en", decode_video=True)
+    seen = listener.tab.video  # type: ignore[union-attr]
+    assert session.floor.shown() == a.id
+    await until(lambda: seen.size == A_SIZE, WARM_UP)
+    mixer = stage.sfu.mixer
+    assert set(mixer.speakers) == {speaker_key(a.id), speaker_key(b.id)}
+    assert mixer.muted == frozenset()
+    assert a.tab is not None
+    ports = local_ports(a.tab.pc)
+    mark = len(moderator.inbox)
+
+    with UdpBlock(ports):
+        dropped = time.monotonic()
+        await until(lambda: speaker_key(a.id) in watch.lost, 2.0)
+        noticed = time.monotonic() - dropped
+        await until(lambda: mixer.video_key == speaker_key(b.id), 2.0 - noticed)
+        assert mixer.muted == {speaker_key(a.id)}  # out of the mix, still on the floor
+        assert session.floor.is_live(a.id) and session.floor.shown() == a.id
+        await until(lambda: seen.size == B_SIZE, 2.0)
+        switched = time.monotonic() - dropped
+        log_measure("speaker packets dropped", noticed_ms=noticed * 1000, video_ms=switched * 1000)
+        assert noticed < 1.2 and switched < 2.0
+        _, event = await moderator.wait_message(
+            lambda m: m["type"] == "event" and m["name"] == "floor_media", since=mark
+        )
+        assert event["data"]["person"]["id"] == a.id
+        assert event["data"]["lost"] is True and event["data"]["shown"] == b.id
+        assert floor_media_events(listener, 0) == []  # the moderators', not everyone's
+        view = tech_view(session, lost=watch.lost)
+        assert [(x["kind"], x["booth"]) for x in view["alarms"] if x["person"] == a.id] == [
+            ("speaker_media_lost", "floor")
+        ]
+        assert a.open and a.session_id in stage.sfu.session_ids()  # nothing was closed
+        mark = len(moderator.inbox)
+        b_frames = seen.decoded
+
+    resumed = time.monotonic()
+    await until(lambda: speaker_key(a.id) not in watch.lost, 3.0)
+    await until(lambda: seen.size == A_SIZE, 3.0)
+    log_measure("speaker packets resumed", video_ms=(time.monotonic() - resumed) * 1000)
+    assert seen.decoded > b_frames
+    assert mixer.muted == frozenset() and mixer.video_key == speaker_key(a.id)
+    events = floor_media_events(moderator, mark)
+    assert [(e["person"]["id"], e["lost"], e["shown"]) for e in events] == [(a.id, False, a.id)]
+    assert view_alarms_for(session, watch, a.id) == []
+
+
+def view_alarms_for(session: Any, watch: Any, person: str) -> list[str]:
+    view = tech_view(session, lost=watch.lost)
+    return [x["kind"] for x in view["alarms"] if x["person"] == person]
+
+
+async def test_revoked_access_closes_the_media_session_without_grace(
+    stage: Stage,  # noqa: F811
+) -> None:
+    """An organizer revokes the live interpreter: their socket closes (4003) and their media
+    session goes at once, not after the 30 s grace; listeners fall back to the floor."""
+    a, b, listener, heard = await zh_pair_with_listener(stage)
+    session = stage.server.app[SESSION]
+    registry = session.media_sessions
+    assert registry is not None and registry.grace >= 30
+    assert registry.held_by(a.id)
+    _, organizer_token = await stage.server.person(Role.ORGANIZER, "Olga Organizer")
+    mark = len(b.inbox)
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{stage.server.url}/api/admin/registrations/{a.id}/revoke",
+            headers={"Authorization": f"Bearer {organizer_token}", "Accept": "application/json"},
+        )
+        assert response.status == 200, await response.text()
+    revoked = time.monotonic()
+    await until(lambda: a.session_id not in stage.sfu.session_ids(), 2.0)
+    assert not registry.held_by(a.id) and registry.owner_of(a.session_id or "") is None
+    await until(lambda: first_run(heard, FLOOR_HZ, after=revoked) is not None, 3.0)
+    await b.wait_message(
+        lambda m: (
+            m["type"] == "event"
+            and m["name"] == "booth"
+            and "handover_offered" in change_kinds(m["data"])
+        ),
+        since=mark,
+    )
+    await until(lambda: not a.open, 2.0)
+    assert a.client.ws.close_code == 4003

@@ -140,9 +140,18 @@ class Peer:
         publish: str | None = None,
         channel: str | None = None,
         audio: MediaStreamTrack | None = None,
+        video: MediaStreamTrack | None = None,
+        decode_video: bool = False,
     ) -> WsTab:
         """Create this tab's peer connection and negotiate it over /ws."""
-        tab = WsTab(self, publish=publish, channel=channel, audio=audio)
+        tab = WsTab(
+            self,
+            publish=publish,
+            channel=channel,
+            audio=audio,
+            video=video,
+            decode_video=decode_video,
+        )
         self.tab = tab
         media = self.server.app[SESSION].stage.media
         before = set(media.session_ids()) if isinstance(media, EmbeddedSfu) else set()
@@ -170,8 +179,18 @@ class WsTab(Tab):
         publish: str | None,
         channel: str | None,
         audio: MediaStreamTrack | None,
+        video: MediaStreamTrack | None = None,
+        decode_video: bool = False,
     ) -> None:
-        super().__init__(None, peer.name, publish=publish, channel=channel, audio=audio)  # type: ignore[arg-type]
+        super().__init__(
+            None,  # type: ignore[arg-type]
+            peer.name,
+            publish=publish,
+            channel=channel,
+            audio=audio,
+            video=video,
+            decode_video=decode_video,
+        )
         self.peer = peer
         self.answer: str | None = None
 

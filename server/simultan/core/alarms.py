@@ -7,6 +7,8 @@
 - ``booth_unstaffed``: nobody holds the booth's mic (its channel carries the floor).
 - ``media_lost``: a seated interpreter's packets stopped without a close (their network
   dropped; they were taken off the mic as on a disconnect, and get it back on return).
+- ``speaker_media_lost``: a live floor speaker's packets stopped (``booth`` is ``"floor"``):
+  they are out of the mix and the floor video shows another live speaker until they return.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ AlarmKind = Literal[
     "handover_hanging",
     "booth_unstaffed",
     "media_lost",
+    "speaker_media_lost",
 ]
 
 
@@ -55,10 +58,22 @@ def alarms(
     silence_limit: timedelta = timedelta(seconds=10),
     handover_limit: timedelta = timedelta(seconds=30),
     lost: frozenset[str] = frozenset(),
+    lost_speakers: Mapping[str, str] | None = None,
 ) -> tuple[Alarm, ...]:
     """Every current alarm. ``silent_seconds`` maps a person id to how long their published
-    audio has been silent (absent: not measured, no silence alarm)."""
-    found: list[Alarm] = []
+    audio has been silent (absent: not measured, no silence alarm); ``lost_speakers`` maps
+    each lost live floor speaker's id to their name."""
+    found: list[Alarm] = [
+        Alarm(
+            "speaker_media_lost",
+            "floor",
+            person,
+            f"{name} (on the floor): no audio packets arrive (their network dropped). "
+            "They are out of the mix until their packets return.",
+            "critical",
+        )
+        for person, name in sorted((lost_speakers or {}).items())
+    ]
     for booth in booths:
         if booth.live is not None:
             silent = silent_seconds.get(booth.live)

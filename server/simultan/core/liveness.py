@@ -11,7 +11,9 @@ sample is longer than ``lost_after`` (the process was starved, so nobody's frame
 counted), that sample only re-baselines every source.
 
 A lost interpreter who was live gets the mic back when their packets return, unless someone
-else took it meanwhile (:func:`restore_command`).
+else took it meanwhile (:func:`restore_command`). A lost live speaker stays on the floor but
+is out of the mix, and the floor video shows another live speaker meanwhile
+(:func:`floor_muted`, :func:`floor_shown`); both undo themselves when the packets return.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from simultan.core import booths as bc
+from simultan.core import floor as fl
 
 DEFAULT_LOST_AFTER = 0.8  # seconds without a frame: lost (noticed within 1 s, sampled at 10 Hz)
 RESTORE_WINDOW = 120.0  # a lost live interpreter back within this many seconds is restored
@@ -104,3 +107,21 @@ def restore_command(
     if booth.live is not None or person not in booth.connected:
         return None
     return bc.TakeMic(by=person)
+
+
+def floor_shown(floor: fl.Floor, lost: frozenset[str]) -> str | None:
+    """Whose video the floor shows while ``lost`` speakers' packets have stopped: the
+    floor's own choice (pinned, else active) unless it is lost, then the first live speaker
+    who is not lost and not muted (else not lost); with nobody else, the floor's choice."""
+    shown = floor.shown()
+    if shown is None or shown not in lost:
+        return shown
+    others = [s for s in floor.live if s.person_id not in lost]
+    best = next((s for s in others if not s.muted), others[0] if others else None)
+    return best.person_id if best is not None else shown
+
+
+def floor_muted(floor: fl.Floor, lost: frozenset[str]) -> frozenset[str]:
+    """Live speakers kept out of the mix: the muted ones and the lost ones (a lost speaker's
+    stale burst when their packets return must not reach the floor before they are back)."""
+    return frozenset(s.person_id for s in floor.live if s.muted or s.person_id in lost)

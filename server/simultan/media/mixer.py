@@ -193,6 +193,10 @@ class FloorMixer:
     def speakers(self) -> tuple[str, ...]:
         return tuple(self._inputs)
 
+    @property
+    def muted(self) -> frozenset[str]:
+        return self._muted
+
     def set(self, speakers: Sequence[str], muted: Collection[str], video: str | None) -> None:
         """Mix ``speakers`` (source keys) except ``muted``; show ``video``'s video."""
         wanted = list(dict.fromkeys(speakers))

@@ -114,9 +114,9 @@ def _direction(send: bool, recv: bool) -> str:
 class EmbeddedSfu:
     """The default :class:`~.plane.MediaPlane`: an aiortc SFU in the server's event loop.
 
-    Creating one installs two process-wide hooks: aiortc's pass-through (remote tracks yield
-    packets) and aioice's host addresses (``settings.ice_host_addresses``, or every address
-    of the machine when that is empty).
+    Creating one installs process-wide hooks: aiortc's pass-through (remote tracks yield
+    packets), aioice's host addresses (``settings.ice_host_addresses``, or every address
+    of the machine when that is empty), and the port range and public address.
     """
 
     def __init__(
@@ -132,6 +132,7 @@ class EmbeddedSfu:
             ice.use_host_addresses(settings.ice_host_addresses)
         else:
             ice.restore_default()  # aioice's own: every interface address but loopback
+        ice.use_gathering(settings.ice_port_range, settings.ice_public_address)
         passthrough.install(low_latency_audio=low_latency_audio)
         self._board = Switchboard()
         self.on_floor_levels: FloorLevels | None = None

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from simultan.core import floor as fl
+from simultan.core import liveness as lv
 from simultan.core.capabilities import Capability
 from simultan.errors import CommandError, ForbiddenError, NotFoundError
 from simultan.hub.audience import EVERYONE
@@ -55,6 +56,9 @@ class FloorDriver:
         self.floor = fl.initial_floor(language, limit=limit)
         self.people: dict[str, dict[str, Any]] = {}  # everyone the floor names, for views
         self._levels_task: asyncio.Task[None] | None = None
+        # Live speakers whose packets stopped (session/liveness.py): out of the mix, and the
+        # floor video shows someone else, until their packets return.
+        self.lost: frozenset[str] = frozenset()
 
     # -- views -----------------------------------------------------------------------------
 
@@ -264,11 +268,11 @@ class FloorDriver:
             return
         for pid in gone:  # a taken-back speaker's media stops reaching anyone at once
             media.unpublish(speaker_key(pid))
-        shown = self.floor.shown()
+        shown = lv.floor_shown(self.floor, self.lost)
         media.set_floor_mix(
             FloorMix(
                 speakers=tuple(speaker_key(s.person_id) for s in self.floor.live),
-                muted=frozenset(speaker_key(s.person_id) for s in self.floor.live if s.muted),
+                muted=frozenset(map(speaker_key, lv.floor_muted(self.floor, self.lost))),
                 video=speaker_key(shown) if shown else None,
             )
         )

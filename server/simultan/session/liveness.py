@@ -6,7 +6,10 @@ counters, and turns a lost or returning interpreter into booth moves.
 - back (packets resume, or a new peer connection publishes again): connected again, and
   given the mic back if they held it and nobody took it meanwhile.
 
-A lost floor speaker is reported (tech view, ``lost``) and the floor is left to its rules.
+A lost live floor speaker stays on the floor (the moderator decides who speaks) but falls
+back as their own clean drop would sound: they are taken out of the mix, the floor video
+switches to another live speaker, and the moderators get a ``floor_media`` event (the tech
+view's alarms say it too); when their packets resume all of it is undone.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Callable
 
 from simultan.core import booths as bc
 from simultan.core import liveness as lv
-from simultan.media.plane import INTERPRETER_PREFIX
+from simultan.core.capabilities import Capability
+from simultan.hub.audience import Audience
+from simultan.media.plane import INTERPRETER_PREFIX, SPEAKER_PREFIX
 from simultan.session.live import LiveSession
 
 log = logging.getLogger("simultan.liveness")
@@ -50,6 +55,37 @@ class LossWatch:
         sources = {k: v for k, v in self.watch.sources.items() if k != key}
         self.watch = lv.Watch(sources=sources, last_sample=self.watch.last_sample)
         self.lost_since.pop(key, None)
+        self._floor_follows()
+
+    def lost_speakers(self) -> frozenset[str]:
+        """Person ids of floor speakers whose packets stopped."""
+        return frozenset(
+            k.removeprefix(SPEAKER_PREFIX) for k in self.lost if k.startswith(SPEAKER_PREFIX)
+        )
+
+    def _floor_follows(self) -> None:
+        """The floor's mix and video follow the lost speakers (synchronous: no await)."""
+        driver = self.session.floor_driver
+        lost = self.lost_speakers()
+        if driver.lost != lost:
+            driver.lost = lost
+            driver.apply_media()
+
+    async def _speaker(self, key: str, lost: bool) -> None:
+        person = key.removeprefix(SPEAKER_PREFIX)
+        self._floor_follows()
+        driver = self.session.floor_driver
+        if not driver.floor.is_live(person):
+            return
+        await self.session.publish(
+            "floor_media",
+            {
+                "person": driver.people.get(person, {"id": person}),
+                "lost": lost,
+                "shown": lv.floor_shown(driver.floor, driver.lost),
+            },
+            Audience(capability=Capability.GIVE_FLOOR),
+        )
 
     def _note_live(self, key: str) -> None:
         if not key.startswith(INTERPRETER_PREFIX):
@@ -77,9 +113,11 @@ class LossWatch:
                 self.lost_since.pop(change.key, None)
                 await self._back(change.key)
             else:
-                await self._back(change.key)
+                await self._back(change.key, new=True)
 
     async def _lost(self, key: str) -> None:
+        if key.startswith(SPEAKER_PREFIX):
+            await self._speaker(key, lost=True)
         if not key.startswith(INTERPRETER_PREFIX):
             return
         person = key.removeprefix(INTERPRETER_PREFIX)
@@ -91,7 +129,9 @@ class LossWatch:
 
         await self.session.media_moves(decide)
 
-    async def _back(self, key: str) -> None:
+    async def _back(self, key: str, *, new: bool = False) -> None:
+        if key.startswith(SPEAKER_PREFIX) and not new:
+            await self._speaker(key, lost=False)
         if not key.startswith(INTERPRETER_PREFIX):
             return
         person = key.removeprefix(INTERPRETER_PREFIX)

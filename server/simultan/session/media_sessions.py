@@ -7,7 +7,8 @@ the session over (only the same person can). A socket that the server still beli
 (a half-open TCP connection after a network loss) loses the session to the new socket, and
 its own close later changes nothing. When the grace runs out with no socket, the peer
 connection is closed (its published sources go, with the usual fallback) and ``on_expired``
-tells the control plane the person may have left.
+tells the control plane the person may have left. A session the server ends itself (access
+revoked: :meth:`MediaSessions.close_person`) is closed at once, without a grace.
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ class MediaSessions:
     def owner_of(self, media_id: str) -> str | None:
         entry = self._entries.get(media_id)
         return str(entry.owner.id) if entry else None
+
+    async def close_person(self, person_id: str) -> int:
+        """The server ended the person's access (revocation): close every media session of
+        theirs now, attached or in grace, with no grace (nothing may linger). Returns how
+        many were closed."""
+        mine = [k for k, e in self._entries.items() if e.owner.id == person_id]
+        for media_id in mine:
+            log.info("= media session %s closed: the server ended its access", media_id[:8])
+            await self.close(media_id)
+        return len(mine)
 
     def _expire(self, media_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self.close(media_id, expired=True))

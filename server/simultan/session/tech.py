@@ -14,6 +14,7 @@ from typing import Any
 from simultan.core.alarms import alarms
 from simultan.core.capabilities import Capability
 from simultan.hub.audience import Audience
+from simultan.media.plane import SPEAKER_PREFIX
 from simultan.protocol.messages import Tech
 from simultan.session.live import LiveSession
 
@@ -69,6 +70,7 @@ def tech_view(
         silence_limit=silence_limit,
         handover_limit=handover_limit,
         lost=frozenset(k.removeprefix("interpreter:") for k in lost),
+        lost_speakers=_lost_speakers(session, lost),
     )
     media_summary = None
     if stats is not None:
@@ -86,6 +88,17 @@ def tech_view(
         "alarms": [a.to_dict() for a in found],
         "media": media_summary,
     }
+
+
+def _lost_speakers(session: LiveSession, lost: frozenset[str]) -> dict[str, str]:
+    """Live floor speakers among the lost source keys, by id, with their names."""
+    driver = session.floor_driver
+    out: dict[str, str] = {}
+    for key in lost:
+        person = key.removeprefix(SPEAKER_PREFIX)
+        if key.startswith(SPEAKER_PREFIX) and driver.floor.is_live(person):
+            out[person] = str(driver.people.get(person, {}).get("name", person))
+    return out
 
 
 async def run_tech_view(
