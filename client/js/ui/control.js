@@ -119,7 +119,8 @@ export function alarmText(alarm, booths) {
   const booth = booths.find((b) => b.id === alarm.booth);
   const vars = {
     language: languageName(booth?.language || alarm.booth),
-    name: booth && alarm.person ? memberName(booth, alarm.person) : "",
+    name: booth && alarm.person ? memberName(booth, alarm.person)
+      : (state.snapshot?.floor?.people?.[alarm.person]?.name || ""), // a speaker on the floor
     seconds: alarm.seconds ?? "",
   };
   const key = `alarm.${alarm.kind}`;
