@@ -26,6 +26,7 @@ import asyncio
 import fractions
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -189,6 +190,17 @@ class LoadProcesses:
                 proc.kill()
 
 
+def start_profiler(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes]:
+    """py-spy (raw stacks) on a process for ``seconds``, without pausing it."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    args = ["record", "-p", str(pid), "-d", str(int(seconds)), "-f", "raw", "-o", path]
+    return subprocess.Popen(
+        [spy, *args, "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> float:
     return float(after.get(key, 0)) - float(before.get(key, 0))
 
@@ -248,23 +260,7 @@ async def run(
         profiler = None
         if profile:
             assert server.proc is not None
-            profiler = subprocess.Popen(
-                [
-                    "py-spy",
-                    "record",
-                    "-p",
-                    str(server.proc.pid),
-                    "-d",
-                    str(int(window)),
-                    "-f",
-                    "raw",
-                    "-o",
-                    profile,
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            profiler = start_profiler(server.proc.pid, window, profile)
         for _ in range(windows):
             s0, l0, b0, t0 = (
                 await server.call(op="stats"),

@@ -48,8 +48,8 @@ from typing import Any
 import aiohttp
 from aiortc.mediastreams import MediaStreamTrack
 
-from fwd_scale import LoadProcesses, Publisher, ReplayVideo, _delta
-from light_listener import LightListener, connect_all
+from fwd_scale import LoadProcesses, Publisher, ReplayVideo, _delta, start_profiler
+from light_listener import LightListener, connect_all, tolerate_consent_failures
 from media_common import SOURCE, ServerProcess, machine_busy_seconds, percentile
 from media_latency import StampedTrack
 from simultan.media import ice
@@ -241,6 +241,7 @@ class Tee(MediaStreamTrack):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ssrc = 0x51A11E00 + port
         self.seq = 0
+        self.sent = 0
 
     async def recv(self) -> Any:
         packet = await self.inner.recv()
@@ -256,6 +257,7 @@ class Tee(MediaStreamTrack):
                 self.ssrc,
             )
             self.seq = (self.seq + 1) & 0xFFFF
+            self.sent += 1
             self.sock.sendto(header + payload, ("127.0.0.1", self.port))
         return packet
 
@@ -280,10 +282,13 @@ def _figures(
         "audio_lost_pct": 100 * max(0.0, audio_expected - audio_rx) / max(audio_expected, 1),
         "video_lost_pct": 100 * max(0.0, video_expected - video_rx) / max(video_expected, 1),
         "srtp_check_failed": _delta(l1, l0, "check_failed"),
+        "live": float(l1.get("live", 0)),
     }
 
 
-async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> dict[str, Any]:
+async def run(
+    mode: str, n: int, windows: int, window: float, warmup: float, profile: str | None = None
+) -> dict[str, Any]:
     video = mode == "av"
     mountpoint, audio_port, video_port = MOUNTPOINTS[mode]
     server = ServerProcess("forward")
@@ -324,10 +329,12 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
         await asyncio.sleep(warmup)
         rss1 = {"sfu": proc_rss_bytes(sfu_pid), "janus": proc_rss_bytes(janus_pid)}
         rows: list[dict[str, float]] = []
+        profiler = start_profiler(sfu_pid, window, profile) if profile else None
         for _ in range(windows):
             c0 = (proc_cpu_seconds(sfu_pid), proc_cpu_seconds(janus_pid))
             s0, j0 = await sfu_load.totals(), await janus_load.totals()
             b0, t0 = machine_busy_seconds(), time.monotonic()
+            src0 = audio.sent
             measuring = True
             await asyncio.sleep(window)
             measuring = False
@@ -344,7 +351,10 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
             row["ratio"] = row["sfu_us_per_packet"] / max(row["janus_us_per_packet"], 1e-9)
             row["load_cpu_core"] = (_delta(s1, s0, "cpu") + _delta(j1, j0, "cpu")) / elapsed
             row["machine_busy_cores"] = (b1 - b0) / elapsed
+            row["source_audio_pps"] = (audio.sent - src0) / elapsed
             rows.append(row)
+        if profiler is not None:
+            profiler.wait(timeout=60)
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         result: dict[str, Any] = {
             "mode": mode,
@@ -352,7 +362,8 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
             "joined": joined,
             "hearing": hearing,
             "windows": f"{windows}x{window:.0f}s",
-            "load_average": os.getloadavg(),
+            "load_average": [round(x, 1) for x in os.getloadavg()],
+            "sfu_rtcp": "aiortc" if os.environ.get("SIMULTAN_BENCH_AIORTC_RTCP") else "clock",
             "ratio_sfu_to_janus": round(med["ratio"], 3),
             "ratio_windows": [round(r["ratio"], 3) for r in rows],
         }
@@ -368,11 +379,13 @@ async def run(mode: str, n: int, windows: int, window: float, warmup: float) -> 
                 "audio_lost_pct": round(med[f"{name}_audio_lost_pct"], 4),
                 "video_lost_pct": round(med[f"{name}_video_lost_pct"], 4),
                 "srtp_check_failed": int(sum(r[f"{name}_srtp_check_failed"] for r in rows)),
+                "live_listeners_windows": [int(r[f"{name}_live"]) for r in rows],
             }
         result["sfu"]["latency_p50_ms"] = round(percentile(latencies, 50), 2)
         result["sfu"]["latency_p99_ms"] = round(percentile(latencies, 99), 2)
         result["sfu"]["latency_samples"] = len(latencies)
         result["load_cpu_core"] = round(med["load_cpu_core"], 3)
+        result["source_audio_pps"] = [round(r["source_audio_pps"], 1) for r in rows]
         result["machine_busy_cores"] = round(med["machine_busy_cores"], 2)
         return result
     finally:
@@ -391,14 +404,26 @@ async def main() -> None:
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--aiortc-rtcp",
+        action="store_true",
+        help="the SFU with aiortc's own RTCP task per sender (before the one RTCP clock)",
+    )
+    parser.add_argument(
+        "--profile", help="py-spy the SFU during the first window (raw stacks to this file)"
+    )
     args = parser.parse_args()
+    if args.aiortc_rtcp:
+        os.environ["SIMULTAN_BENCH_AIORTC_RTCP"] = "1"
     if not Path(JANUS).exists():
         raise SystemExit(
             "janus is not installed: apt-get install janus (deploy/dev.sh test installs it)"
         )
     ice.use_host_addresses(["127.0.0.1"])
+    tolerate_consent_failures()
     for n in (int(x) for x in args.listeners.split(",")):
-        result = await run(args.mode, n, args.windows, args.window, args.warmup)
+        profile = f"{args.profile}.{args.mode}.{n}.txt" if args.profile else None
+        result = await run(args.mode, n, args.windows, args.window, args.warmup, profile)
         print(json.dumps(result), flush=True)
 
 

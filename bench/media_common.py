@@ -131,6 +131,12 @@ async def _serve(path: str, mode: str) -> None:
             low_latency_audio=(mode != "forward-default-jb"),
         )
         engine.set_routes({CHANNEL: SOURCE, "en": "floor"})
+        if os.environ.get("SIMULTAN_BENCH_AIORTC_RTCP"):  # A/B: aiortc's task per sender
+            from aiortc.rtcrtpsender import RTCRtpSender
+
+            from simultan.media import passthrough
+
+            RTCRtpSender._run_rtcp = passthrough._ORIGINAL_RUN_RTCP  # type: ignore[method-assign]
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
