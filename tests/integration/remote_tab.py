@@ -4,8 +4,10 @@ test_weak_link.py; the test does the signaling over /ws).
 Reads JSON lines on stdin: {"ice_servers": [...]} then {"answer": sdp}. Writes JSON lines:
 {"offer": sdp, "candidates": [types]}, then about every second {"hz": dominant frequency of
 the channel audio, "frames": audio frames received, "lost": audio frames missing (gaps in
-their timestamps), "video": video frames received} (aiortc decodes here: no pass-through in
-this process).
+their timestamps), "rtp_lost": the channel's RTP packets that never arrived (sequence gaps,
+aiortc's inbound-rtp packetsLost: what the link lost, apart from what this process dropped
+itself), "video": video frames received} (aiortc decodes here: no pass-through in this
+process).
 """
 
 from __future__ import annotations
@@ -84,7 +86,16 @@ async def main() -> None:
             samples = frame.to_ndarray().astype(np.float32).reshape(-1, len(frame.layout.channels))
             buffer.append(samples[:, 0])
             if sum(b.size for b in buffer) >= 48000:
-                say(hz=dominant(np.concatenate(buffer)[-24000:]), t=time.monotonic(), **counts)
+                stats = await channel.receiver.getStats()
+                rtp_lost = sum(
+                    getattr(s, "packetsLost", 0) for s in stats.values() if s.type == "inbound-rtp"
+                )
+                say(
+                    hz=dominant(np.concatenate(buffer)[-24000:]),
+                    t=time.monotonic(),
+                    rtp_lost=rtp_lost,
+                    **counts,
+                )
                 buffer.clear()
     except MediaStreamError:
         pass

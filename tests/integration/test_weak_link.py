@@ -112,11 +112,12 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
             last = await remote.said()
         frames = last["frames"] - first["frames"]
         lost = last["lost"] - first["lost"]
+        rtp_lost = last["rtp_lost"] - first["rtp_lost"]
         video = last["video"] - first["video"]
         print(
             f"MEASURED weak link: video paused {paused_after:.1f} s after degrading; "
-            f"audio {frames} frames, {lost} lost ({100 * lost / max(frames, 1):.2f} %), "
-            f"video frames while paused {video}"
+            f"audio {frames} frames, {lost} lost ({100 * lost / max(frames, 1):.2f} %; "
+            f"{rtp_lost} of them never arrived), video frames while paused {video}"
         )
         assert frames > 200
         assert lost / frames < 0.01
