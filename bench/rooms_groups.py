@@ -1,11 +1,14 @@
 """Benchmark: 40 cities in 8 groups of 5, audio and video, through the embedded SFU.
 
-Every city publishes a looped, pre-encoded Opus tone and a looped, pre-encoded VP8 clip
-(so the load generator stays cheap: nothing is encoded or decoded while it runs) and
-receives the four other members of its group on four member audio + four member video
-slots. Prints, over the measured window: packets each member slot received against what its
-source sent (frames lost), CPU seconds per second of this process (the SFU *and* the 40
-clients: one process, one event loop) and resident memory.
+The SFU runs in a process of its own (``rooms_groups.py serve SOCKET``), so its CPU time
+and memory are its own; the cities run in ``--procs`` client processes (``rooms_groups.py
+cities SOCKET FIRST COUNT SIZE``), each signaling through the server's Unix socket. Every
+city publishes a looped, pre-encoded Opus tone and a looped, pre-encoded VP8 clip (nothing
+is encoded or decoded while it runs: the load generator stays cheap) and receives the four
+other members of its group on four member audio + four member video slots. Prints, over the
+measured window: packets each member slot received against what its source sent (frames
+lost), the server process's CPU seconds per second and resident memory, and the machine's
+load (run it when ``uptime`` shows a load under 2).
 
     unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/rooms_groups.py --seconds 20'
 """
@@ -14,8 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fractions
+import json
+import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,12 +36,16 @@ import av  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
 from tests.media.tones import LoopedTone, Tab  # noqa: E402
 
+from simultan.media import ice  # noqa: E402
 from simultan.media.encode import EncodedTrack  # noqa: E402
 from simultan.media.plane import RoomMedia  # noqa: E402
 from simultan.media.rooms import member_key  # noqa: E402
 from simultan.media.sfu import EmbeddedSfu  # noqa: E402
 from simultan.media.synthetic import TestPatternTrack  # noqa: E402
 from simultan.settings import Settings  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from media_common import ServerProcess, machine_busy_seconds  # noqa: E402
 
 VIDEO_FPS = 15
 
@@ -86,87 +97,266 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run(cities: int, size: int, seconds: float) -> None:
-    await LoopedVideo.prepare()
+# -- the server process -----------------------------------------------------------------------
+
+
+async def serve(path: str) -> None:
+    """The SFU behind a Unix socket: JSON lines ``negotiate``, ``rooms``, ``stats``, ``quit``."""
     sfu = EmbeddedSfu(Settings(ice_host_addresses=("127.0.0.1",)))
-    tones = [LoopedTone(300.0 + 10 * i) for i in range(cities)]
-    clips = [LoopedVideo() for _ in range(cities)]
+    done = asyncio.Event()
+
+    async def answer(req: dict[str, Any]) -> dict[str, Any]:
+        op = req["op"]
+        if op == "negotiate":
+            sdp = await sfu.negotiate(
+                req["id"],
+                req["sdp"],
+                publish=req["publish"],
+                channel=None,
+                listen_to_floor_video=req["floor_video"],
+            )
+            return {"sdp": sdp}
+        if op == "rooms":
+            groups = req["groups"]
+            sfu.set_rooms(
+                {
+                    g: RoomMedia(members=tuple(member_key(c) for c in ids))
+                    for g, ids in groups.items()
+                }
+            )
+            for g, ids in groups.items():
+                for c in ids:
+                    sfu.place(c, g)
+            return {}
+        if op == "stats":
+            stats = sfu.stats()
+            return {
+                "cpu": time.process_time(),
+                "rss_mb": rss_mb(),
+                "frames_in": sum(x.frames_in for x in stats.sources.values()),
+                "frames_out": sum(x.frames_out for x in stats.sources.values()),
+                "late_drops": sum(x.late_drops for x in stats.sources.values()),
+                "drops": stats.drops,
+            }
+        done.set()
+        return {}
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # (a client still connected at quit is cancelled by asyncio.run: nothing to report)
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            while line := await reader.readline():
+                writer.write(json.dumps(await answer(json.loads(line))).encode() + b"\n")
+                await writer.drain()
+
+    server = await asyncio.start_unix_server(client, path, limit=1 << 22)
+    print("ready", flush=True)
+    await done.wait()
+    server.close()
+    await sfu.close()
+
+
+class RoomsServer(ServerProcess):
+    """The SFU of this bench in its own process (``ServerProcess`` runs media_common's)."""
+
+    def __init__(self) -> None:
+        super().__init__("forward")
+        self.path = f"/tmp/simultan-rooms-bench-{os.getpid()}.sock"
+
+    async def start(self) -> None:
+        Path(self.path).unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "serve", self.path], stdout=subprocess.PIPE
+        )
+        assert self.proc.stdout is not None
+        line = await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"rooms server did not start: {line!r}")
+        await self.attach(self.path)
+
+
+# -- a process of cities ------------------------------------------------------------------------
+
+
+class Signaling:
+    """What ``Tab.connect`` calls ``sfu.negotiate`` on: the server process, over its socket."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+
+    async def negotiate(
+        self, session_id: str, sdp: str, *, publish: str | None, channel: str | None,
+        listen_to_floor_video: bool,
+    ) -> str:  # fmt: skip
+        reply = await self.server.call(
+            op="negotiate", id=session_id, sdp=sdp, publish=publish,
+            floor_video=listen_to_floor_video,
+        )  # fmt: skip
+        return str(reply["sdp"])
+
+
+async def cities(path: str, first: int, count: int, size: int) -> None:
+    """``count`` cities from number ``first``; on each stdin line, print their totals."""
+    ice.use_host_addresses(["127.0.0.1"])  # loopback only, as the server gathers
+    await LoopedVideo.prepare()
+    server = ServerProcess("forward")
+    await server.attach(path)
+    signaling = Signaling(server)
+    tones = [LoopedTone(300.0 + 10 * (first + i)) for i in range(count)]
+    clips = [LoopedVideo() for _ in range(count)]
     tabs = [
         Tab(
-            sfu,
-            f"c{i:02d}",
-            publish=member_key(f"c{i:02d}"),
+            signaling,  # type: ignore[arg-type]
+            city_id(first + i),
+            publish=member_key(city_id(first + i)),
             audio=tones[i],
             video=clips[i],
             member_slots=size - 1,
             member_video=True,
             decode_audio=False,
         )
-        for i in range(cities)
+        for i in range(count)
     ]
-    rss_before = rss_mb()
-    for i in range(0, cities, 8):  # connect in batches, a loaded machine copes better
-        await asyncio.gather(*(t.connect() for t in tabs[i : i + 8]))
-    groups = {
-        f"g{g}": RoomMedia(
-            members=tuple(member_key(t.session_id) for t in tabs[g * size : (g + 1) * size])
-        )
-        for g in range(cities // size)
-    }
-    sfu.set_rooms(groups)
-    for i, t in enumerate(tabs):
-        sfu.place(t.session_id, f"g{i // size}")
-    await asyncio.sleep(3.0)  # warm-up: ICE, DTLS, first keyframes
-
-    def totals() -> tuple[int, int, int, int]:
-        audio = sum(h.packets for t in tabs for h in t.members)
-        video = sum(v.packets for t in tabs for v in t.member_videos)
-        sent_a = sum(t.sent for t in tones)
-        sent_v = sum(c.sent for c in clips)
-        return audio, video, sent_a, sent_v
-
-    a0, v0, sa0, sv0 = totals()
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    await asyncio.sleep(seconds)
-    a1, v1, sa1, sv1 = totals()
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
-    fanout = size - 1
-    expected_a, expected_v = (sa1 - sa0) * fanout, (sv1 - sv0) * fanout
-    got_a, got_v = a1 - a0, v1 - v0
-    stats = sfu.stats()
-    states: dict[str, int] = {}
-    for t in tabs:
-        states[t.pc.connectionState] = states.get(t.pc.connectionState, 0) + 1
-    fin = sum(s.frames_in for s in stats.sources.values())
-    fout = sum(s.frames_out for s in stats.sources.values())
-    print(f"peer states {states}; sfu frames in {fin}, forwarded {fout}")
-    drops = sfu.stats().drops
-    late = sum(s.late_drops for s in sfu.stats().sources.values())
-    print(f"cities={cities} groups={len(groups)} size={size} window={wall:.1f}s")
-    print(
-        f"audio: sent {sa1 - sa0} frames, expected at members {expected_a}, received {got_a}, "
-        f"lost {100 * (1 - got_a / max(1, expected_a)):.2f}%"
-    )
-    print(
-        f"video: sent {sv1 - sv0} frames, expected at members {expected_v}, received {got_v}, "
-        f"lost {100 * (1 - got_v / max(1, expected_v)):.2f}%"
-    )
-    print(f"sfu drops (queue) {drops}, audio late drops {late}")
-    print(
-        f"cpu (sfu + 40 clients, one process): {cpu / wall:.2f} s/s; "
-        f"rss {rss_mb():.0f} MB (before connecting {rss_before:.0f} MB)"
-    )
+    for i in range(0, count, 5):  # in batches: a loaded machine copes better
+        await asyncio.gather(*(t.connect() for t in tabs[i : i + 5]))
+    print(json.dumps({"connected": count}), flush=True)
+    loop = asyncio.get_running_loop()
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "quit":
+        states: dict[str, int] = {}
+        for t in tabs:
+            states[t.pc.connectionState] = states.get(t.pc.connectionState, 0) + 1
+        totals = {
+            "audio": sum(h.packets for t in tabs for h in t.members),
+            "video": sum(v.packets for t in tabs for v in t.member_videos),
+            "sent_audio": sum(t.sent for t in tones),
+            "sent_video": sum(c.sent for c in clips),
+            "states": states,
+        }
+        print(json.dumps(totals), flush=True)
     await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)
-    await sfu.close()
+
+
+def city_id(n: int) -> str:
+    return f"c{n:02d}"
+
+
+class Cities:
+    """One client process of the bench."""
+
+    def __init__(self, path: str, first: int, count: int, size: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "cities", path, str(first), str(count), str(size)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    async def line(self, send: str | None = None) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        if send is not None:
+            self.proc.stdin.write(send + "\n")
+            self.proc.stdin.flush()
+        out = await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
+        if not out:
+            raise RuntimeError("a cities process ended early")
+        reply: dict[str, Any] = json.loads(out)
+        return reply
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# -- the bench ----------------------------------------------------------------------------------
+
+
+async def run(n_cities: int, size: int, seconds: float, procs: int) -> None:
+    server = RoomsServer()
+    await server.start()
+    clients: list[Cities] = []
+    try:
+        before = await server.call(op="stats")
+        per = -(-n_cities // procs)
+        clients = [
+            Cities(server.path, first, min(per, n_cities - first), size)
+            for first in range(0, n_cities, per)
+        ]
+        for c in clients:
+            await c.line()  # connected
+        groups = {
+            f"g{g}": [city_id(n) for n in range(g * size, (g + 1) * size)]
+            for g in range(n_cities // size)
+        }
+        await server.call(op="rooms", groups=groups)
+        await asyncio.sleep(3.0)  # warm-up: ICE, DTLS, first keyframes
+
+        async def totals() -> dict[str, int]:
+            out: dict[str, int] = {}
+            for c in clients:
+                for k, v in (await c.line("report")).items():
+                    if k != "states":
+                        out[k] = out.get(k, 0) + v
+            return out
+
+        t0, s0, busy0 = await totals(), await server.call(op="stats"), machine_busy_seconds()
+        wall0 = time.monotonic()
+        load0 = os.getloadavg()[0]
+        await asyncio.sleep(seconds)
+        t1, s1, busy1 = await totals(), await server.call(op="stats"), machine_busy_seconds()
+        wall = time.monotonic() - wall0
+        states: dict[str, int] = {}
+        for c in clients:
+            for k, v in (await c.line("report"))["states"].items():
+                states[k] = states.get(k, 0) + v
+        fanout = size - 1
+        sent_a, sent_v = t1["sent_audio"] - t0["sent_audio"], t1["sent_video"] - t0["sent_video"]
+        got_a, got_v = t1["audio"] - t0["audio"], t1["video"] - t0["video"]
+        exp_a, exp_v = sent_a * fanout, sent_v * fanout
+        print(f"cities={n_cities} groups={len(groups)} size={size} client processes={len(clients)}")
+        print(f"window {wall:.1f} s; load average {load0:.2f} -> {os.getloadavg()[0]:.2f}")
+        print(f"peer states {states}")
+        print(
+            f"audio: sent {sent_a} frames, expected at members {exp_a}, received {got_a}, "
+            f"lost {100 * (1 - got_a / max(1, exp_a)):.2f}%"
+        )
+        print(
+            f"video: sent {sent_v} frames, expected at members {exp_v}, received {got_v}, "
+            f"lost {100 * (1 - got_v / max(1, exp_v)):.2f}%"
+        )
+        print(
+            f"server: forwarded {s1['frames_out'] - s0['frames_out']} frames, "
+            f"queue drops {s1['drops'] - s0['drops']}, audio late drops "
+            f"{s1['late_drops'] - s0['late_drops']}"
+        )
+        print(
+            f"server CPU {(s1['cpu'] - s0['cpu']) / wall:.2f} s/s; server RSS {s1['rss_mb']:.0f} MB "
+            f"(idle {before['rss_mb']:.0f} MB); whole machine busy {(busy1 - busy0) / wall:.2f} "
+            "s/s of 2"
+        )
+    finally:
+        for c in clients:
+            c.stop()
+        await server.stop()
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        asyncio.run(serve(sys.argv[2]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "cities":
+        path, first, count, size = sys.argv[2], *map(int, sys.argv[3:6])
+        asyncio.run(cities(path, first, count, size))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cities", type=int, default=40)
     parser.add_argument("--size", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--procs", type=int, default=4, help="client processes")
     args = parser.parse_args()
-    asyncio.run(run(args.cities, args.size, args.seconds))
+    asyncio.run(run(args.cities, args.size, args.seconds, args.procs))
 
 
 if __name__ == "__main__":

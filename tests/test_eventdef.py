@@ -137,6 +137,19 @@ def test_seminar_predefines_groups_with_topics_facilitators_and_a_booth() -> Non
     assert morning.groups[2].booth == "es" and morning.groups[2].language == "es"
 
 
+def test_a_field_found_wrong_later_is_located_in_the_file() -> None:
+    """A facilitator nobody registered is found only when the groups are planned: the
+    definition still names the file, line and field."""
+    defn = load_event(SEMINAR)
+    line = next(
+        n for n, x in enumerate(SEMINAR.read_text().splitlines(), 1) if "facilitator.covid@" in x
+    )
+    path = ("agenda", 3, "groups", 0, "facilitator")
+    assert defn.locate(path) == f"{SEMINAR}:line {line}: agenda.3.groups.0.facilitator"
+    shifted = defn.shifted_to(datetime(2030, 1, 1, tzinfo=UTC))  # the demo's copy keeps it
+    assert shifted.locate(path) == defn.locate(path)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
@@ -151,6 +164,11 @@ def test_seminar_predefines_groups_with_topics_facilitators_and_a_booth() -> Non
             "kind: break,\n     title: Coffee break}",
             "kind: break, groups: [{id: g, title: G}],\n     title: Coffee break}",
             "not a discussion",
+        ),
+        (
+            'title: "Roadmaps to climate neutrality", topic: climate-neutrality}',
+            'title: "Roadmaps", members: [ana@x.example, ana@x.example]}',
+            "more than once",
         ),
     ],
 )
