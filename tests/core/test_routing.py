@@ -189,3 +189,68 @@ def test_every_channel_has_a_source_from_someone_live(
     assert routing.pivot == (pivot.id if pivot else None)
     if pivot is not None:
         assert routing.channels[pivot.language] == FLOOR
+
+
+# --- rule d: what a booth chose to hear -------------------------------------------------------
+
+
+def test_a_booth_chooses_relay_or_the_floor_and_automatic_is_the_default() -> None:
+    booths = [booth("zh", live="zh-a"), booth("ja", live="ja-b"), booth("es")]
+    auto = route("en", "en", booths)
+    assert auto.booth_hears["zh"] == FLOOR
+    assert route("en", "en", booths, {"zh": "auto"}) == auto
+    chosen = route("en", "en", booths, {"zh": "ja"})
+    assert chosen.booth_hears == {"zh": voice("ja", "b"), "ja": FLOOR, "es": FLOOR}
+    assert chosen.channels == auto.channels  # what listeners hear does not change
+    # relay from a booth with nobody live: the floor, never silence
+    assert route("en", "en", booths, {"zh": "es"}).booth_hears["zh"] == FLOOR
+    # a pivot's relay overridden by the floor
+    pivoted = [booth("zh"), booth("ja"), booth("es", live="es-a", retour=True)]
+    assert route("en", "es", pivoted).booth_hears["zh"] == voice("es")
+    assert route("en", "es", pivoted, {"zh": "floor"}).booth_hears["zh"] == FLOOR
+    assert route("en", "es", pivoted, {"zh": "floor"}).booth_hears["ja"] == voice("es")
+
+
+def test_a_choice_is_checked() -> None:
+    from simultan.core.routing import check_choice
+
+    booths = [booth("zh"), booth("ja")]
+    assert check_choice("zh", "ja", booths) == "ja"
+    assert check_choice("zh", "floor", booths) == "floor"
+    assert check_choice("zh", "auto", booths) == "auto"
+    with pytest.raises(ValueError, match="itself"):
+        check_choice("zh", "zh", booths)
+    with pytest.raises(ValueError, match="no booth 'fr'"):
+        check_choice("zh", "fr", booths)
+    with pytest.raises(ValueError, match="no booth 'xx'"):
+        check_choice("xx", "floor", booths)
+
+
+@given(
+    booths=layouts(),
+    floor_language=st.sampled_from(["en", "zh", "ja", "es", "pl"]),
+    picks=st.dictionaries(
+        st.sampled_from(["zh", "ja", "es", "pl"]),
+        st.sampled_from(["auto", "floor", "zh", "ja", "es", "pl"]),
+    ),
+)
+def test_a_chosen_source_is_someone_live_in_another_booth_or_the_floor(
+    booths: list[Booth], floor_language: str, picks: dict[str, str]
+) -> None:
+    routing = route("en", floor_language, booths, picks)
+    automatic = route("en", floor_language, booths)
+    by_id = {b.id: b for b in booths}
+    assert routing.channels == automatic.channels
+    for booth_id, heard in routing.booth_hears.items():
+        assert heard.booth != booth_id, "a booth hears itself"
+        if heard.kind == "interpreter":
+            assert heard.booth is not None and heard.person == by_id[heard.booth].live
+        pick = picks.get(booth_id, "auto")
+        if pick == "auto":
+            assert heard == automatic.booth_hears[booth_id]
+        elif pick == "floor":
+            assert heard == FLOOR
+        else:
+            other = by_id.get(pick)
+            live = other.live if other is not None and pick != booth_id else None
+            assert heard == (Source("interpreter", live, pick) if live else FLOOR)

@@ -114,6 +114,25 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         assert await b.locator("[data-testid=chat] i").count() == 0
         seen = await participant.evaluate("() => document.body.innerText")
         assert "Next speaker reads fast" not in seen
+
+        # what the booth hears, chosen by hand (keyboard): relay from the ja booth; nobody is
+        # live there, so the console says it hears the floor; both consoles follow
+        session = server.app[SESSION]
+        assert await a.locator("#hear-choice").input_value() == "auto"
+        await a.focus("#hear-choice")
+        await a.select_option("#hear-choice", "ja")
+        await a.wait_for_function(
+            "() => window.simultan.state.snapshot.booths.zh.hear_choice === 'ja'"
+        )
+        assert session.stage.choices == {"zh": "ja"}
+        assert await b.locator("#hear-choice").input_value() == "ja"
+        assert "your choice" in await a.locator("[data-testid=hear-how]").inner_text()
+        assert await a.locator("[data-testid=hearing]").inner_text() == "the floor"
+        await a.select_option("#hear-choice", "auto")
+        await a.wait_for_function(
+            "() => window.simultan.state.snapshot.booths.zh.hear_choice === 'auto'"
+        )
+        assert session.stage.choices == {}
         for page in (a, b, speaker, participant, moderator):
             assert page.errors == []
     finally:

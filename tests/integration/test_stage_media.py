@@ -612,6 +612,63 @@ async def test_relay_when_the_floor_speaks_japanese(stage: Stage) -> None:
     await settled(program[ja], FLOOR_HZ)
 
 
+async def test_an_interpreter_chooses_relay_or_the_floor_by_hand(stage: Stage) -> None:
+    """The console's manual override (booth_source): the zh booth takes relay from the ja
+    booth while the floor speaks English, back to the floor, then automatic again; bad
+    choices get typed errors and change nothing; listeners' channels never move."""
+    stage.local_floor()
+    zh = await stage.interpreter("zh", "A", ZH_A_HZ, take=True)
+    ja = await stage.interpreter("ja", "A", JA_HZ, take=True)
+    participant = await stage.join(Role.PARTICIPANT, "Pat Listener", language="zh")
+    zh_listener = await stage.listener("zh")
+    heard = zh_listener.tab.channel_audio  # type: ignore[union-attr]
+    program = zh.tab.program  # type: ignore[union-attr]
+    try:
+        await until(lambda: program.packets > 30 and heard.packets > 30, WARM_UP)
+    except AssertionError:
+        raise AssertionError(f"program {program.packets}, channel {heard.packets}") from None
+    await settled(program, FLOOR_HZ)  # automatic: the floor speaks English
+
+    mark = len(zh.inbox)
+    reply = await zh.ok({"type": "booth_source", "booth": "zh", "source": "ja"})
+    assert reply["data"]["hear_choice"] == "ja"
+    _, event = await zh.wait_message(
+        lambda m: m["type"] == "event" and m["name"] == "booth", since=mark
+    )
+    assert event["data"]["booth"]["hear_choice"] == "ja"
+    assert event["data"]["routing"]["booth_hears"]["zh"]["booth"] == "ja"
+    await settled(program, JA_HZ)  # relay from the ja booth, by hand
+    assert abs(tone_of(heard) - ZH_A_HZ) < TOLERANCE_HZ  # zh listeners still hear zh
+    # the ja interpreter leaves the mic: relay from an empty booth is the floor, not silence
+    await ja.ok({"type": "booth", "booth": "ja", "action": "release"})
+    await settled(program, FLOOR_HZ)
+    await ja.ok({"type": "booth", "booth": "ja", "action": "take"})
+    await settled(program, JA_HZ)
+
+    # typed errors, nothing changes
+    for message, code in [
+        ({"type": "booth_source", "booth": "zh", "source": "zh"}, "invalid_command"),
+        ({"type": "booth_source", "booth": "zh", "source": "fr"}, "invalid_command"),
+        ({"type": "booth_source", "booth": "ja", "source": "floor"}, "forbidden"),
+        ({"type": "booth_source", "booth": "zh", "source": ""}, "bad_message"),
+    ]:
+        error = await zh.request(message)
+        assert error["type"] == "error" and error["code"] == code, (message, error)
+    error = await participant.request({"type": "booth_source", "booth": "zh", "source": "floor"})
+    assert error["type"] == "error" and error["code"] == "forbidden"
+    assert stage.server.app[SESSION].stage.choices == {"zh": "ja"}
+    # the same choice again: a reply, no event
+    seq = stage.server.app[SESSION].hub.seq
+    await zh.ok({"type": "booth_source", "booth": "zh", "source": "ja"})
+    assert stage.server.app[SESSION].hub.seq == seq
+
+    await zh.ok({"type": "booth_source", "booth": "zh", "source": "floor"})
+    await settled(program, FLOOR_HZ)
+    await zh.ok({"type": "booth_source", "booth": "zh", "source": "auto"})
+    assert stage.server.app[SESSION].stage.choices == {}
+    await settled(program, FLOOR_HZ)
+
+
 # --- 4. an interpreter's media dies -----------------------------------------------------------
 
 

@@ -52,7 +52,25 @@ export function mmss(seconds) {
 
 function sourceText(src) {
   if (!src || src.kind === "floor") return t("booth.hear_floor");
-  return t("booth.hear_relay", { booth: src.booth });
+  const from = state.snapshot?.booths?.[src.booth];
+  return t("booth.hear_relay", { booth: languageName(from?.language || src.booth) });
+}
+
+/** The manual choice of what this booth hears: automatic, the floor, or relay from a booth. */
+function renderHearChoice() {
+  const snap = state.snapshot;
+  const mine = snap.booths?.[state.you.booth];
+  const select = $("hear-choice");
+  const others = Object.values(snap.booths || {}).filter((/** @type {any} */ b) => b.id !== state.you.booth);
+  select.replaceChildren(
+    el("option", { value: "auto" }, t("booth.hear_auto")),
+    el("option", { value: "floor" }, t("booth.hear_floor_always")),
+    ...others.map((/** @type {any} */ b) => el("option", { value: b.id },
+      t("booth.hear_relay_from", { booth: languageName(b.language) }))),
+  );
+  const choice = mine?.hear_choice || "auto";
+  select.value = choice;
+  $("hear-how").textContent = choice === "auto" ? t("booth.automatic_note") : t("booth.chosen_note");
 }
 
 function pendingText(pending, me) {
@@ -135,6 +153,7 @@ function renderFloor() {
     })
     : t("booth.nobody_speaking");
   $("hearing").textContent = sourceText(snap.routing?.booth_hears?.[state.you.booth]);
+  renderHearChoice();
   // A booth assigned to a group serves that group only (rooms in the snapshot and events).
   const room = (snap.rooms?.rooms || []).find((r) => r.booth && r.booth === state.you.booth);
   $("serves").textContent = room
@@ -300,6 +319,12 @@ $("start-audio").addEventListener("click", async () => {
   } catch (err) {
     banner(t("booth.audio_error", { message: err.message }));
   }
+});
+
+$("hear-choice").addEventListener("change", (/** @type {Event} */ ev) => {
+  const select = /** @type {HTMLSelectElement} */ (ev.target);
+  live.request({ type: "booth_source", booth: state.you.booth, source: select.value })
+    .then(() => banner(""), (err) => { banner(err.message); render(); });
 });
 
 function addChat(data) {

@@ -32,6 +32,11 @@ Channels are language codes: the floor channel (``"en"``) and one per booth (``"
     channel carries its live interpreter or the floor, and the floor channel carries the
     floor.
 
+(d) **An interpreter may choose what the booth hears** (the console's manual override,
+    per booth, automatic by default): ``"floor"``, or relay from booth X (X's live
+    interpreter; the floor while X has nobody live, never silence). A booth never chooses
+    itself. The choice changes only what the booth hears, not what any channel carries.
+
 Coughing does not change routing. A cough is a second or two: switching the channel to the
 floor and back would blast a burst of original sound into the listeners' ears. The mic
 stays routed and the client (or SFU) sends silence while the cough button is held.
@@ -110,23 +115,66 @@ def live_source(booth: Booth) -> Source | None:
     return Source("interpreter", booth.live, booth.id)
 
 
-def route(floor_channel: str, floor_language: str, booths: Sequence[Booth]) -> Routing:
+AUTOMATIC: Final = "auto"
+"""A booth's hearing choice when nobody overrode it: the rules above decide."""
+
+
+def check_choice(booth_id: str, choice: str, booths: Sequence[Booth]) -> str:
+    """A booth's manual hearing choice, validated: ``"auto"``, ``"floor"`` or another
+    booth's id. ValueError names what is wrong."""
+    ids = [b.id for b in booths]
+    if booth_id not in ids:
+        raise ValueError(f"no booth {booth_id!r}")
+    if choice in (AUTOMATIC, "floor"):
+        return choice
+    if choice == booth_id:
+        raise ValueError("a booth cannot hear relay from itself")
+    if choice not in ids:
+        raise ValueError(
+            f"no booth {choice!r} to take relay from; one of auto, floor, {', '.join(ids)}"
+        )
+    return choice
+
+
+def route(
+    floor_channel: str,
+    floor_language: str,
+    booths: Sequence[Booth],
+    choices: Mapping[str, str] = MappingProxyType({}),
+) -> Routing:
     """Decide every channel's source and every booth's input (see the module docstring).
 
-    Raises ``ValueError`` when two booths share an id or a language, or a booth claims the
-    floor channel's language: the event definition already forbids both.
+    ``choices``: booths whose interpreters chose what they hear (rule d); absent or
+    ``"auto"`` means the automatic choice. Raises ``ValueError`` when two booths share an
+    id or a language, or a booth claims the floor channel's language: the event definition
+    already forbids both.
     """
     _check_layout(floor_channel, booths)
     pivot = next((b for b in booths if b.language == floor_language), None)
     if floor_language != floor_channel and pivot is not None:
-        return _via_pivot(floor_channel, pivot, booths)
+        return _chosen(_via_pivot(floor_channel, pivot, booths), booths, choices)
     # Rules (a) and (c): everybody works from the floor.
     channels: dict[str, Source] = {floor_channel: FLOOR}
     hears: dict[str, Source] = {}
     for booth in booths:
         channels[booth.language] = live_source(booth) or FLOOR
         hears[booth.id] = FLOOR
-    return Routing(channels=channels, booth_hears=hears, pivot=None)
+    return _chosen(Routing(channels=channels, booth_hears=hears, pivot=None), booths, choices)
+
+
+def _chosen(decision: Routing, booths: Sequence[Booth], choices: Mapping[str, str]) -> Routing:
+    """Rule (d): each booth's manual choice replaces what it hears, never with silence."""
+    by_id = {b.id: b for b in booths}
+    hears = dict(decision.booth_hears)
+    for booth_id, choice in choices.items():
+        if booth_id not in hears or choice == AUTOMATIC:
+            continue
+        other = by_id.get(choice)
+        relay = live_source(other) if other is not None and choice != booth_id else None
+        hears[booth_id] = relay or FLOOR
+    if hears == dict(decision.booth_hears):
+        return decision
+    return Routing(channels=decision.channels, booth_hears=hears, pivot=decision.pivot)
 
 
 def _via_pivot(floor_channel: str, pivot: Booth, booths: Sequence[Booth]) -> Routing:

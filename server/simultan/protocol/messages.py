@@ -148,6 +148,16 @@ class BoothCommand(_Message):
     base_version: Annotated[int, Field(ge=0)] | None = None
 
 
+class BoothSource(_Message):
+    """An interpreter chooses what their booth hears: "auto" (the routing rules decide),
+    "floor", or relay from another booth (its id)."""
+
+    type: Literal["booth_source"]
+    request_id: RequestId | None = None
+    booth: Annotated[str, Field(max_length=64)]
+    source: Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class BoothChat(_Message):
     type: Literal["booth_chat"]
     request_id: RequestId | None = None
@@ -235,6 +245,7 @@ ClientMessage = Annotated[
     | BoothCommand
     | BoothChat
     | SlowDown
+    | BoothSource
     | Record
     | Notice
     | RoomsCommand
@@ -247,7 +258,7 @@ ClientMessage = Annotated[
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = (
     "hello ping timeline rtc_offer rtc_config select_channel floor floor_language raise_hand booth "
-    "booth_chat slow_down record notice rooms room_notice b2b_join b2b_leave"
+    "booth_chat booth_source slow_down record notice rooms room_notice b2b_join b2b_leave"
 ).split()
 
 

@@ -80,6 +80,11 @@ async def _booth(session: LiveSession, person: Person, msg: m.BoothCommand) -> d
     )
 
 
+async def _booth_source(session: LiveSession, person: Person, msg: m.BoothSource) -> dict[str, Any]:
+    require(person, Capability.BOOTH_MEMBER)
+    return await session.booth_source(person, msg.booth, msg.source)
+
+
 async def _booth_chat(session: LiveSession, person: Person, msg: m.BoothChat) -> dict[str, Any]:
     mine = person.can(Capability.BOOTH_MEMBER) and person.booth == msg.booth
     if not (mine or person.can(Capability.SEE_ALL_BOOTH_CHAT)):
@@ -228,6 +233,7 @@ HANDLERS: dict[str, Handler] = {
     "floor_language": _floor_language,
     "booth": _booth,
     "booth_chat": _booth_chat,
+    "booth_source": _booth_source,
     "slow_down": _slow_down,
     "record": _record,
     "rtc_config": _rtc_config,
@@ -251,6 +257,7 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     "floor_language": (Capability.SET_FLOOR_LANGUAGE,),
     "booth": (Capability.BOOTH_MEMBER, Capability.FORCE_HANDOVER),
     "booth_chat": (Capability.BOOTH_MEMBER, Capability.SEE_ALL_BOOTH_CHAT),
+    "booth_source": (Capability.BOOTH_MEMBER,),
     "slow_down": (Capability.BOOTH_MEMBER,),
     "record": (Capability.RECORD,),
     "rtc_offer": (Capability.LISTEN,),

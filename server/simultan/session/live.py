@@ -355,6 +355,16 @@ class LiveSession:
             self.stage.apply_routes(self.floor.language)
         return {"version": booth.version}
 
+    async def booth_source(self, person: Person, booth_id: str, choice: str) -> dict[str, Any]:
+        """An interpreter chooses what their booth hears (core.routing rule d)."""
+        async with self._lock:
+            if self.stage.choose_source(person, booth_id, choice):
+                booth = self.stage.booths[booth_id]
+                now = self.now()
+                await self.commit([], [self.stage.booth_event(booth, (), now, self.floor.language)])
+                self.stage.apply_routes(self.floor.language)
+        return {"hear_choice": self.stage.choices.get(booth_id, "auto")}
+
     async def source_gone(self, key: str) -> None:
         """The media plane lost a source: an interpreter whose media died leaves the booth,
         so the partner is offered the mic and listeners fall back to the floor at once."""

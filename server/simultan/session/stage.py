@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from simultan.core import booths as bc
 from simultan.core.booth_console import partner_by_seat
 from simultan.core.capabilities import Capability
-from simultan.core.routing import Routing, Source, route
+from simultan.core.routing import AUTOMATIC, Routing, Source, check_choice, route
 from simultan.errors import CommandError, ForbiddenError, NotFoundError
 from simultan.eventdef import EventDefinition
 from simultan.hub.audience import EVERYONE, Audience
@@ -63,11 +63,31 @@ class Stage:
         # Called after every routing change (the rooms driver takes booths serving a group
         # out of the plenary).
         self.after_routes: Callable[[], None] | None = None
+        # Booths whose interpreters chose what they hear (booth id -> "floor" or a booth id).
+        self.choices: dict[str, str] = {}
 
     # --- routing -------------------------------------------------------------------------
 
     def routing(self, floor_language: str) -> Routing:
-        return route(self.floor_channel, floor_language, list(self.booths.values()))
+        return route(self.floor_channel, floor_language, list(self.booths.values()), self.choices)
+
+    def choose_source(self, person: Person, booth_id: str, choice: str) -> bool:
+        """An interpreter's manual choice of what their booth hears ("auto", "floor" or
+        relay from a booth id); False when it is already so (nothing to publish)."""
+        booth = self.booth_of(person)
+        if booth.id != booth_id:
+            raise ForbiddenError(f"you interpret in booth {booth.id}, not {booth_id}")
+        try:
+            choice = check_choice(booth_id, choice, list(self.booths.values()))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if self.choices.get(booth_id, AUTOMATIC) == choice:
+            return False
+        if choice == AUTOMATIC:
+            del self.choices[booth_id]
+        else:
+            self.choices[booth_id] = choice
+        return True
 
     def apply_routes(self, floor_language: str) -> Routing:
         decision = self.routing(floor_language)
@@ -178,6 +198,7 @@ class Stage:
         assert isinstance(members, list)
         for member in members:
             member["name"] = self.names.get(member["person"])
+        data["hear_choice"] = self.choices.get(booth.id, AUTOMATIC)
         return data
 
     def booth_event(
