@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import icalendar
 import pytest
 
 from simultan.core.capabilities import Role
 from simultan.eventdef import load_event
+from simultan.web.auth import registrations
 from simultan.web.b2b import SCHEDULE
 from simultan.web.keys import EVENT, SETTINGS
 from tests.conftest import FORUM, FakeClock
@@ -226,3 +228,84 @@ async def test_schedule_survives_a_restart(day: Day, make_web_app: MakeWebApp) -
     d2 = Day(again, day.tokens, day.ids)
     _, me = await d2.call("bo", "GET", "/api/b2b/me")
     assert [m["start"] for m in me["meetings"]] == [day.slots[0]]
+
+
+REGISTRANT = {
+    "name": "Dag Holm",
+    "email": "dag@vejle.example",
+    "city": "Vejle",
+    "country": "Denmark",
+    "organization": "Vejle Heat",
+    "requested_role": "participant",
+    "language": "en",
+    "timezone": "Europe/Copenhagen",
+}
+COMPANY = {
+    "b2b": "on",
+    "b2b_sector": "Energy",
+    "b2b_offers": "District heating",
+    "b2b_seeks": "Partners in Łódź",
+    "b2b_languages": "da, en",
+}
+
+
+def multipart(fields: dict[str, str], logo: bytes | None = None) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for key, value in fields.items():
+        form.add_field(key, value)
+    if logo is not None:
+        form.add_field("b2b_logo", logo, filename="logo.png", content_type="image/png")
+    return form
+
+
+async def test_the_registration_form_takes_the_company_profile(day: Day) -> None:
+    web, html_accept = day.web, {"Accept": "text/html"}
+    async with web.client.get("/register", headers=html_accept) as resp:
+        page = await resp.text()
+    assert 'enctype="multipart/form-data"' in page and 'name="b2b_offers"' in page
+    # Ticked but incomplete: every bad field named at once (the registration's and the
+    # profile's), nothing stored.
+    bad = {**REGISTRANT, "organization": "", **COMPANY, "b2b_sector": "", "b2b_languages": "x"}
+    async with web.client.post("/register", data=multipart(bad, b"GIF89a"),
+                               headers=html_accept) as resp:  # fmt: skip
+        assert resp.status == 422
+        page = await resp.text()
+    for name in ("organization", "b2b_sector", "b2b_languages", "b2b_logo"):
+        assert f'aria-describedby="{name}-error"' in page, name
+    assert await registrations(web.app).get_by_email(REGISTRANT["email"]) is None
+    # Complete, with a logo: a registration with its profile and logo.
+    async with web.client.post("/register", data=multipart({**REGISTRANT, **COMPANY}, PNG),
+                               headers=html_accept) as resp:  # fmt: skip
+        assert resp.status == 200, await resp.text()
+    reg = await registrations(web.app).get_by_email(REGISTRANT["email"])
+    assert reg is not None
+    _, found = await day.call("ana", "GET", "/api/b2b/profiles?q=heating")
+    [dag] = found["profiles"]
+    assert dag["person_id"] == reg.id and dag["organization"] == "Vejle Heat"
+    assert dag["languages"] == ["da", "en"] and dag["city"] == "Vejle"
+    assert dag["logo"] == f"/api/b2b/logos/{reg.id}" and "@" not in str(found)
+    # Not ticked: a plain registration, no profile.
+    plain = {**REGISTRANT, "email": "eva@vejle.example", **COMPANY, "b2b": ""}
+    async with web.client.post("/register", data=plain, headers=html_accept) as resp:
+        assert resp.status == 200
+    _, found = await day.call("ana", "GET", "/api/b2b/profiles?q=heating")
+    assert len(found["profiles"]) == 1
+
+
+async def test_a_profile_waits_for_the_registration_to_be_approved(
+    make_web_app: MakeWebApp, clock: FakeClock
+) -> None:
+    web = await make_web_app(defn=load_event(FORUM), require_approval=True)
+    _, token = await web.seed(Role.PARTICIPANT, "Ana")
+    async with web.client.post("/api/registrations", json={**REGISTRANT, **COMPANY}) as resp:
+        assert resp.status == 201 and (await resp.json())["status"] == "pending"
+    reg = await registrations(web.app).get_by_email(REGISTRANT["email"])
+    assert reg is not None
+
+    async def listed() -> list[str]:
+        async with web.client.get("/api/b2b/profiles", headers=web.bearer(token)) as resp:
+            return [p["person_id"] for p in (await resp.json())["profiles"]]
+
+    assert await listed() == []  # pending: not in the directory
+    await registrations(web.app).approve(reg.id, now=clock())
+    assert await listed() == [reg.id]

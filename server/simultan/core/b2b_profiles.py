@@ -106,6 +106,47 @@ class Profile:
         }
 
 
+# The registration form's own fields for the B2B day (organization, country and city are the
+# registration's): ticking ``b2b`` makes the profile part of the registration.
+REGISTRATION_FIELDS: Mapping[str, str] = {
+    "b2b_sector": "sector",
+    "b2b_offers": "offers",
+    "b2b_seeks": "seeks",
+    "b2b_languages": "languages",
+}
+REGISTRATION_LOGO = "b2b_logo"
+_FROM_REGISTRATION = ("organization", "country", "city")
+
+
+def split_registration(
+    data: Mapping[str, object],
+) -> tuple[dict[str, object], dict[str, object] | None, object]:
+    """(the registration's fields, the profile's fields or None, the logo field or None).
+
+    The B2B fields leave the registration's data whether or not ``b2b`` is ticked; without
+    the tick no profile is made."""
+    own = {
+        k: v
+        for k, v in data.items()
+        if k not in REGISTRATION_FIELDS and k not in ("b2b", REGISTRATION_LOGO)
+    }
+    if data.get("b2b") in (None, "", "off"):
+        return own, None, None
+    profile: dict[str, object] = {k: data.get(k, "") for k in _FROM_REGISTRATION}
+    profile.update({field: data.get(key, "") for key, field in REGISTRATION_FIELDS.items()})
+    return own, profile, data.get(REGISTRATION_LOGO)
+
+
+def registration_profile(data: Mapping[str, object]) -> Profile:
+    """``Profile.validate`` with each error named as the registration form names its field."""
+    try:
+        return Profile.validate(data)
+    except ValidationError as exc:
+        form_name = {field: key for key, field in REGISTRATION_FIELDS.items()}
+        fields = {form_name.get(k, k): v for k, v in exc.fields.items()}
+        raise ValidationError(exc.message, fields=fields) from None
+
+
 def check_logo(body: bytes, declared: str, limit: int) -> str:
     """The logo's content type; ValidationError when it is too large or not a known image."""
     if len(body) > limit:

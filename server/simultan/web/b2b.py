@@ -269,9 +269,12 @@ async def get_logo(request: web.Request) -> web.Response:
 async def directory(request: web.Request) -> web.Response:
     person = await bearer_person(request, Capability.B2B)
     q = request.query
+    # Only approved registrants' companies (a profile given at registration waits for it).
+    approved = await _names(request.app)
+    everyone = [p for p in await _store(request.app).all_profiles() if p.person_id in approved]
     found = [
         p.public()
-        for p in await _store(request.app).all_profiles()
+        for p in everyone
         if p.person_id != person.id
         and matches(
             p.profile,
@@ -281,7 +284,6 @@ async def directory(request: web.Request) -> web.Response:
             language=q.get("language", "")[:3],
         )
     ]
-    everyone = await _store(request.app).all_profiles()
     return web.json_response(
         {
             "profiles": found,
@@ -296,7 +298,8 @@ async def new_request(request: web.Request) -> web.Response:
     person, schedule = await _caller(request)
     data = await read_json(request)
     invitee = _text(data, "invitee")
-    if await _store(request.app).profile(invitee) is None:
+    known = invitee in await _names(request.app)
+    if not known or await _store(request.app).profile(invitee) is None:
         raise NotFoundError(
             "This company is not in the B2B directory.", details={"reason": "no_profile"}
         )

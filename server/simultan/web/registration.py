@@ -1,12 +1,17 @@
 """Registration over HTTP: the form page (works without JavaScript) and a JSON API.
 
 GET  /register            the form, with the event's title and languages
-POST /register            form-encoded; re-renders the form with per-field errors, or thanks
+POST /register            form-encoded (multipart when it carries a B2B logo); re-renders the
+                          form with per-field errors, or thanks
 POST /api/registrations   JSON; 201, or 422 {"error": "invalid_input", "fields": {...}}
 
 Bodies are limited to ``BODY_LIMIT`` bytes (413). A new registrant becomes an approved
 participant (pending when ``settings.require_approval``) whatever role they asked for: the
 organizer grants panelist or interpreter roles. An approved registrant is mailed their link.
+For an event with a B2B day the form also takes the company profile (``b2b`` ticked: sector,
+offers, seeks, languages and an optional logo; organization, country and city are the
+registration's own), stored with a new registration; other B2B registrants see it once the
+registration is approved, never its email.
 A second registration with the same email gets the same answer as a new one (so nobody can
 learn who is registered) and the registered mailbox gets its link again. Registrations are
 rate limited per client address and per mailbox (``core.registration.mailbox``), so nobody
@@ -28,8 +33,9 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
+from simultan.core import b2b_profiles
 from simultan.core.ratelimit import Rate
 from simultan.core.registration import (
     FIELDS,
@@ -52,9 +58,10 @@ from simultan.mail.message import event_days, join_message
 from simultan.protocol.messages import loads_checked
 from simultan.ratelimit import Limiter
 from simultan.resources import client_dir
+from simultan.store.b2b import B2BStore
 from simultan.store.registrations import Registration, Status
 from simultan.web.auth import JoinLink, join_link, registrations
-from simultan.web.keys import CLOCK, EVENT, SETTINGS
+from simultan.web.keys import CLOCK, DB, EVENT, SETTINGS
 
 log = logging.getLogger("simultan.web.registration")
 
@@ -165,8 +172,14 @@ async def read_json(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, 
     return data
 
 
-async def read_form(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, object]:
-    """A url-encoded form; a field given several times maps to a list (which is refused)."""
+async def read_form(
+    request: web.Request, limit: int = BODY_LIMIT, file_limit: int = 0
+) -> dict[str, object]:
+    """A url-encoded form; a field given several times maps to a list (which is refused).
+    A multipart form may also carry the B2B logo (at most ``file_limit`` bytes), as
+    ``(bytes, declared type)``."""
+    if request.content_type == "multipart/form-data" and file_limit:
+        return await _read_multipart(request, limit, file_limit)
     if request.content_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded.")
     body = await read_body(request, limit)
@@ -181,6 +194,47 @@ async def read_form(request: web.Request, limit: int = BODY_LIMIT) -> dict[str, 
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValidationError("The form could not be read.", fields={}) from exc
     return {key: values[0] if len(values) == 1 else values for key, values in pairs.items()}
+
+
+async def _read_multipart(request: web.Request, limit: int, file_limit: int) -> dict[str, object]:
+    too_large = BodyTooLarge(
+        f"The request is too large: at most {limit // 1024} KiB are accepted.",
+        details={"limit_bytes": limit},
+    )
+    out: dict[str, object] = {}
+    text_bytes, parts = 0, 0
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        parts += 1
+        if parts > 2 * len(FIELDS) + 2 * len(b2b_profiles.REGISTRATION_FIELDS) or not isinstance(
+            part, BodyPartReader
+        ):
+            raise ValidationError("The form could not be read.", fields={})
+        name = part.name or ""
+        body = bytearray()
+        is_file = part.filename is not None
+        if is_file and name != b2b_profiles.REGISTRATION_LOGO:
+            raise ValidationError("Only a logo may be sent as a file.", fields={name[:64]: "bad"})
+        while chunk := await part.read_chunk(4096):
+            body += chunk
+            if is_file and len(body) > file_limit:
+                raise ValidationError(
+                    f"A logo is at most {file_limit // 1024} KiB.",
+                    fields={name: "is too large"},
+                )
+            if not is_file and text_bytes + len(body) > limit:
+                raise too_large
+        if is_file:
+            if body:  # no file chosen: an empty part
+                out[name] = (bytes(body), part.headers.get("Content-Type", ""))
+            continue
+        text_bytes += len(body)
+        try:
+            value: object = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError("The form could not be read.", fields={}) from exc
+        out[name] = [out[name], value] if name in out else value
+    return out
 
 
 @dataclass(frozen=True)
@@ -239,10 +293,7 @@ async def register(app: web.Application, data: Mapping[str, object], address: st
     and mails the existing registration its link again, with the answer a new one gets."""
     limits = app[LIMITS]
     limits.per_address.check(address)
-    defn = app[EVENT]
-    form = RegistrationForm.validate(
-        data, languages=defn.languages, topics=[t.id for t in defn.topics]
-    )
+    form, profile, logo = _validate(app, data)
     limits.per_mailbox.check(mailbox(form.email))
     status = Status.PENDING if app[SETTINGS].require_approval else Status.APPROVED
     repo = registrations(app)
@@ -259,10 +310,102 @@ async def register(app: web.Application, data: Mapping[str, object], address: st
             mailed = status is Status.APPROVED
         return Outcome(form.name, form.email, status, mailed)
     log.info("= registration %s %s", registration.id, status.value)
+    if profile is not None:
+        store = B2BStore(app[DB], app[EVENT].event.id)
+        await store.save_profile(registration.id, profile, app[CLOCK]())
+        if logo is not None:
+            await store.set_logo(registration.id, *logo)
     mailed = False
     if status is Status.APPROVED:
         mailed = (await send_join_mail(app, registration)).mailed
     return Outcome(form.name, form.email, status, mailed)
+
+
+def _validate(
+    app: web.Application, data: Mapping[str, object]
+) -> tuple[RegistrationForm, b2b_profiles.Profile | None, tuple[bytes, str] | None]:
+    """The registration, and for a B2B day the company profile and logo: every bad field of
+    either named at once."""
+    profile_data: dict[str, object] | None = None
+    raw_logo: object = None
+    if app[EVENT].b2b is not None:
+        data, profile_data, raw_logo = b2b_profiles.split_registration(data)
+    errors: dict[str, str] = {}
+    form = profile = logo = None
+    message = "Some profile fields need another look."
+    try:
+        defn = app[EVENT]
+        form = RegistrationForm.validate(
+            data, languages=defn.languages, topics=[t.id for t in defn.topics]
+        )
+    except ValidationError as exc:
+        errors.update(exc.fields)
+        message = exc.message  # the registration's own wording (a Reason, translated)
+    if profile_data is not None:
+        try:
+            profile = b2b_profiles.registration_profile(profile_data)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if isinstance(raw_logo, tuple):
+        body, declared = raw_logo
+        try:
+            kind = b2b_profiles.check_logo(body, declared, app[SETTINGS].b2b_logo_max_bytes)
+            logo = (body, kind)
+        except ValidationError as exc:
+            errors[b2b_profiles.REGISTRATION_LOGO] = exc.fields.get("logo", exc.message)
+    if errors or form is None:
+        raise ValidationError(message, fields=errors)
+    return form, profile, logo
+
+
+def _b2b_fields(
+    app: web.Application, values: Mapping[str, object], errors: Mapping[str, str], lang: str
+) -> str:
+    """The registration form's company profile for the B2B day (empty without one)."""
+    if app[EVENT].b2b is None:
+        return ""
+    esc = html.escape
+
+    def tr(key: str, **kw: object) -> str:
+        return esc(translate(lang, f"register.b2b_{key}", **kw))
+
+    def field(name: str, label: str, control: str) -> str:
+        reason = errors.get(name)
+        invalid = f' aria-invalid="true" aria-describedby="{name}-error"' if reason else ""
+        error = f'<p class="field-error" id="{name}-error">{esc(reason)}</p>' if reason else ""
+        return f'<label for="{name}">{label}</label>' + control.replace("{a}", invalid) + error
+
+    def typed(name: str) -> str:
+        value = values.get(name, "")
+        return esc(value) if isinstance(value, str) else ""
+
+    checked = " checked" if values.get("b2b") not in (None, "", "off") else ""
+    limit_kib = app[SETTINGS].b2b_logo_max_bytes // 1024
+    return "".join(
+        [
+            '<fieldset class="b2b-fields" data-testid="b2b-fields">',
+            f"<legend>{tr('heading')}</legend>",
+            f'<p class="muted hint">{tr("intro")}</p>',
+            f'<p><label class="check"><input type="checkbox" id="b2b" name="b2b" value="on"'
+            f"{checked}> {tr('join')}</label></p>",
+            field("b2b_sector", tr("sector"),
+                  f'<input id="b2b_sector" name="b2b_sector" maxlength="120"'
+                  f' value="{typed("b2b_sector")}"{{a}}>'),
+            field("b2b_offers", tr("offers"),
+                  f'<textarea id="b2b_offers" name="b2b_offers" maxlength="2000" rows="3"{{a}}>'
+                  f"{typed('b2b_offers')}</textarea>"),
+            field("b2b_seeks", tr("seeks"),
+                  f'<textarea id="b2b_seeks" name="b2b_seeks" maxlength="2000" rows="3"{{a}}>'
+                  f"{typed('b2b_seeks')}</textarea>"),
+            field("b2b_languages", tr("languages"),
+                  f'<input id="b2b_languages" name="b2b_languages" maxlength="60"'
+                  f' value="{typed("b2b_languages")}"{{a}}>'),
+            field("b2b_logo", tr("logo", kib=limit_kib),
+                  '<input id="b2b_logo" name="b2b_logo" type="file"'
+                  ' accept="image/png,image/jpeg,image/webp"{a}>'),
+            "</fieldset>",
+        ]
+    )  # fmt: skip
 
 
 def _options(choices: list[tuple[str, str]], selected: str) -> str:
@@ -327,6 +470,8 @@ async def render_form(
     if message:
         banner = f'<p class="banner error" role="alert">{esc(message)}</p>'
     page["banner"] = banner
+    page["b2b_fields"] = _b2b_fields(app, values, errors, lang)
+    page["enctype"] = ' enctype="multipart/form-data"' if page["b2b_fields"] else ""
     return await render_page("register.html", page, lang)
 
 
@@ -387,7 +532,9 @@ async def get_form(request: web.Request) -> web.Response:
 
 async def post_form(request: web.Request) -> web.Response:
     lang = page_language(request)
-    data = await read_form(request)
+    # A multipart form (the B2B logo) only for an event with a B2B day.
+    logo_limit = request.app[SETTINGS].b2b_logo_max_bytes if request.app[EVENT].b2b else 0
+    data = await read_form(request, file_limit=logo_limit)
     try:
         outcome = await register(request.app, data, client_address(request))
     except ValidationError as exc:
