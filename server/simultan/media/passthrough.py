@@ -534,7 +534,9 @@ class RtcpClock:
             self._senders[transport] = {}
             self._due[transport] = loop.time() + 0.5 + random.random()
         self._senders[transport][sender] = -1
-        if self._task is None or self._task.done():
+        task = self._task
+        # A task of another (e.g. a finished test's) event loop never runs again: start one here.
+        if task is None or task.done() or task.get_loop() is not loop:
             self._task = loop.create_task(self._run())
 
     def remove(self, sender: RTCRtpSender) -> None:
@@ -591,18 +593,21 @@ class RtcpClock:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._senders:
+        while self._senders and self._task is asyncio.current_task():
             await asyncio.sleep(self.TICK)
             now = loop.time()
             for transport, senders in list(self._senders.items()):
                 if self._due.get(transport, now + 1) > now:
                     continue
-                self._due[transport] = now + 0.5 + random.random()
-                payload = self.compound(senders)
-                if not payload:
+                if transport.state in ("closed", "failed"):  # its senders never stopped
+                    self._senders.pop(transport, None)
+                    self._due.pop(transport, None)
                     continue
+                self._due[transport] = now + 0.5 + random.random()
                 try:
-                    await transport._send_rtp(payload)
+                    payload = self.compound(senders)
+                    if payload:
+                        await transport._send_rtp(payload)
                 except ConnectionError:
                     pass
                 except Exception:  # one broken session must not stop everyone's reports
