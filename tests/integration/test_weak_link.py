@@ -11,6 +11,7 @@ namespace); the weak listener is 10.200.8.2 in its own namespace.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,13 @@ def weak_host() -> Iterator[VethHost]:
         host.stop()
 
 
+def gaps(heard: Any, start: float, end: float) -> tuple[int, int]:
+    """(packets, frames missing between them) that ``heard`` got in [start, end]."""
+    pts = [p for at, p in list(heard.timestamps) if start <= at <= end]
+    missing = sum(max(0, round((b - a) / 960) - 1) for a, b in itertools.pairwise(pts) if b > a)
+    return len(pts), missing
+
+
 async def media_messages(tab: Any, into: list[dict[str, Any]]) -> None:
     while True:
         msg = await tab.recv(timeout=120)
@@ -55,8 +63,9 @@ async def media_messages(tab: Any, into: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.xfail(
-    reason="measured here: video pauses 3-6 s after the link degrades, then about 2 % of audio "
-    "frames are lost while paused (the goal is under 1 %); see bench/RESULTS.md",
+    reason="measured here (loaded machine): video pauses 3-6 s after the link degrades, then "
+    "0.4-32 % of audio frames are lost while paused (the goal is under 1 %), most of them after "
+    "arrival in the loaded listener process; the link's own share is 1-2 %; see bench/RESULTS.md",
     strict=False,
 )
 async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affected(
@@ -114,10 +123,14 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
         lost = last["lost"] - first["lost"]
         rtp_lost = last["rtp_lost"] - first["rtp_lost"]
         video = last["video"] - first["video"]
+        # Control: the good listener's gaps over the same seconds (what the source and the
+        # server lost, not the weak link; both processes share CLOCK_MONOTONIC).
+        good_frames, good_lost = gaps(good.tab.channel_audio, first["t"], last["t"])
         print(
             f"MEASURED weak link: video paused {paused_after:.1f} s after degrading; "
             f"audio {frames} frames, {lost} lost ({100 * lost / max(frames, 1):.2f} %; "
-            f"{rtp_lost} of them never arrived), video frames while paused {video}"
+            f"{rtp_lost} of them never arrived), video frames while paused {video}; "
+            f"good listener meanwhile {good_frames} frames, {good_lost} missing"
         )
         assert frames > 200
         assert lost / frames < 0.01
