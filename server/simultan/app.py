@@ -79,6 +79,12 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
         name="tech-view",
     )
     rooms_clock = asyncio.create_task(session.rooms.run(), name="rooms-clock")
+    session.run_of_show.configure(
+        warning_minutes=settings.run_warning_minutes,
+        danger_minutes=settings.run_danger_minutes,
+        cue_minutes=settings.booth_cue_minutes,
+    )
+    agenda_clock = asyncio.create_task(session.run_of_show.run(), name="run-of-show-clock")
     Gauge(
         "simultan_ws_connections", "Open websocket connections", registry=app[METRICS]
     ).set_function(lambda: len(session.hub.connections))
@@ -88,6 +94,7 @@ async def _live_session(app: web.Application) -> AsyncIterator[None]:
     yield
     tech.cancel()
     rooms_clock.cancel()
+    agenda_clock.cancel()
     for conn in list(session.hub.connections):
         conn.stop()
 

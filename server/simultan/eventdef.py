@@ -48,6 +48,9 @@ class Speaker(_Model):
     city: str | None = Field(default=None, max_length=200)
     language: str = Field(default="en", pattern=LANGUAGE_RE)
     remote: bool = False
+    # The registrant this speaker is (invited when the item comes up); without it, a
+    # registered panelist of the speaker's city (or name).
+    email: str | None = Field(default=None, max_length=254)
 
 
 class GroupDef(_Model):
@@ -83,6 +86,10 @@ class AgendaItemDef(_Model):
     speakers: tuple[Speaker, ...] = ()
     description: str | None = Field(default=None, max_length=4000)
     groups: tuple[GroupDef, ...] = ()  # discussion items only
+    # The run-of-show's warning and danger thresholds for this item (minutes left); the
+    # settings' defaults otherwise.
+    warning_minutes: int | None = Field(default=None, ge=0, le=600)
+    danger_minutes: int | None = Field(default=None, ge=0, le=600)
 
 
 class InterpreterDef(_Model):

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     # mic, and cue the booth this many minutes before the next agenda item starts.
     booth_rotation_minutes: int = Field(default=30, ge=5, le=240)
     booth_cue_minutes: int = Field(default=5, ge=0, le=60)
+    # The run-of-show: the current item's countdown turns to warning, then danger, with
+    # this many minutes left (per item in the event file); the next item's speakers and
+    # the booths are cued booth_cue_minutes ahead.
+    run_warning_minutes: int = Field(default=5, ge=0, le=120)
+    run_danger_minutes: int = Field(default=1, ge=0, le=120)
     # Tech-view alarms: a live channel silent this long, a handover unanswered this long.
     alarm_silence_seconds: float = Field(default=10.0, gt=0)
     alarm_handover_seconds: float = Field(default=30.0, gt=0)

@@ -72,3 +72,38 @@ def test_next_up_cue_comes_n_minutes_ahead() -> None:
     idle = ros.run_of_show(initial_timeline(PLAN), at("08:00"))
     assert idle.current is None and idle.phase(at("08:00")) == "none"
     assert idle.next is not None and idle.next.item_id == "a"
+
+
+def test_item_thresholds_fall_back_to_the_defaults() -> None:
+    own = ros.thresholds(LIMITS, 10, None)
+    assert own == ros.Thresholds(warning=timedelta(minutes=10), danger=timedelta(minutes=1))
+    assert ros.thresholds(LIMITS, None, None) == LIMITS
+    # a danger threshold above the warning one is held at it, not an error in the event file
+    held = ros.thresholds(LIMITS, 2, 3)
+    assert held.warning == held.danger == timedelta(minutes=2)
+
+
+def test_panelists_are_the_registrations_the_speakers_are() -> None:
+    people = [
+        ros.Registrant("p1", "Ana Ruiz", "Guadalajara", "ana@gdl.example", panelist=True),
+        ros.Registrant("p2", "Luis Local", "Guadalajara", "luis@gdl.example", panelist=False),
+        ros.Registrant("p3", "Tampere", "Tampere", "city@tampere.example", panelist=True),
+        ros.Registrant("p4", "Kim Lee", "Seoul", "kim@seoul.example", panelist=False),
+    ]
+    speakers = [
+        ros.PanelistRef("Latin American city representative", "Guadalajara"),  # by city
+        ros.PanelistRef("Tampere"),  # by name
+        ros.PanelistRef("Seoul speaker", "Seoul", email="KIM@seoul.example"),  # by email, any role
+        ros.PanelistRef("Nobody registered", "Atlantis"),
+        ros.PanelistRef("Ana again", "guadalajara"),  # each once
+    ]
+    assert ros.panelists(speakers, people) == ("p1", "p3", "p4")
+    # a participant from the speaker's city is never taken for the speaker
+    assert ros.panelists(speakers[:1], people[1:2]) == ()
+
+
+def test_the_cue_holds_while_the_current_item_runs_over() -> None:
+    tl = started_b()
+    view = ros.run_of_show(tl, at("10:40"))  # type: ignore[arg-type]
+    assert view.phase(at("10:40")) == "overrun" and view.next is not None
+    assert view.next.starts_at == at("10:40") and view.cue_due(at("10:40"))

@@ -6,6 +6,7 @@
 // rotation reminder, the next agenda items, booth chat and the connection state.
 import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
+import { mountRunOfShow } from "./runofshow.js";
 import {
   followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
   startI18n, t,
@@ -49,6 +50,9 @@ export function mmss(seconds) {
   const h = Math.floor(s / 3600);
   return h ? `${h}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${two(Math.floor(s / 60))}:${two(s % 60)}`;
 }
+
+// The booth's own cue (#cue) says what comes next: the run-of-show shows the countdown.
+const runOfShow = mountRunOfShow($("run-of-show"), () => state.snapshot, { cue: false });
 
 function sourceText(src) {
   if (!src || src.kind === "floor") return t("booth.hear_floor");
@@ -145,12 +149,15 @@ function renderTimer(booth = myBooth()) {
 
 function renderFloor() {
   const snap = state.snapshot;
-  const holder = snap.floor?.holder;
-  $("speaking").textContent = holder
-    ? t("booth.speaking", {
-      name: holder.name, city: holder.city || "",
-      language: languageName(snap.floor.language || snap.event.floor_language),
-    })
+  const f = snap.floor || {};
+  // every live speaker by name, city and language, the one on screen first
+  const live = [...(f.live || [])].sort((a, b) => Number(b.person_id === f.shown) - Number(a.person_id === f.shown));
+  const key = live.length === 1 ? "booth.speaking" : "floor.speaker";
+  $("speaking").textContent = live.length
+    ? live.map((s) => {
+      const p = f.people?.[s.person_id] || { name: "?", city: "" };
+      return t(key, { name: p.name, city: p.city || "", language: languageName(s.language) });
+    }).join("; ")
     : t("booth.nobody_speaking");
   $("hearing").textContent = sourceText(snap.routing?.booth_hears?.[state.you.booth]);
   renderHearChoice();
@@ -160,6 +167,17 @@ function renderFloor() {
     ? t("booth.serves_room", { room: room.title, count: room.members.length })
     : t("booth.serves_plenary");
   $("serves").classList.toggle("in-group", !!room);
+  // a floor language change waiting out its debounce: what this booth will hear then
+  const coming = $("floor-coming");
+  const hears = f.pending_language ? f.pending_hears?.[state.you.booth] : null;
+  coming.hidden = !hears;
+  if (hears) {
+    const seconds = Math.max(0, Math.round((Date.parse(f.pending_at) - serverNow()) / 1000));
+    const language = languageName(f.pending_language);
+    coming.textContent = myBooth()?.language === f.pending_language
+      ? t("booth.coming_pivot", { seconds, language })
+      : t("booth.coming_source", { seconds, language, source: sourceText(hears) });
+  }
 }
 
 function speakersText(item) {
@@ -207,6 +225,7 @@ function render() {
 /** Once a second: the timer, the media state and the warnings from the level meters. */
 function tick() {
   renderTimer();
+  if (state.snapshot?.floor?.pending_language) renderFloor(); // "in N s" counts down
   const media = state.media;
   const booth = myBooth();
   const live = !!booth && booth.live === state.you?.id;
@@ -339,6 +358,7 @@ export const live = connectPage({
     state.offset = Date.parse(msg.snapshot.server_time) - Date.now();
     $("who").textContent = `${msg.you.name}`;
     await followRegistration(msg.you.language);
+    runOfShow.welcome(msg.snapshot);
     // the booth chat's last 200 messages come with every welcome (reload, reconnect)
     $("chat").replaceChildren();
     for (const m of msg.snapshot.booth_chat?.[msg.you.booth] || []) addChat(m);
@@ -346,6 +366,8 @@ export const live = connectPage({
   },
   onEvent(msg) {
     const snap = state.snapshot;
+    runOfShow.follow(msg);
+    if (msg.data?.run_of_show) state.offset = Date.parse(msg.data.run_of_show.at) - Date.now();
     if (msg.name === "timeline") {
       snap.timeline = msg.data.timeline;
       state.offset = Date.parse(msg.data.timeline.as_of) - Date.now();

@@ -63,8 +63,12 @@ function renderNow() {
   $("drift-now").textContent = driftText(tl.drift_seconds);
   const zone = state.you?.timezone || ownZone;
   const upcoming = tl.items.filter((i) => i.status === "scheduled").slice(0, 3);
-  $("next-items").replaceChildren(...(upcoming.length ? upcoming.map((i) => el("li", {},
-    el("span", { class: "time" }, formatTime(i.expected_start || i.planned_start, zone)), " ", i.title,
+  // the next-up cue (the run-of-show's, N minutes ahead): that item says how soon
+  const cue = snap.run_of_show?.next?.cue ? snap.run_of_show.next : null;
+  const minutes = cue ? Math.max(0, Math.ceil((Date.parse(cue.starts_at) - Date.now() - state.skew) / 60000)) : 0;
+  $("next-items").replaceChildren(...(upcoming.length ? upcoming.map((i) => el("li", { class: cue?.id === i.id ? "cue" : "" },
+    el("span", { class: "time" }, formatTime(i.expected_start || i.planned_start, zone)), " ",
+    cue?.id === i.id ? t(minutes ? "agenda.next_up" : "agenda.next_up_now", { minutes, title: i.title }) : i.title,
     i.speakers?.length ? el("span", { class: "muted" }, ` · ${i.speakers.map((s) => s.name).join(", ")}`) : ""))
     : [el("li", { class: "muted" }, t("control.nothing_next"))]));
   const f = snap.floor;
@@ -212,10 +216,16 @@ export const live = connectPage({
     document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
   },
   onEvent(msg) {
+    // a timeline change and the server's clock both carry the run-of-show (the clock's own
+    // event also the timeline it moved), with the server's time
+    if (msg.data?.run_of_show) {
+      state.snapshot.run_of_show = msg.data.run_of_show;
+      state.skew = Date.parse(msg.data.run_of_show.at) - Date.now();
+    }
     if (msg.name === "timeline") {
       announceChanges($("agenda-announce"), state.snapshot.timeline, msg.data.timeline);
       state.snapshot.timeline = msg.data.timeline;
-    } else if (msg.name === "run_of_show") state.snapshot.run_of_show = msg.data.run_of_show ?? msg.data;
+    } else if (msg.name === "run_of_show") state.snapshot.timeline = msg.data.timeline;
     else if (msg.name === "floor") state.snapshot.floor = msg.data.floor;
     else if (msg.name === "slow_down") {
       const box = $("slow-down");

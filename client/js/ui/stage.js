@@ -7,6 +7,7 @@ import { $, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { mountFloorPanel } from "./floor_panel.js";
 import { mountRooms } from "./stage_rooms.js";
+import { mountRunOfShow } from "./runofshow.js";
 import { hearing } from "../listening.js";
 import {
   followRegistration, languageName, mountLanguagePicker, nativeName, onLanguageChange,
@@ -19,6 +20,7 @@ mountLanguagePicker(/** @type {HTMLSelectElement} */ ($("page-language")));
 /** @type {{snapshot: any, you: any, media: any, listening: boolean, connecting: boolean}} */
 const state = { snapshot: null, you: null, media: null, listening: false, connecting: false };
 const ownZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const runOfShow = mountRunOfShow($("run-of-show"), () => state.snapshot);
 
 function renderChannels(snap) {
   const select = /** @type {HTMLSelectElement} */ ($("channel"));
@@ -81,10 +83,12 @@ export const live = connectPage({
     $("who").textContent = `${msg.you.name} · ${msg.you.city}`;
     await followRegistration(msg.you.language);
     render();
+    runOfShow.welcome(msg.snapshot);
     document.dispatchEvent(new CustomEvent("simultan:welcome", { detail: msg }));
   },
   onEvent(msg) {
     const snap = state.snapshot;
+    runOfShow.follow(msg);
     if (msg.name === "timeline") {
       announceChanges($("agenda-live"), snap.timeline, msg.data.timeline);
       snap.timeline = msg.data.timeline;

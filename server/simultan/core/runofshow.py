@@ -6,11 +6,16 @@ runs in whole minutes, and the next item with the instant its cue is due (N minu
 it starts). Pages count down locally from these instants; the session republishes the
 timeline whenever ``late_minutes`` moves, so every later item's expected time (and each
 participant's local-time agenda) follows an overrun live.
+
+It does not advance the agenda: issue 8 asks for the countdown, the overrun and the cue
+to move by themselves, and leaves starting the next item to the moderator (a panel may
+run over on purpose). ``panelists`` says who an item's named speakers are among the
+registrations, so their pages can be invited ("you are on next") when the item comes up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +33,16 @@ class Thresholds:
     def __post_init__(self) -> None:
         if self.danger > self.warning:
             raise ValueError("the danger threshold must not come before the warning one")
+
+
+def thresholds(
+    defaults: Thresholds, warning_minutes: int | None, danger_minutes: int | None
+) -> Thresholds:
+    """An item's own thresholds (the event file), each falling back to the defaults; a
+    danger threshold given above the warning one is held at it."""
+    warning = defaults.warning if warning_minutes is None else timedelta(minutes=warning_minutes)
+    danger = defaults.danger if danger_minutes is None else timedelta(minutes=danger_minutes)
+    return Thresholds(warning=warning, danger=min(danger, warning))
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,9 @@ class RunOfShow:
         return "normal"
 
     def cue_due(self, now: datetime) -> bool:
-        return self.next is not None and self.next.cue_at <= now < self.next.starts_at
+        """The next item is due within the cue time, or overdue (the current one runs over,
+        or nobody started it yet): the cue holds until the item starts."""
+        return self.next is not None and self.next.cue_at <= now
 
 
 def run_of_show(
@@ -106,6 +123,61 @@ def run_of_show(
     )
 
 
+def signature(view: RunOfShow, now: datetime) -> tuple[Any, ...]:
+    """What the pages must be told about when the clock alone changes it: the phase, the
+    minutes late, the next item and whether its cue is due (the countdown itself runs on
+    each page from the instants)."""
+    nxt = view.next
+    return (
+        view.current,
+        view.ends_at,
+        view.phase(now),
+        view.late_minutes,
+        nxt.item_id if nxt else None,
+        view.cue_due(now),
+    )
+
+
+@dataclass(frozen=True)
+class PanelistRef:
+    """A speaker an agenda item names (the event file): a name, maybe a city and an email."""
+
+    name: str
+    city: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Registrant:
+    """An approved registration, as far as matching speakers goes."""
+
+    id: str
+    name: str
+    city: str
+    email: str
+    panelist: bool  # registered in the panelist role
+
+
+def panelists(speakers: Iterable[PanelistRef], people: Iterable[Registrant]) -> tuple[str, ...]:
+    """The registrations an item's speakers are, in the item's order, each once.
+
+    A speaker with an email is the registration with that email (any role); otherwise a
+    registered panelist with the speaker's city, or else with the speaker's name. A
+    participant who merely comes from the same city is never taken for the speaker."""
+    known = list(people)
+    fold = str.casefold
+    out: list[str] = []
+    for s in speakers:
+        if s.email:
+            found = [p for p in known if fold(p.email) == fold(s.email)]
+        else:
+            pool = [p for p in known if p.panelist]
+            found = [p for p in pool if s.city and fold(p.city) == fold(s.city)]
+            found = found or [p for p in pool if fold(p.name) == fold(s.name)]
+        out += [p.id for p in found if p.id not in out]
+    return tuple(out)
+
+
 def _planned_end(timeline: tl.Timeline, item_id: str, now: datetime) -> datetime | None:
     run = timeline.run(item_id)
     if run.actual_start is None:
@@ -122,6 +194,7 @@ def _iso(value: datetime | None) -> str | None:
 def to_dict(view: RunOfShow, now: datetime) -> dict[str, Any]:
     nxt = view.next
     return {
+        "at": now.isoformat(),  # the server's clock: pages count down on it
         "current": view.current,
         "ends_at": _iso(view.ends_at),
         "warning_at": _iso(view.warning_at),

@@ -71,6 +71,12 @@ class FloorDriver:
         shown = floor.shown()
         # ``holder``: who the floor shows now (pages before the panel read this one name)
         data["holder"] = self.people.get(shown) if shown else None
+        # what each booth will hear once a debounced language change lands (the consoles
+        # say so before it happens)
+        pending = floor.pending_language
+        data["pending_hears"] = (
+            self.session.stage.routing(pending).to_dict()["booth_hears"] if pending else None
+        )
         return data
 
     # -- commands --------------------------------------------------------------------------
@@ -198,6 +204,13 @@ class FloorDriver:
         """The moderator's floor language (also the shown speaker's spoken language)."""
         return await self._run(person, fl.SetLanguage(self._language(language)))
 
+    async def invite(self, person_ids: tuple[str, ...]) -> None:
+        """The run-of-show's invitation: the panelists of the item that came up (the core
+        skips the live ones; the same invitation again stores nothing)."""
+        for pid in person_ids:
+            await self._admitted(pid)
+        await self._run(None, fl.Invite(person_ids))
+
     async def item_language(self, person: Person, language: str) -> None:
         """An agenda item started: its lead speaker's language, unless someone live speaks."""
         if language != self.floor.language and not self.floor.live:
@@ -205,7 +218,7 @@ class FloorDriver:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def _run(self, by: Person, *cmds: fl.FloorCommand) -> dict[str, Any]:
+    async def _run(self, by: Person | None, *cmds: fl.FloorCommand) -> dict[str, Any]:
         session = self.session
         async with session.lock:
             now = session.now()

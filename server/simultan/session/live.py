@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from simultan.core import floor as fl
 from simultan.core import followups
+from simultan.core import runofshow as ros
 from simultan.core import timeline as tl
 from simultan.core.booth_console import check_base_version
 from simultan.core.capabilities import Capability
@@ -28,6 +29,7 @@ from simultan.hub.audience import EVERYONE, Audience
 from simultan.hub.hub import Hub, HubEvent, make_event
 from simultan.people import Person
 from simultan.session.floor import FloorDriver
+from simultan.session.runofshow import RunOfShowDriver
 from simultan.session.stage import Stage
 from simultan.store import event_log
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from simultan.core import booths as bc
     from simultan.session.b2b_rooms import B2BRooms
     from simultan.session.media_sessions import MediaSessions
+    from simultan.store.registrations import Registrations
 
 log = logging.getLogger("simultan.session")
 
@@ -69,6 +72,7 @@ class LiveSession:
         self.timeline = tl.initial_timeline(self.items)
         self.stage = Stage(defn)
         self.floor_driver = FloorDriver(self, defn.event.floor_language, limit=floor_limit)
+        self.run_of_show = RunOfShowDriver(self)
         self.recording = False
         # Record every channel while an agenda item is live (settings.record_with_agenda).
         self.record_with_agenda = False
@@ -191,6 +195,7 @@ class LiveSession:
             "booth_settings": self.booth_settings,
             "event": self.event_info(),
             "timeline": tl.to_dict(self.timeline, now),
+            "run_of_show": self.run_of_show.to_dict(now),
             "floor": self.floor_driver.view(),
             "booth_chat": self.stage.chat_for(person),
             "rooms": self.rooms.snapshot(),
@@ -237,10 +242,12 @@ class LiveSession:
                 record_with_agenda=self.record_with_agenda and self.stage.media is not None,
                 recording=self.recording,
             )
+            show = self.run_of_show.view(now, new)
             data = {
                 "changes": [c.to_dict() for c in changes],
                 "by": person.public(),
                 "timeline": tl.to_dict(new, now),
+                "run_of_show": ros.to_dict(show, now),
             }
             commands = [
                 event_log.LoggedCommand("timeline", tl.command_to_dict(parsed), now, person.id)
@@ -265,6 +272,7 @@ class LiveSession:
                 pending.append(("recording_state", {"on": follow.recording}, EVERYONE))
             await self.commit(commands, pending)
             self.timeline = new
+            self.run_of_show.shown(show, now)
             if floor is not self.floor:
                 self.floor_driver.floor = floor
                 self.stage.apply_routes(floor.language)
@@ -286,10 +294,15 @@ class LiveSession:
                 Audience(capability=Capability.GIVE_FLOOR),
             )
 
-    async def person_by_id(self, person_id: str) -> Person:
-        from simultan.store.registrations import Registrations, Status
+    def registrations(self) -> Registrations:
+        from simultan.store.registrations import Registrations
 
-        reg = await Registrations(self._engine, self.event_id).get(person_id)
+        return Registrations(self._engine, self.event_id)
+
+    async def person_by_id(self, person_id: str) -> Person:
+        from simultan.store.registrations import Status
+
+        reg = await self.registrations().get(person_id)
         if reg.status is not Status.APPROVED:
             raise CommandError(f"{reg.name} is not an approved participant")
         return reg.person
