@@ -70,7 +70,12 @@ async def test_the_pages_follow_the_run_of_show_with_no_command(
         assert "City pairs showcase" in await cue.text_content()
         await panelist.locator("[data-testid=on-next]").wait_for(state="visible")
         assert "5 min" in await control.locator("#next-items li.cue").text_content()
-        await control.locator("#invited-list li").filter(has_text="Ana Ruiz").wait_for()
+        # the floor tab offers her first (the tab is not the one open: attached, not shown)
+        await (
+            control.locator("#invited-list li")
+            .filter(has_text="Ana Ruiz")
+            .wait_for(state="attached")
+        )
         await shoot(control, "control-runofshow")
         await shoot(panelist, "stage-on-next")
 
@@ -88,6 +93,7 @@ async def test_the_pages_follow_the_run_of_show_with_no_command(
 
         # the moderator takes the invited panelist live: the booth names her and says what
         # it will hear once the floor speaks Spanish
+        await control.locator("#tab-floor").click()
         await control.locator("#invited-list li button").click()
         speaking = booth.locator("[data-testid=speaking]")
         await booth.wait_for_function(
