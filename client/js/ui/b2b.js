@@ -3,7 +3,7 @@
 // The join token arrives in the fragment (#token=...), is kept in sessionStorage and removed
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
-import { startI18n, t } from "../i18n.js";
+import { mountLanguagePicker, onLanguageChange, startI18n, t } from "../i18n.js";
 import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
@@ -98,7 +98,7 @@ function clock(ms) {
   return h ? `${h}:${two(m)}:${two(r)}` : `${two(m)}:${two(r)}`;
 }
 
-const nameOf = (id) => state.names[id] || "a participant";
+const nameOf = (id) => state.names[id] || t("b2b.a_participant");
 const others = (ids) => ids.filter((id) => id !== state.me.person.id).map(nameOf).join(", ");
 
 function slotOptions(select, slots, selected) {
@@ -113,18 +113,18 @@ function slotOptions(select, slots, selected) {
 
 function renderSchedule() {
   const rows = state.me.meetings.map((m) => el("tr", { "data-meeting": m.id },
-    el("td", { "data-label": "When" }, span(m.start, m.end)),
-    el("td", { "data-label": "Table" }, String(m.table)),
-    el("td", { "data-label": "With" }, others(m.participants)),
-    el("td", { "data-label": "Interpretation" },
+    el("td", { "data-label": t("b2b.col_when") }, span(m.start, m.end)),
+    el("td", { "data-label": t("b2b.col_table") }, String(m.table)),
+    el("td", { "data-label": t("b2b.col_with") }, others(m.participants)),
+    el("td", { "data-label": t("b2b.col_interpretation") },
       m.languages.length ? `${m.languages.join("–")} (${nameOf(m.interpreter)})` : "—"),
-    el("td", {}, m.phase === "closed" ? "" : button("Cancel", () => act(
-      () => api(`/api/b2b/meetings/${m.id}/cancel`, { method: "POST" }), "Meeting cancelled.")))));
+    el("td", {}, m.phase === "closed" ? "" : button(t("b2b.cancel"), () => act(
+      () => api(`/api/b2b/meetings/${m.id}/cancel`, { method: "POST" }), t("b2b.cancelled_meeting"))))));
   $("schedule").replaceChildren(...rows);
   $("no-meetings").hidden = rows.length > 0;
   $("zone-note").textContent = state.zone === state.me.event_timezone
-    ? `Times in ${state.zone}.`
-    : `Times in your time zone (${state.zone}); the event's time (${state.me.event_timezone}) in brackets.`;
+    ? t("b2b.times_in", { zone: state.zone })
+    : t("b2b.times_own", { zone: state.zone, event: state.me.event_timezone });
 }
 
 function button(label, onClick, primary = false) {
@@ -138,30 +138,30 @@ function renderRequests() {
   const items = state.me.requests.slice().reverse().map((r) => {
     const incoming = r.awaiting === me && r.status === "pending";
     const other = nameOf(r.requester === me ? r.invitee : r.requester);
-    const head = r.requester === me ? `You asked ${other}` : `${other} asks you`;
+    const head = t(r.requester === me ? "b2b.you_asked" : "b2b.asks_you", { name: other });
     const li = el("li", { "data-request": r.id, "data-status": r.status },
       el("strong", {}, head), " · ", span(r.start, shiftEnd(r.start)), " · ",
       el("span", { className: `req-${r.status}` }, r.status === "pending"
-        ? (incoming ? "waiting for your answer" : "waiting for their answer") : r.status));
+        ? t(incoming ? "b2b.waiting_you" : "b2b.waiting_them") : t(`b2b.status_${r.status}`)));
     if (r.message) li.append(el("p", {}, r.message));
     if (r.status === "pending") {
-      li.append(el("p", { className: "muted" }, `Expires ${fmt(r.expires_at, state.zone)}`));
+      li.append(el("p", { className: "muted" }, t("b2b.expires", { time: fmt(r.expires_at, state.zone) })));
       const actions = el("div", { className: "actions" });
       if (incoming) {
         actions.append(
-          button("Accept", () => act(() => api(`/api/b2b/requests/${r.id}/accept`, { method: "POST" }),
-            "Accepted: the meeting is in your schedule."), true),
-          button("Decline", () => act(() => api(`/api/b2b/requests/${r.id}/decline`, { method: "POST" }),
-            "Declined.")));
-        const pick = el("select", { ariaLabel: "Another slot" });
+          button(t("b2b.accept"), () => act(() => api(`/api/b2b/requests/${r.id}/accept`, { method: "POST" }),
+            t("b2b.accepted")), true),
+          button(t("b2b.decline"), () => act(() => api(`/api/b2b/requests/${r.id}/decline`, { method: "POST" }),
+            t("b2b.declined"))));
+        const pick = el("select", { ariaLabel: t("b2b.another_slot") });
         slotOptions(pick, state.me.grid.slots, null);
-        actions.append(pick, button("Propose this slot", () => act(() => api(
+        actions.append(pick, button(t("b2b.propose"), () => act(() => api(
           `/api/b2b/requests/${r.id}/propose`, { method: "POST", body: { start: pick.value } }),
-          "Proposed another slot.")));
+          t("b2b.proposed"))));
       }
       if (r.requester === me) {
-        actions.append(button("Withdraw", () => act(
-          () => api(`/api/b2b/requests/${r.id}/withdraw`, { method: "POST" }), "Withdrawn.")));
+        actions.append(button(t("b2b.withdraw"), () => act(
+          () => api(`/api/b2b/requests/${r.id}/withdraw`, { method: "POST" }), t("b2b.withdrawn"))));
       }
       li.append(actions);
     }
@@ -199,28 +199,28 @@ async function renderDirectory() {
   const data = await json(`/api/b2b/profiles?${params}`);
   for (const [id, values] of [["sector", data.sectors], ["country", data.countries]]) {
     const keep = $(id).value;
-    $(id).replaceChildren(el("option", { value: "" }, "all"),
+    $(id).replaceChildren(el("option", { value: "" }, t("b2b.all")),
       ...values.map((v) => el("option", { value: v, selected: v === keep }, v)));
   }
   const items = data.profiles.map((p) => {
-    const pick = el("select", { ariaLabel: `Slot for a meeting with ${p.organization}` });
+    const pick = el("select", { ariaLabel: t("b2b.slot_with", { organization: p.organization }) });
     slotOptions(pick, state.me.grid.slots, null);
-    const message = el("input", { maxLength: 1000, placeholder: "A message", ariaLabel: "Message" });
+    const message = el("input", { maxLength: 1000, placeholder: t("b2b.a_message"), ariaLabel: t("b2b.message") });
     const form = el("div", { className: "request-form" }, pick, message,
-      button("Ask for a meeting", () => act(() => api("/api/b2b/requests", {
+      button(t("b2b.ask"), () => act(() => api("/api/b2b/requests", {
         method: "POST", body: { invitee: p.person_id, start: pick.value, message: message.value },
-      }), `Request sent to ${p.organization}.`), true));
+      }), t("b2b.request_sent", { organization: p.organization })), true));
     const initials = p.organization.split(/\s+/).map((w) => w[0] || "").join("").slice(0, 3);
     const logo = el("div", { className: "logo", ariaHidden: "true" }, initials);
-    if (p.logo) logoImg(p.logo, `${p.organization} logo`).then((img) => { if (!img.hidden) logo.replaceChildren(img); });
+    if (p.logo) logoImg(p.logo, t("b2b.logo_of", { organization: p.organization })).then((img) => { if (!img.hidden) logo.replaceChildren(img); });
     return el("li", { "data-person": p.person_id }, logo,
       el("div", {}, el("strong", {}, p.organization), ` · ${p.sector} · ${p.city}, ${p.country}`),
-      el("div", {}, `${p.name} · speaks ${p.languages.join(", ")}`),
-      el("div", { className: "muted" }, p.offers ? `Offers: ${p.offers}` : "", p.seeks ? ` · Seeks: ${p.seeks}` : ""),
+      el("div", {}, t("b2b.speaks", { name: p.name, languages: p.languages.join(", ") })),
+      el("div", { className: "muted" }, p.offers ? t("b2b.offers", { text: p.offers }) : "", p.seeks ? t("b2b.seeks", { text: p.seeks }) : ""),
       form);
   });
   $("directory").replaceChildren(...items);
-  if (!items.length) $("directory").append(el("li", { className: "muted" }, "No companies match."));
+  if (!items.length) $("directory").append(el("li", { className: "muted" }, t("b2b.no_match")));
 }
 
 function renderProfile() {
@@ -258,17 +258,17 @@ function tick() {
   const at = now().getTime();
   const start = new Date(m.start).getTime(), end = new Date(m.end).getTime();
   const closes = new Date(m.closes).getTime();
-  $("room-who").textContent = `Table ${m.table} with ${others(m.participants)} · ${span(m.start, m.end)}`;
+  $("room-who").textContent = t("b2b.room_who", { table: m.table, names: others(m.participants), time: span(m.start, m.end) });
   let phase;
   if (at < start) {
     phase = "upcoming";
-    $("room-clock").textContent = `Starts in ${clock(start - at)}`;
+    $("room-clock").textContent = t("b2b.starts_in", { time: clock(start - at) });
   } else if (at < end) {
     phase = at >= end - WARNING_MS ? "ending" : "open";
-    $("room-clock").textContent = `${clock(end - at)} left`;
+    $("room-clock").textContent = t("b2b.time_left", { time: clock(end - at) });
   } else {
     phase = "grace";
-    $("room-clock").textContent = `Over: the room closes in ${clock(closes - at)}`;
+    $("room-clock").textContent = t("b2b.grace", { time: clock(closes - at) });
   }
   card.dataset.phase = phase;
   const warn = phase === "ending" || phase === "grace";
@@ -343,15 +343,15 @@ async function renderOrganizer() {
   $("g-tables").value = data.grid.tables;
   $("m-people").replaceChildren(...data.profiles.map((id) => el("option", { value: id }, nameOf(id))));
   slotOptions($("m-slot"), data.grid.slots, null);
-  const head = el("tr", {}, el("th", {}, "Slot"),
-    ...Array.from({ length: data.grid.tables }, (_, i) => el("th", {}, `Table ${i + 1}`)));
+  const head = el("tr", {}, el("th", {}, t("b2b.slot")),
+    ...Array.from({ length: data.grid.tables }, (_, i) => el("th", {}, t("b2b.table_n", { n: i + 1 }))));
   const rows = data.grid.slots.map((s) => {
     const cells = Array.from({ length: data.grid.tables }, () => el("td", {}, ""));
     for (const m of data.meetings.filter((x) => x.start === s.start)) {
       const cell = cells[m.table - 1];
       if (!cell) continue;
       cell.className = "taken";
-      cell.append(m.participants.map(nameOf).join(" + "), m.interpreter ? ` (interpreted ${m.languages.join("–")})` : "");
+      cell.append(m.participants.map(nameOf).join(" + "), m.interpreter ? t("b2b.interpreted", { languages: m.languages.join("–") }) : "");
     }
     return el("tr", {}, el("th", {}, span(s.start, s.end)), ...cells);
   });
@@ -360,16 +360,18 @@ async function renderOrganizer() {
 
 async function showReport() {
   const r = await json("/api/b2b/admin/report");
-  const minutes = (s) => `${Math.round(s / 60)} min`;
+  const minutes = (s) => t("b2b.minutes", { n: Math.round(s / 60) });
   $("report").replaceChildren(
-    el("p", {}, `Requested ${r.requested}: accepted ${r.requests.accepted}, declined ${r.requests.declined}, ` +
-      `expired ${r.requests.expired}, withdrawn ${r.requests.withdrawn}, pending ${r.requests.pending}. ` +
-      `Meetings ${r.meetings}, held ${r.held} (${minutes(r.held_seconds)} together), cancelled ${r.cancelled}.`),
-    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "When"), el("th", {}, "Table"),
-      el("th", {}, "Who"), el("th", {}, "Held"), el("th", {}, "Together"))),
+    el("p", {}, t("b2b.report", {
+      requested: r.requested, accepted: r.requests.accepted, declined: r.requests.declined,
+      expired: r.requests.expired, withdrawn: r.requests.withdrawn, pending: r.requests.pending,
+      meetings: r.meetings, held: r.held, together: minutes(r.held_seconds), cancelled: r.cancelled,
+    })),
+    el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, t("b2b.col_when")), el("th", {}, t("b2b.col_table")),
+      el("th", {}, t("b2b.col_who")), el("th", {}, t("b2b.col_held")), el("th", {}, t("b2b.col_together")))),
     el("tbody", {}, ...r.rows.map((row) => el("tr", {}, el("td", {}, span(row.start, row.end)),
       el("td", {}, String(row.table)), el("td", {}, row.participants.map(nameOf).join(", ")),
-      el("td", {}, row.cancelled ? "cancelled" : row.held ? "yes" : "no"),
+      el("td", {}, t(row.cancelled ? "b2b.cancelled" : row.held ? "b2b.yes" : "b2b.no")),
       el("td", {}, minutes(row.together_seconds)))))));
 }
 
@@ -405,24 +407,24 @@ function wire() {
     const f = new FormData($("profile"));
     const body = Object.fromEntries(["organization", "sector", "offers", "seeks", "country", "city"].map((k) => [k, f.get(k)]));
     body.languages = String(f.get("languages"));
-    act(() => api("/api/b2b/profile", { method: "PUT", body }), "Profile saved.");
+    act(() => api("/api/b2b/profile", { method: "PUT", body }), t("b2b.profile_saved"));
   });
   $("logo").addEventListener("change", () => {
     const file = $("logo").files[0];
-    if (file) act(() => api("/api/b2b/profile/logo", { method: "PUT", raw: file, type: file.type }), "Logo saved.");
+    if (file) act(() => api("/api/b2b/profile/logo", { method: "PUT", raw: file, type: file.type }), t("b2b.logo_saved"));
   });
   $("grid-form").addEventListener("submit", (e) => {
     e.preventDefault();
     act(() => api("/api/b2b/admin/grid", { method: "PUT", body: {
       meeting_minutes: Number($("g-minutes").value), break_minutes: Number($("g-break").value),
-      tables: Number($("g-tables").value) } }), "Grid changed.");
+      tables: Number($("g-tables").value) } }), t("b2b.grid_changed"));
   });
   $("manual").addEventListener("submit", (e) => {
     e.preventDefault();
     const participants = [...$("m-people").selectedOptions].map((o) => o.value);
     const table = $("m-table").value ? Number($("m-table").value) : null;
     act(() => api("/api/b2b/admin/meetings", { method: "POST", body: { participants, start: $("m-slot").value, table } }),
-      "Meeting scheduled.");
+      t("b2b.scheduled"));
   });
   $("export").addEventListener("click", () => exportCsv().catch((err) => say(err.message, "error")));
   $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
@@ -436,11 +438,15 @@ function wire() {
 /** @type {any} */ (window).simultanB2B = { state, refresh, frequency, inMeeting };
 
 if (!state.token) {
-  say("Open this page from the link in your mail.", "error");
+  say(t("b2b.open_from_mail"), "error");
 } else {
   wire();
   const { live, ready } = connectLive(state.token, onLiveEvent);
   state.live = live;
   ready.then((welcome) => { state.you = welcome.you; tick(); });
-  startI18n().catch(() => {}).then(() => refresh()).catch((err) => say(err.message, "error"));
+  startI18n().catch(() => {}).then(() => {
+    mountLanguagePicker($("page-language"));
+    onLanguageChange(() => { refresh().catch((err) => say(err.message, "error")); });
+    return refresh();
+  }).catch((err) => say(err.message, "error"));
 }
