@@ -102,6 +102,7 @@ class LossWatch:
         counters = media.frames_in()
         now = self.clock()
         self.watch, changes = lv.observe(self.watch, counters, now, lost_after=self.lost_after)
+        self._floor_follows()  # also when a lost speaker's source went without a change
         for change in changes:
             if change.kind == "lost":
                 log.warning("! source %s: no packets for %.1f s", change.key, self.lost_after)
