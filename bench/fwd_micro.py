@@ -67,7 +67,7 @@ def make_wire(sink: tuple[str, int], ssrc: int) -> tuple[Wire, socket.socket]:
     )
     wire._nominated = {1: pair}
     wire._pair = None
-    wire._sock = wire._fallback = None
+    wire._sock = wire._fallback = wire._srtp = None
     wire._addr = ("", 0)
     wire.sent = wire.failed = 0
     return wire, sock

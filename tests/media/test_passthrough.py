@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import fractions
 import importlib.util
+import os
+import struct
 from collections.abc import Iterator
 
 import aiortc
 import aiortc.rtcrtpreceiver as receiver_mod
 import av
+import pylibsrtp
 import pytest
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.codecs.opus import OpusEncoder
@@ -49,6 +52,25 @@ def test_refuses_another_aiortc_version(monkeypatch: pytest.MonkeyPatch) -> None
     module = importlib.util.module_from_spec(spec)
     with pytest.raises(ImportError, match=r"aiortc 1\.16\.0 internals.*found aiortc 1\.17\.0"):
         spec.loader.exec_module(module)
+
+
+def test_fast_protect_gives_the_bytes_of_pylibsrtp() -> None:
+    """Wires call libsrtp through pylibsrtp 1.0.0's session internals: same output."""
+    assert pylibsrtp.__version__ == "1.0.0"
+    key = os.urandom(30)
+
+    def session() -> pylibsrtp.Session:
+        policy = pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        return pylibsrtp.Session(policy)
+
+    reference, fast = session(), passthrough.fast_protect(session())
+    for seq, size in enumerate((120, 1100, 1, 1200) * 5):
+        packet = struct.pack("!BBHII", 0x80, 111, seq, seq * 960, 0x1234) + os.urandom(size)
+        assert fast(packet) == reference.protect(packet)
+    with pytest.raises(ValueError, match="too long"):
+        fast(b"\x80" * 1400)
+    with pytest.raises(pylibsrtp.Error):  # a replayed packet, as pylibsrtp refuses it
+        fast(packet)
 
 
 def test_install_and_uninstall() -> None:

@@ -68,6 +68,7 @@ from typing import Any
 
 import aiortc
 import av
+import pylibsrtp
 
 REQUIRED_AIORTC = "1.16.0"
 
@@ -96,6 +97,8 @@ from aiortc.rtp import (  # noqa: E402
     RtcpSrPacket,
     RtpPacket,
 )
+from pylibsrtp._binding import ffi as _srtp_ffi  # noqa: E402
+from pylibsrtp._binding import lib as _srtp_lib  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -367,6 +370,39 @@ def _mid_extension(parameters: Any) -> bytes:
     return b"\xbe\xde" + struct.pack("!H", len(body) // 4) + body
 
 
+# pylibsrtp's Session.protect allocates an ``int *`` and checks its argument on every call
+# (~15 % of the direct path). Wires call libsrtp through the session's own context and
+# buffer instead (pylibsrtp 1.0.0 internals: ``_srtp``, ``_cdata``, ``_buffer``; pinned by
+# tests/media/test_passthrough.py, which checks the bytes against Session.protect).
+_SRTP_TRAILER = 16 + 128  # pylibsrtp.SRTP_MAX_TRAILER_LEN
+
+
+def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
+    """``session.protect`` for RTP, without pylibsrtp's per-call allocation."""
+    s: Any = session
+    context = s._srtp[0]
+    cdata = s._cdata
+    buffer = s._buffer
+    limit = len(cdata) - _SRTP_TRAILER
+    length = _srtp_ffi.new("int *")
+    protect = _srtp_lib.srtp_protect
+    ok = _srtp_lib.srtp_err_status_ok
+
+    def fast(data: bytes, _session: Any = session) -> bytes:  # _session: keeps it alive
+        n = len(data)
+        if n > limit:
+            raise ValueError("packet is too long")
+        length[0] = n
+        buffer[0:n] = data
+        rc = protect(context, cdata, length)
+        if rc != ok:
+            raise pylibsrtp.Error(f"srtp_protect failed ({rc})")
+        out: bytes = buffer[0 : length[0]]
+        return out
+
+    return fast
+
+
 class Wire:
     """One subscriber's way out: RTP header, its SRTP session, one sendto on its ICE pair.
 
@@ -400,6 +436,8 @@ class Wire:
         self._sock: Any = None
         self._addr: tuple[str, int] = ("", 0)
         self._fallback: Any = None
+        self._srtp: Any = None
+        self._protect: Callable[[bytes], bytes] = bytes
         self.sent = 0
         self.failed = 0
 
@@ -454,7 +492,10 @@ class Wire:
         if pair is not self._pair and not self._resolve(pair):
             self.failed += 1
             return False
-        data = dtls._tx_srtp.protect(packet)
+        srtp = dtls._tx_srtp
+        if srtp is not self._srtp:  # keyed (or re-keyed): its fast protect
+            self._srtp, self._protect = srtp, fast_protect(srtp)
+        data = self._protect(packet)
         sock = self._sock
         try:
             if sock is not None:
