@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from simultan.errors import CommandError
+from simultan.media.plane import FloorMix
 from simultan.media.recorder import opus_packet_samples
 from simultan.media.sfu import EmbeddedSfu
 from simultan.media.synthetic import TestPatternTrack, load_audio
@@ -62,6 +63,45 @@ async def test_records_channels_and_floor_video(sfu: EmbeddedSfu, tmp_path: Path
     assert len(frames) > 30
     assert (frames[0].width, frames[0].height) == (320, 180)
     assert np.asarray(frames[-1].to_ndarray(format="rgb24")).mean() > 20
+
+
+async def test_floor_video_follows_the_panels_shown_speaker(
+    sfu: EmbeddedSfu, tmp_path: Path
+) -> None:
+    """During a panel floor.webm carries the shown speaker's own video (there is no floor
+    source then), and follows the floor when another speaker is shown: one file."""
+    a = Tab(
+        sfu,
+        "city-a",
+        publish="speaker:a",
+        audio=ToneTrack(TONES["en"]),
+        video=TestPatternTrack("A", width=320, height=180, fps=15),
+    )
+    b = Tab(
+        sfu,
+        "city-b",
+        publish="speaker:b",
+        audio=ToneTrack(TONES["zh"]),
+        video=TestPatternTrack("B", width=160, height=96, fps=15),
+    )
+    try:
+        await asyncio.gather(a.connect(), b.connect())
+        sfu.set_floor_mix(FloorMix(speakers=("speaker:a", "speaker:b"), video="speaker:a"))
+        await asyncio.sleep(0.5)
+        folder = await sfu.start_recording(tmp_path)
+        await asyncio.sleep(2.0)
+        sfu.set_floor_mix(FloorMix(speakers=("speaker:a", "speaker:b"), video="speaker:b"))
+        await asyncio.sleep(2.0)
+        await sfu.stop_recording()
+    finally:
+        await asyncio.gather(a.close(), b.close())
+    with av.open(str(folder / "floor.webm")) as container:
+        sizes = [(f.width, f.height) for f in container.decode(video=0)]
+    assert sizes.count((320, 180)) > 10 and sizes.count((160, 96)) > 10, sizes
+    # A, then B: one switch, when the floor showed B
+    assert sizes[0] == (320, 180) and sizes[-1] == (160, 96)
+    switch = sizes.index((160, 96))
+    assert set(sizes[switch:]) == {(160, 96)}
 
 
 async def test_stop_without_start(sfu: EmbeddedSfu) -> None:

@@ -130,11 +130,14 @@ class Recorder:
         self._outputs: dict[str, _Output] = {}
         self.directory: Path | None = None
 
-    async def start(self, directory: Path, routes: Mapping[str, str] | None = None) -> Path:
+    async def start(
+        self, directory: Path, routes: Mapping[str, str] | None = None, video: str = FLOOR
+    ) -> Path:
         """Start recording into a new timestamped folder under ``directory``.
 
         ``routes`` (channel -> source key) names the channels to record now; later route
-        changes come through :meth:`set_routes`.
+        changes come through :meth:`set_routes`. ``video`` is the source whose video the
+        floor shows (a panel's shown speaker); later changes come through :meth:`set_video`.
         """
         if self.directory is not None:
             raise RuntimeError("recorder already started")
@@ -145,7 +148,7 @@ class Recorder:
             folder = Path(directory) / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
         folder.mkdir(parents=True)
         self.directory = folder
-        self._add("floor.webm", "video", FLOOR)
+        self._add("floor.webm", "video", video)
         self.set_routes(routes or {})
         return folder
 
@@ -160,6 +163,13 @@ class Recorder:
                 self._add(name, "audio", key)
             else:
                 self._board.attach(output.track, key)
+
+    def set_video(self, key: str) -> None:
+        """The floor shows another source's video (the panel's active or pinned speaker):
+        ``floor.webm`` goes on with it, one file (the track waits for its keyframe)."""
+        output = self._outputs.get("floor.webm")
+        if output is not None:
+            self._board.attach(output.track, key)
 
     def _add(self, name: str, kind: str, key: str) -> None:
         assert self.directory is not None

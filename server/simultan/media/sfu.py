@@ -443,6 +443,8 @@ class EmbeddedSfu:
         self._mixer.set(mix.speakers, mix.muted, mix.video)
         for session in self._sessions.values():
             self._resolve(session)
+        if self._recorder is not None:  # floor.webm shows what the floor shows
+            self._recorder.set_video(self._mixer.video_key or FLOOR)
 
     def _floor_levels(self, levels: Mapping[str, float]) -> None:
         if self.on_floor_levels is not None:
@@ -549,7 +551,11 @@ class EmbeddedSfu:
         if self._recorder is not None:
             raise CommandError("already recording")
         recorder = Recorder(self._board)
-        path = await recorder.start(directory or self.settings.recordings_dir, self._routes)
+        path = await recorder.start(
+            directory or self.settings.recordings_dir,
+            self._routes,
+            video=self._mixer.video_key or FLOOR,
+        )
         self._recorder = recorder
         return path
 
