@@ -356,3 +356,31 @@ async def test_revoked_access_closes_the_media_session_without_grace(
     )
     await until(lambda: not a.open, 2.0)
     assert a.client.ws.close_code == 4003
+
+
+async def test_a_lost_speaker_taken_back_then_given_the_floor_again_is_mixed(
+    quick_loss: Stage,
+) -> None:
+    """The moderator takes back a speaker whose packets stopped (their source goes without a
+    loss or return): given the floor again and publishing anew, they are in the mix, unmuted."""
+    require_nft()
+    stage = quick_loss  # noqa: F811
+    session = stage.server.app[SESSION]
+    watch = stage.server.app[LOSS_WATCH]
+    moderator = await stage.join(Role.MODERATOR, "Mo Derator")
+    a = await floor_speaker(stage, moderator, "Ana Speaker", ZH_A_HZ, A_SIZE)
+    mixer = stage.sfu.mixer
+    key = speaker_key(a.id)
+    await until(lambda: stage.sfu.frames_in().get(key, 0) > 20, WARM_UP)
+    assert a.tab is not None
+    with UdpBlock(local_ports(a.tab.pc)):
+        await until(lambda: key in watch.lost, 3.0)
+        assert mixer.muted == {key}
+        await moderator.ok({"type": "floor", "action": "take", "person_id": a.id})
+        await until(lambda: key not in watch.lost and not session.floor_driver.lost, 2.0)
+    await a.ok({"type": "raise_hand", "language": "en"})
+    await moderator.ok({"type": "floor", "action": "give", "person_id": a.id})
+    await a.tab.connect()  # publishes to the floor again on the same peer connection
+    await until(lambda: stage.sfu.frames_in().get(key, 0) > 20, WARM_UP)
+    assert mixer.speakers == (key,) and mixer.muted == frozenset()
+    assert key not in watch.lost
