@@ -111,6 +111,10 @@ async def test_the_discussion_topic_is_chosen_stored_and_checked(web_app: WebApp
     assert (
         'id="topic-error"' in page and 'aria-invalid="true" aria-describedby="topic-error"' in page
     )
+    response = await web_app.client.post(
+        "/register?lang=ja", data={**FORM, "topic": "astrology"}, headers=HTML
+    )
+    assert "イベントのテーマのいずれかを選んでください" in await response.text()
     assert await registrations(web_app.app).get_by_email(FORM["email"]) is None
     response = await web_app.client.post(
         "/register", data={**FORM, "topic": topics[1].id}, headers=HTML
@@ -308,7 +312,13 @@ def test_every_rule_message_is_in_the_catalogs() -> None:
             RegistrationForm.validate({**FORM, **case}, languages=("en", "ja"))
         except ValidationError as exc:
             seen += [exc.message, *exc.fields.values()]  # type: ignore[list-item]
+    for topics in (("covid-recovery",), ()):
+        try:
+            RegistrationForm.validate({**FORM, "topic": "x"}, languages=("en",), topics=topics)
+        except ValidationError as exc:
+            seen += exc.fields.values()  # type: ignore[arg-type]
     keys = {r.key for r in seen}
+    assert keys >= {"topic", "no_topics"}
     assert keys >= {"form", "required", "email", "domain", "language", "timezone", "role"}
     assert keys >= {"control", "not_text", "not_a_field", "too_long"}
     for reason in seen:

@@ -165,10 +165,11 @@ class RegistrationForm:
 
         topic = text("topic", required=False) or None
         if topic is not None and "topic" not in errors and topic not in topics:
+            choices = ", ".join(topics)
             errors["topic"] = (
-                "must be one of the event's topics: " + ", ".join(topics)
+                Reason("topic", "must be one of the event's topics: " + choices, choices=choices)
                 if topics
-                else "this event has no discussion topics to choose"
+                else Reason("no_topics", "this event has no discussion topics to choose")
             )
 
         if errors:
