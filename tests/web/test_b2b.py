@@ -309,3 +309,47 @@ async def test_a_profile_waits_for_the_registration_to_be_approved(
     assert await listed() == []  # pending: not in the directory
     await registrations(web.app).approve(reg.id, now=clock())
     assert await listed() == [reg.id]
+
+
+async def test_every_change_mails_the_people_concerned_an_updated_calendar(day: Day) -> None:
+    """Request, propose, decline (both sides), withdraw, accept, move, interpreter, cancel: each
+    mails each person it concerns (and nobody else) a notice with b2b.ics, SEQUENCE growing."""
+    seen: list[int] = []
+
+    def mailed(*who: str) -> None:
+        new = day.web.mails[len(day.web.mails) - len(who) :]
+        assert sorted(m["To"].addresses[0].username for m in new) == sorted(who)
+        sequences = {int(e["sequence"]) for m in new for e in calendar_of(m).walk("VEVENT")}
+        if sequences:  # the reader's meetings (none before the first accept)
+            seen.append(max(sequences))
+
+    async def step(who: str, method: str, path: str, body: Any, *told: str) -> Any:
+        before = len(day.web.mails)
+        status, data = await day.call(who, method, path, body)
+        assert status in (200, 201), data
+        assert len(day.web.mails) - before == len(told), (path, told)
+        mailed(*told)
+        return data
+
+    async def ask(start: str) -> str:
+        data = await step("ana", "POST", "/api/b2b/requests",
+                          {"invitee": day.ids["bo"], "start": start}, "bo")  # fmt: skip
+        return str(data["request"]["id"])
+
+    first = await ask(day.slots[0])
+    await step("bo", "POST", f"/api/b2b/requests/{first}/propose", {"start": day.slots[1]}, "ana")
+    await step("ana", "POST", f"/api/b2b/requests/{first}/decline", None, "ana", "bo")
+    second = await ask(day.slots[2])
+    await step("ana", "POST", f"/api/b2b/requests/{second}/withdraw", None, "bo")
+    third = await ask(day.slots[3])
+    made = await step("bo", "POST", f"/api/b2b/requests/{third}/accept", None, "ana", "bo")
+    mid = made["meeting"]["id"]
+    await step("org", "POST", f"/api/b2b/admin/meetings/{mid}/move", {"start": day.slots[4]},
+               "ana", "bo")  # fmt: skip
+    await step("org", "POST", f"/api/b2b/admin/meetings/{mid}/interpreter",
+               {"interpreter": day.ids["ivy"], "languages": ["pl", "da"]}, "ana", "bo", "ivy")  # fmt: skip
+    await step("org", "POST", f"/api/b2b/admin/meetings/{mid}/cancel", None, "ana", "bo", "ivy")
+    cancelled = next(iter(calendar_of(day.web.mails[-1]).walk("VEVENT")))
+    assert str(cancelled["status"]) == "CANCELLED"
+    # From the accept on, every calendar carries the meeting, its SEQUENCE growing each time.
+    assert len(seen) == 4 and seen == sorted(set(seen)), seen
