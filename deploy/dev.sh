@@ -43,6 +43,10 @@ case "${1:-}" in
     # janus + gcc: bench/janus_vs_sfu.py (Debian's Janus, and the C compiler for its loopback shim).
     apt_install chromium fonts-dejavu-core fonts-wqy-microhei iproute2 util-linux nftables coturn \
       janus gcc libc6-dev
+    # Debian enables a Janus daemon on all interfaces; the benchmark starts its own on loopback.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled janus >/dev/null 2>&1; then
+      as_root systemctl disable --now janus >/dev/null 2>&1 || true
+    fi
     # Node.js and npm from Debian, unless the machine already has them (a newer npm is kept).
     command -v npm >/dev/null 2>&1 || apt_install nodejs npm
     setup_python
