@@ -84,3 +84,34 @@ async def test_hands_queue_then_grant_from_it_and_bad_commands(server: LiveServe
     assert a_id not in session.floor.mix_keys()
     await mod.request({"type": "floor", "action": "take", "person_id": a_id})
     assert not session.floor.may_publish(a_id)
+
+
+async def test_the_invited_panel_goes_live_all_together_or_not_at_all(server: LiveServer) -> None:
+    session = server.app[SESSION]
+    _, mod = await ready(server, Role.MODERATOR, "Mo Derator")
+    ids = [
+        (await ready(server, Role.PANELIST, f"Panelist {n}", city=f"City {n}", language=lang))[0]
+        for n, lang in ((1, "en"), (2, "ja"))
+    ]
+    assert (await mod.request({"type": "floor", "action": "invite", "person_ids": ids}))[
+        "type"
+    ] == "reply"
+    # someone absent in the set: nothing is granted, a typed error
+    absent_id, _ = await server.person(Role.PANELIST, "Away Panelist")
+    version, seq = session.floor.version, session.hub.seq
+    reply = await mod.request({"type": "floor", "action": "give", "person_ids": [*ids, absent_id]})
+    assert (reply["type"], reply["code"]) == ("error", "invalid_command"), reply
+    assert not session.floor.live and session.floor.version == version
+    assert session.hub.seq == seq
+    # all together: one floor event, each in their own language, no longer invited
+    reply = await mod.request({"type": "floor", "action": "give", "person_ids": ids})
+    assert reply["type"] == "reply", reply
+    assert [s.person_id for s in session.floor.live] == ids
+    assert [s.language for s in session.floor.live] == ["en", "ja"]
+    assert session.hub.seq == seq + 1 and not session.floor.invited
+    # again: already so, nothing stored
+    seq = session.hub.seq
+    assert (await mod.request({"type": "floor", "action": "give", "person_ids": ids}))[
+        "type"
+    ] == "reply"
+    assert session.hub.seq == seq

@@ -61,6 +61,10 @@ export function mountControlFloor(page) {
     if (badge) badge.textContent = f.hands.length ? t("control.hands_badge", { n: f.hands.length }) : "";
     $("invited-list").replaceChildren(...f.invited.map((/** @type {string} */ id) => el("li", {},
       `${name(id)} `, button(t("control.take_live"), () => send("give", { person_id: id }), { disabled: full }))));
+    // the whole invited panel live at once (the server grants all or none)
+    const all = /** @type {HTMLButtonElement} */ ($("take-all-live"));
+    all.hidden = f.invited.length < 2;
+    all.disabled = f.live.length + f.invited.length > f.limit;
     $("panel-list").replaceChildren(...f.live.map((/** @type {any} */ s) => {
       const parts = [name(s.person_id), languageName(s.language)];
       if (s.muted) parts.push(t("control.muted"));
@@ -87,6 +91,7 @@ export function mountControlFloor(page) {
   }
 
   $("lower-all").addEventListener("click", () => send("lower_all"));
+  $("take-all-live").addEventListener("click", () => send("give", { person_ids: floor()?.invited || [] }));
   $("end-panel").addEventListener("click", () => send("end"));
   document.addEventListener("simultan:welcome", (ev) => {
     const at = /** @type {CustomEvent} */ (ev).detail.snapshot?.server_time;

@@ -90,7 +90,8 @@ class FloorCommand(_Message):
     """A moderator's move on the floor (a set of live speakers); see docs/protocol.md.
 
     ``action`` "set" (the default) makes ``person_id`` the only live speaker (null: nobody);
-    "give"/"take"/"mute"/"unmute"/"pin"/"lower" act on ``person_id``; "end" takes everyone
+    "give"/"take"/"mute"/"unmute"/"pin"/"lower" act on ``person_id`` ("give" with
+    ``person_ids`` and no ``person_id``: all of them at once, or none); "end" takes everyone
     back; "unpin", "lower_all"; "invite" names ``person_ids`` (the item's panelists);
     "language" sets a live speaker's spoken language (their own, or any for a moderator).
     ``base_version``, when given, must be the floor version the sender saw."""

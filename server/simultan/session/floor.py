@@ -135,6 +135,14 @@ class FloorDriver:
             return [fl.Pin(None)]
         if a == "language" and pid is None:
             pid = person.id
+        if a == "give" and pid is None and req.person_ids:
+            # the invited panelists live all together: every grant or none (one version)
+            ids = [p for p in dict.fromkeys(req.person_ids) if not self.floor.is_live(p)]
+            if not ids:
+                raise fl.AlreadySo("they are all on the floor already")
+            return [
+                fl.Grant(p, self._speaker_language(await self._grantable(p), None)) for p in ids
+            ]
         if pid is None:
             raise CommandError(f"floor {a} needs person_id")
         if a == "give":
