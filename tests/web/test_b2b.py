@@ -5,6 +5,7 @@ Real SQLite, a real SMTP server (aiosmtpd) and the forum's seeded B2B grid.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from simultan.core.capabilities import Role
 from simultan.eventdef import load_event
 from simultan.web.auth import registrations
 from simultan.web.b2b import SCHEDULE
-from simultan.web.keys import EVENT, SETTINGS
+from simultan.web.keys import CLOCK, EVENT, SETTINGS
 from tests.conftest import FORUM, FakeClock
 from tests.web.conftest import MakeWebApp, WebApp
 
@@ -353,3 +354,23 @@ async def test_every_change_mails_the_people_concerned_an_updated_calendar(day: 
     assert str(cancelled["status"]) == "CANCELLED"
     # From the accept on, every calendar carries the meeting, its SEQUENCE growing each time.
     assert len(seen) == 4 and seen == sorted(set(seen)), seen
+
+
+async def test_the_b2b_notice_is_in_the_readers_language(day: Day) -> None:
+    """A reader registered in Japanese gets the B2B notice in Japanese (what happened, the
+    proposed time with a Japanese day, how to answer); English readers keep English."""
+    store = registrations(day.web.app)
+    await store._update(day.ids["bo"], day.web.app[CLOCK](), language="ja")
+    status, _ = await day.call(
+        "ana", "POST", "/api/b2b/requests", {"invitee": day.ids["bo"], "start": day.slots[0]}
+    )
+    assert status == 201
+    notice = day.web.mails[-1]
+    text = notice.get_body().get_content()
+    assert notice["To"].addresses[0].username == "bo"
+    assert "Ana (Widzew Energy) さんからミーティングの依頼が届きました。" in text
+    assert "提案された時間：" in text and "B2B ページで返答" in text
+    assert re.search(r"\d+月\d+日\([月火水木金土日]\)", text), text
+    for english in ["asks you for a meeting", "Proposed time", "Your B2B page", "Dear"]:
+        assert english not in text, english
+    assert "さんからミーティングの依頼" in notice["Subject"]

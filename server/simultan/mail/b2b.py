@@ -17,40 +17,35 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from simultan.core.b2b import B2BEvent, B2BState, Change, Meeting
+from simultan.i18n import pick, short_day, translate
 from simultan.store.registrations import Registration
 
 PRODID = "-//Simultan//B2B schedule//EN"
 
-_WHAT = {
-    Change.REQUESTED: "{other} asks you for a meeting.",
-    Change.ACCEPTED: "A meeting was agreed.",
-    Change.DECLINED: "A meeting request was declined.",
-    Change.PROPOSED: "{other} proposes another time for your meeting.",
-    Change.WITHDRAWN: "{other} withdrew a meeting request.",
-    Change.EXPIRED: "A meeting request expired without an answer.",
-    Change.SCHEDULED: "The organizers scheduled a meeting for you.",
-    Change.MOVED: "One of your meetings was moved.",
-    Change.CANCELLED: "One of your meetings was cancelled.",
-    Change.INTERPRETER: "The interpretation of one of your meetings changed.",
-    Change.GRID: "The organizers changed the B2B grid.",
-}
+# What happened, as the mail's first line: catalog key mail.b2b_<change> (in the reader's
+# language, from client/i18n like every other mail).
 
 
-def _who(names: Mapping[str, str], ids: tuple[str, ...], reader: str) -> str:
-    return ", ".join(names.get(i, "a participant") for i in ids if i != reader)
+def _who(names: Mapping[str, str], ids: tuple[str, ...], reader: str, lang: str = "en") -> str:
+    anyone = translate(lang, "b2b.a_participant")
+    return ", ".join(names.get(i, anyone) for i in ids if i != reader)
 
 
-def _other(state: B2BState, event: B2BEvent, reader: str, names: Mapping[str, str]) -> str:
+def _other(
+    state: B2BState, event: B2BEvent, reader: str, names: Mapping[str, str], lang: str
+) -> str:
     r = state.requests.get(event.subject)
     if r is not None:
-        return _who(names, r.people, reader)
+        return _who(names, r.people, reader, lang)
     m = state.meetings.get(event.subject)
-    return _who(names, m.people, reader) if m is not None else "Someone"
+    if m is not None:
+        return _who(names, m.people, reader, lang)
+    return translate(lang, "mail.b2b_someone")
 
 
-def _when(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+def _when(start: datetime, end: datetime, zone: ZoneInfo, lang: str = "en") -> str:
     a, b = start.astimezone(zone), end.astimezone(zone)
-    return f"{a:%a} {a.day} {a:%b} {a:%H:%M}-{b:%H:%M}"
+    return f"{short_day(lang, a.date())} {a:%H:%M}-{b:%H:%M}"
 
 
 def schedule_calendar(
@@ -79,13 +74,14 @@ def schedule_calendar(
     return bytes(cal.to_ical())
 
 
-def _line(m: Meeting, reader: str, names: Mapping[str, str], zone: ZoneInfo) -> str:
+def _line(m: Meeting, reader: str, names: Mapping[str, str], zone: ZoneInfo, lang: str) -> str:
     extra = ""
     if m.interpretation is not None:
         a, b = m.interpretation.languages
-        extra = f", interpreted {a}-{b}"
-    who = _who(names, m.participants, reader)
-    return f"  {_when(m.start, m.end, zone)}  table {m.table}: {who}{extra}"
+        extra = translate(lang, "mail.b2b_interpreted", languages=f"{a}-{b}")
+    who = _who(names, m.participants, reader, lang)
+    table = translate(lang, "mail.b2b_table", table=m.table, who=who)
+    return f"  {_when(m.start, m.end, zone, lang)}  {table}{extra}"
 
 
 def b2b_notice(
@@ -101,23 +97,27 @@ def b2b_notice(
 ) -> EmailMessage:
     """The mail that tells ``reader`` about ``event``, with their whole schedule attached."""
     zone = ZoneInfo(reader.timezone)
-    what = _WHAT[event.change].format(other=_other(state, event, reader.id, names))
-    text = [f"Dear {reader.name},", "", what, ""]
+    lang = pick([reader.language])
+    other = _other(state, event, reader.id, names, lang)
+    what = translate(lang, f"mail.b2b_{event.change.value}", other=other)
+    text = [translate(lang, "mail.dear", name=reader.name), "", what, ""]
     r = state.requests.get(event.subject)
     if r is not None and event.change in (Change.REQUESTED, Change.PROPOSED):
         slot = state.grid.slot_at(r.start)
-        text += [f"Proposed time: {_when(slot.start, slot.end, zone)} ({reader.timezone})"]
+        when = _when(slot.start, slot.end, zone, lang)
+        text += [translate(lang, "mail.b2b_proposed_time", when=when, zone=reader.timezone)]
         if r.message:
-            text += ["Message:", *(f"  {line}" for line in r.message.splitlines())]
-        text += ["Answer on your B2B page before the request expires:", ""]
+            text += [translate(lang, "mail.b2b_message")]
+            text += [f"  {line}" for line in r.message.splitlines()]
+        text += [translate(lang, "mail.b2b_answer"), ""]
     meetings = [m for m in state.meetings_of(reader.id)]
     if meetings:
-        text.append(f"Your B2B meetings, times in {reader.timezone}:")
-        text += [_line(m, reader.id, names, zone) for m in meetings]
+        text.append(translate(lang, "mail.b2b_meetings", zone=reader.timezone))
+        text += [_line(m, reader.id, names, zone, lang) for m in meetings]
     else:
-        text.append("You have no B2B meetings yet.")
-    text += ["", f"Your B2B page: {link}", "", "The attached b2b.ics updates your calendar.", ""]
-    text.append(f"-- {title}")
+        text.append(translate(lang, "mail.b2b_none"))
+    text += ["", translate(lang, "mail.b2b_page", link=link), ""]
+    text += [translate(lang, "mail.b2b_ics"), "", f"-- {title}"]
 
     msg = EmailMessage()
     msg["Subject"] = f"B2B: {what} ({title})"
