@@ -314,6 +314,9 @@ async def test_live_speaker_packets_dropped_leaves_the_mix_and_the_screen_then_r
     log_measure("speaker packets resumed", video_ms=(time.monotonic() - resumed) * 1000)
     assert seen.decoded > b_frames
     assert mixer.muted == frozenset() and mixer.video_key == speaker_key(a.id)
+    await moderator.wait_message(
+        lambda m: m["type"] == "event" and m["name"] == "floor_media", since=mark
+    )
     events = floor_media_events(moderator, mark)
     assert [(e["person"]["id"], e["lost"], e["shown"]) for e in events] == [(a.id, False, a.id)]
     assert view_alarms_for(session, watch, a.id) == []
