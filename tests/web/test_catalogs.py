@@ -128,3 +128,15 @@ def test_the_literal_check_can_fail() -> None:
     assert literal_text("b.textContent = `Table ${n}`;") == ["Table ${n}"]
     assert literal_text('el("p", {}, t("a.b"), `${name} `)') == []
     assert literal_text('button(t("x.y"))') == []
+
+
+@pytest.mark.parametrize("lang", ["pl", "cs"])
+def test_organizer_pages_and_mails_are_complete_in_the_organizers_languages(lang: str) -> None:
+    """The organizers' Polish and Czech: the organizer page, the registration form and every
+    mail (join link, B2B notices) have all their keys (participant pages fall back to en)."""
+    organizer = {
+        k for k, files in keys_used().items() if files & {"organizer.js", "organizer.html"}
+    }
+    mails = {k for k in CATALOGS["en"] if k.startswith(("mail.", "register.", "role."))}
+    assert len(organizer) > 20 and len(mails) > 40
+    assert sorted((organizer | mails) - set(CATALOGS[lang])) == []
