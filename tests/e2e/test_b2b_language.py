@@ -31,6 +31,8 @@ async def test_b2b_page_speaks_the_browsers_language(browser: Any, forum: Any) -
     assert await page.locator("#schedule-heading").inner_text() == "あなたの予定"
     directory = await page.locator("[data-testid=directory]").inner_text()
     assert "話す言語" in directory and "ミーティングを依頼" in directory
+    # times and days through Intl in the page's language (a Japanese weekday in the slots)
+    assert re.search(r"\((月|火|水|木|金|土|日)\)", directory), directory
     en = json.loads((CATALOG_DIR / "en.json").read_text(encoding="utf-8"))
     ja = json.loads((CATALOG_DIR / "ja.json").read_text(encoding="utf-8"))
     text = await page.evaluate("() => document.body.innerText")
@@ -51,5 +53,7 @@ async def test_b2b_page_speaks_the_browsers_language(browser: Any, forum: Any) -
     await page.wait_for_function(
         "() => document.querySelector('[data-testid=directory]').innerText.includes('Pedir una reunión')"
     )
+    directory = await page.locator("[data-testid=directory]").inner_text()
+    assert re.search(r"\b(lun|mar|mié|jue|vie|sáb|dom)\b", directory), directory
     assert errors == []
     await context.close()

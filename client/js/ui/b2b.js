@@ -3,7 +3,7 @@
 // The join token arrives in the fragment (#token=...), is kept in sessionStorage and removed
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
-import { mountLanguagePicker, onLanguageChange, startI18n, t } from "../i18n.js";
+import { currentLanguage, mountLanguagePicker, onLanguageChange, startI18n, t } from "../i18n.js";
 import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
@@ -81,7 +81,10 @@ function fmt(iso, zone, withDay = true) {
   /** @type {Intl.DateTimeFormatOptions} */
   const opts = { hour: "2-digit", minute: "2-digit", timeZone: zone };
   if (withDay) Object.assign(opts, { weekday: "short", day: "numeric", month: "short" });
-  return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso));
+  // the page's language, in the browser's regional form when it is the same (en-GB, es-MX)
+  const browser = navigator.language || "";
+  const locale = browser.split("-")[0] === currentLanguage() ? browser : currentLanguage();
+  return new Intl.DateTimeFormat(locale, opts).format(new Date(iso));
 }
 
 function span(start, end) {
