@@ -78,8 +78,11 @@ async def city(stage: Stage, moderator: Peer, name: str, tone: float, language: 
 
 
 @pytest.mark.xfail(
-    reason="issue 8 open: the mixed floor does not yet reach these in-process listeners "
-    "in time (the lag gate drops it); see the closing note",
+    reason="measured: with seven aiortc peers in the test process, the starved peers' "
+    "media clocks fall behind the wall clock and stay behind; each source feed's LagGate "
+    "(media/fanout.py) then drops every packet of theirs as 'late' (late_drops equal "
+    "frames_in after ~10 s) until the lag passes its 10 s restart threshold, so the mix "
+    "has nothing to mix: a fixed offset after a publisher stall is never re-baselined",
     strict=False,
 )
 async def test_three_cities_mixed_once_and_a_muted_one_reaches_nobody(stage: Stage) -> None:
@@ -126,11 +129,6 @@ async def test_three_cities_mixed_once_and_a_muted_one_reaches_nobody(stage: Sta
     assert reply["type"] == "error" and reply["code"] == "forbidden"
 
 
-@pytest.mark.xfail(
-    reason="issue 8 open: the mixed floor does not yet reach these in-process listeners "
-    "in time (the lag gate drops it); see the closing note",
-    strict=False,
-)
 async def test_a_japanese_city_makes_the_ja_booth_pivot(stage: Stage, clock: FakeClock) -> None:
     moderator = await stage.join(Role.MODERATOR, "Mo Derator")
     ja = await stage.interpreter("ja", "A", JA_HZ, take=True)
