@@ -37,8 +37,9 @@ async def leftover_english(page: Any) -> list[str]:
             out.push(i.title);
             for (const p of i.speakers || []) out.push(p.name, p.city || '', p.language);
           }
-          for (const p of s.speakers.values()) out.push(p.name, p.city || '');
-          for (const p of Object.values(snap.floor.people || {})) out.push(p.name, p.city || '');
+          for (const p of (s.speakers?.values?.() || [])) out.push(p.name, p.city || '');
+          for (const p of Object.values(snap.floor?.people || {})) out.push(p.name, p.city || '');
+          for (const b of Object.values(snap.booths || {})) for (const m of b.members || []) out.push(m.name || '');
           for (const b of (s.tech?.booths || [])) for (const m of b.members) out.push(m.name || '');
           for (const r of (snap.rooms?.rooms || [])) out.push(r.title, r.id);
           for (const n of Object.values(snap.rooms?.names || {})) out.push(n);
@@ -169,3 +170,27 @@ def _ms(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("role", "kw"),
+    [(Role.PARTICIPANT, {}), (Role.INTERPRETER, {"booth": "zh"})],
+    ids=["stage", "booth"],
+)
+async def test_stage_and_booth_show_no_english_in_japanese(
+    tmp_path: Path, clock: FakeClock, seminar, browser, role: Role, kw: dict[str, str]
+) -> None:
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
+    try:
+        reg_id, _ = await server.person(role, "Sato Hana", language="ja", city="Kyoto", **kw)
+        page, errors = await open_join_link(browser, server, reg_id)
+        await page.wait_for_function("() => document.documentElement.lang === 'ja'")
+        await page.wait_for_timeout(300)  # the first render after the welcome
+        left = await leftover_english(page)
+        assert not left, "\n".join(left)
+        assert errors == []
+    finally:
+        for c in server.clients:
+            await c.close()
+        await runner.cleanup()
