@@ -227,6 +227,19 @@ def test_lag_gate_drops_audio_that_arrives_behind_its_stream() -> None:
     assert not gate.late(0.02, 30.02)
 
 
+def test_lag_gate_hears_a_stream_that_stays_behind_after_a_stall() -> None:
+    gate = LagGate(max_lag=0.25)
+    assert not any(gate.late(i * 0.02, 10.0 + i * 0.02) for i in range(50))
+    # The publisher stalls for 0.6 s, then goes on at its pace, 0.6 s behind for good: a
+    # second of it is dropped as late, then it is the stream's new baseline and heard.
+    late = [gate.late((50 + i) * 0.02, 11.6 + i * 0.02) for i in range(200)]
+    assert late[:50] == [True] * 50
+    assert not any(late[51:])
+    # ... and a later burst is still trimmed against that new baseline.
+    burst = [gate.late((250 + i) * 0.02, 16.2 + i * 0.001) for i in range(40)]
+    assert burst[:5] == [True] * 5
+
+
 def test_lag_gate_follows_a_slow_publisher_clock() -> None:
     gate = LagGate(max_lag=0.25)
     # The publisher's clock runs 500 ppm slow: over 10 minutes, 0.3 s of drift.

@@ -61,6 +61,10 @@ KEYFRAME_REQUEST_INTERVAL_S = 0.25
 # of hearing the backlog late. Beyond the restart threshold the timeline is taken as new.
 MAX_AUDIO_LAG_S = 0.25
 AUDIO_LAG_RESTART_S = 10.0
+# A stream that has been behind its baseline for this long without a packet on time has
+# settled at a new offset (a publisher that stalled and then went on steadily behind): its
+# packets become the new baseline rather than being dropped until AUDIO_LAG_RESTART_S.
+AUDIO_LAG_REBASE_S = 1.0
 # How fast the lag baseline may creep up, to follow a publisher clock slower than ours.
 CLOCK_DRIFT_ALLOWANCE = 0.001
 
@@ -126,13 +130,16 @@ class LagGate:
     """Tells audio packets that arrive too late for their place in the stream.
 
     The baseline is the smallest (arrival - media time) seen, allowed to creep up by
-    CLOCK_DRIFT_ALLOWANCE per second; a packet's lag is how far it is behind that.
+    CLOCK_DRIFT_ALLOWANCE per second; a packet's lag is how far it is behind that. A
+    stream late for AUDIO_LAG_REBASE_S without one packet on time is re-baselined: a burst
+    after a stall is trimmed, a stream that stays behind is heard again after a second.
     """
 
     def __init__(self, max_lag: float = MAX_AUDIO_LAG_S) -> None:
         self.max_lag = max_lag
         self._baseline: float | None = None
         self._last_arrival = 0.0
+        self._late_since: float | None = None
 
     def late(self, media_time: float, arrival: float) -> bool:
         offset = arrival - media_time
@@ -144,9 +151,20 @@ class LagGate:
         self._last_arrival = arrival
         lag = offset - self._baseline
         if lag > AUDIO_LAG_RESTART_S:  # the stream's clock restarted: a new baseline
-            self._baseline = offset
+            return self._rebase(offset)
+        if lag <= self.max_lag:
+            self._late_since = None
             return False
-        return lag > self.max_lag
+        if self._late_since is None:
+            self._late_since = arrival
+        elif arrival - self._late_since >= AUDIO_LAG_REBASE_S:
+            return self._rebase(offset)
+        return True
+
+    def _rebase(self, offset: float) -> bool:
+        self._baseline = offset
+        self._late_since = None
+        return False
 
 
 class Feed:
