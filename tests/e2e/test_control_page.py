@@ -194,3 +194,28 @@ async def test_stage_and_booth_show_no_english_in_japanese(
         for c in server.clients:
             await c.close()
         await runner.cleanup()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("lang", ["pl", "cs"])
+async def test_control_page_follows_an_organizers_polish_or_czech_registration(
+    tmp_path: Path, clock: FakeClock, seminar, browser, lang: str
+) -> None:
+    catalog = json.loads((CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
+    try:
+        mod_id, _ = await server.person(Role.MODERATOR, "Ola Nowak", language=lang)
+        page, errors = await open_join_link(browser, server, mod_id)
+        await page.wait_for_function(f"() => document.documentElement.lang === '{lang}'")
+        for tab in TABS:
+            text = await page.locator(f"#tab-{tab}").inner_text()
+            assert text == catalog[f"control.tab_{tab}"], tab
+        offered = await page.locator("#page-language option").evaluate_all(
+            "os => os.map(o => o.value)"
+        )
+        assert {"pl", "cs"} <= set(offered)
+        assert errors == []
+    finally:
+        for c in server.clients:
+            await c.close()
+        await runner.cleanup()

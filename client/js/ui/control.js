@@ -11,11 +11,11 @@ import { mountTabs } from "./tabs.js";
 import { countdown } from "./countdown.js";
 import {
   followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
-  startI18n, t,
+  startI18n, t, UI_LANGUAGES,
 } from "../i18n.js";
 
-await startI18n();
-mountLanguagePicker($("page-language"));
+await startI18n(UI_LANGUAGES);
+mountLanguagePicker($("page-language"), UI_LANGUAGES);
 
 const state = {
   snapshot: /** @type {any} */ (null), you: /** @type {any} */ (null),
@@ -205,7 +205,7 @@ function roleName(role) {
 
 export const live = connectPage({
   async onWelcome(msg) {
-    await followRegistration(msg.you.language);
+    await followRegistration(msg.you.language, UI_LANGUAGES);
     state.snapshot = msg.snapshot;
     state.you = msg.you;
     if (msg.snapshot.server_time) state.skew = Date.parse(msg.snapshot.server_time) - Date.now();
