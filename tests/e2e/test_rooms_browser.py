@@ -1,6 +1,7 @@
 """Chromium: the moderator opens two groups; two participant pages land in the same group and
 hear each other's tones (AnalyserNode); a notice into every room reaches both; calling
-everyone back returns both pages to the plenary without a reload."""
+everyone back returns both pages to the plenary without a reload. An interpreter's console,
+its booth assigned to a group, hears that group's member and not the floor, then the floor."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from simultan.core.capabilities import Role
+from simultan.media.synthetic import TestPatternTrack, ToneTrack
 from simultan.web.session_key import SESSION
 from tests.conftest import FakeClock, start_server
 from tests.e2e.conftest import CHROMIUM, chromium_args, open_join_link
@@ -32,6 +34,19 @@ async def hears(page: Any, target: float, *, within: float = 30.0) -> float:
             return last
         await asyncio.sleep(0.3)
     raise AssertionError(f"expected {target} Hz from the other member, heard {last:.1f} Hz")
+
+
+async def plan_two_groups(server: Any, mod: Any) -> list[dict[str, Any]]:
+    """The morning's discussion item starts; a preview of two groups, filled by hand."""
+    for email in FACILITATORS:  # the event file's facilitators are registered
+        await server.person(Role.PARTICIPANT, email.split("@")[0], email=email)
+    await mod.request(
+        {"type": "timeline", "action": "start", "item_id": "morning-groups", "base_version": 0}
+    )
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "hand", "count": 2})
+    assert reply["type"] == "reply", reply
+    groups: list[dict[str, Any]] = reply["data"]["rooms"]["rooms"][1:]
+    return groups
 
 
 async def test_two_pages_in_one_group_hear_each_other_and_come_back(
@@ -63,14 +78,7 @@ async def test_two_pages_in_one_group_hear_each_other_and_come_back(
             await client.recv_type("welcome")
             others.append(pid)
 
-        for email in FACILITATORS:  # the event file's facilitators are registered
-            await server.person(Role.PARTICIPANT, email.split("@")[0], email=email)
-        await mod.request(
-            {"type": "timeline", "action": "start", "item_id": "morning-groups", "base_version": 0}
-        )
-        reply = await mod.request({"type": "rooms", "action": "plan", "method": "hand", "count": 2})
-        assert reply["type"] == "reply", reply
-        first, second = (r["id"] for r in reply["data"]["rooms"]["rooms"][1:])
+        first, second = (r["id"] for r in await plan_two_groups(server, mod))
         for pid in pages:
             assert (
                 await mod.request(
@@ -117,4 +125,117 @@ async def test_two_pages_in_one_group_hear_each_other_and_come_back(
     finally:
         for browser in browsers:
             await browser.close()
+        await runner.cleanup()
+
+
+FLOOR_HZ = 440.0
+MEMBER_HZ = 784.0
+BOOTH_HEARS = """async () => {
+  const m = await import('/static/js/audiomix.js');
+  const heard = window.simultan.state.media.heard;
+  const samples = new Float32Array(heard.fftSize);
+  heard.getFloatTimeDomainData(samples);
+  const rms = Math.sqrt(samples.reduce((s, v) => s + v * v, 0) / samples.length);
+  return [m.dominantFrequency(heard), rms];
+}"""
+
+
+async def booth_hears(page: Any, target: float, *, within: float = 30.0) -> None:
+    """The console's mix (after its volumes) settles on ``target`` Hz and holds it 2 s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    held: list[float] = []
+    while loop.time() < deadline:
+        hz, _ = await page.evaluate(BOOTH_HEARS)
+        held = [*held, hz] if abs(hz - target) <= 12 else []
+        if len(held) >= 8:  # 8 readings 0.25 s apart: nothing else (the floor) came through
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the interpreter should hear {target} Hz, hears {hz:.1f} Hz")
+
+
+async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
+    tmp_path: Path, clock: FakeClock, seminar: Any, playwright: Any
+) -> None:
+    """An interpreter's console, its booth assigned to a group, hears a group member's tone
+    (not the floor's), at the floor volume, and says so; after the call back, the floor."""
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    browsers = []
+    try:
+        server.app[SESSION].stage.media.add_local_source(
+            "floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR")
+        )
+        _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+        mod = await server.connect(mod_token)
+        await mod.recv_type("welcome")
+        member_browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=chromium_args(fake_audio=write_tone(tmp_path / "member.wav", MEMBER_HZ)),
+        )
+        booth_browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=chromium_args()
+        )
+        browsers += [member_browser, booth_browser]
+        interp_id, _ = await server.person(Role.INTERPRETER, "Ana Ruiz", booth="es")
+        console, console_errors = await open_join_link(booth_browser, server, interp_id)
+        await console.click("#start-audio")
+        await console.wait_for_function("() => window.simultan.state.media")
+        await booth_hears(console, FLOOR_HZ)  # the plenary: the floor
+        assert await console.locator("#hearing").inner_text() == "the floor"
+
+        member_id, _ = await server.person(Role.PARTICIPANT, "Bo Lind")
+        member, member_errors = await open_join_link(member_browser, server, member_id)
+        await member.click("#listen")
+        await member.wait_for_function("() => window.simultan.state.media")
+        cities = []
+        for name in ("Cy One", "Di Two", "Ed Three"):
+            pid, token = await server.person(Role.PARTICIPANT, name)
+            await (await server.connect(token)).recv_type("welcome")
+            cities.append(pid)
+        groups = await plan_two_groups(server, mod)
+        first, second = (r["id"] for r in groups)
+        title = groups[0]["title"]
+        for pid, room in ((member_id, first), (cities[0], first), (cities[1], second)):
+            await mod.request({"type": "rooms", "action": "move", "person_id": pid, "room": room})
+        await mod.request(
+            {"type": "rooms", "action": "move", "person_id": cities[2], "room": second}
+        )
+        for msg in (
+            {"type": "rooms", "action": "open"},
+            {"type": "rooms", "action": "booth", "room": first, "booth": "es"},
+        ):
+            reply = await mod.request(msg)
+            assert reply["type"] == "reply", reply
+
+        # Serving the group: its member's tone, not the floor, and the console says so.
+        await booth_hears(console, MEMBER_HZ)
+        await console.wait_for_function(
+            "(text) => document.querySelector('#hearing').textContent === text",
+            arg=f"the group “{title}” (its members, not the floor)",
+        )
+        # The floor volume applies to the members: down to 0, silence; back up, the tone.
+        set_volume = """(v) => { const s = document.querySelector('#floor-volume');
+          s.value = String(v); s.dispatchEvent(new Event('input')); }"""
+        await console.evaluate(set_volume, 0)
+        await console.wait_for_timeout(500)
+        assert (await console.evaluate(BOOTH_HEARS))[1] < 0.002
+        await console.evaluate(set_volume, 1)
+        await booth_hears(console, MEMBER_HZ)
+        shots = tmp_path / "shots"
+        for name, size_px in (("desktop", (1366, 900)), ("phone", (390, 844))):
+            await console.set_viewport_size({"width": size_px[0], "height": size_px[1]})
+            await console.screenshot(path=str(shots / f"booth-group-{name}.png"), full_page=True)
+
+        # Everyone back: the console hears the floor again, and says so, without a reload.
+        await mod.request({"type": "rooms", "action": "call_back"})
+        server.clock.advance(seconds=61)
+        await console.wait_for_function(
+            "() => document.querySelector('#hearing').textContent === 'the floor'",
+            timeout=20000,
+        )
+        await booth_hears(console, FLOOR_HZ)
+        assert console_errors == [] and member_errors == []
+    finally:
+        for b in browsers:
+            await b.close()
         await runner.cleanup()

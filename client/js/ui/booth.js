@@ -7,6 +7,7 @@
 import { $, $$, banner, el } from "./dom.js";
 import { connectPage } from "./page.js";
 import { mountRunOfShow } from "./runofshow.js";
+import { boothRoom } from "./stage_rooms.js";
 import {
   followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
   startI18n, t,
@@ -159,10 +160,18 @@ function renderFloor() {
       return t(key, { name: p.name, city: p.city || "", language: languageName(s.language) });
     }).join("; ")
     : t("booth.nobody_speaking");
-  $("hearing").textContent = sourceText(snap.routing?.booth_hears?.[state.you.booth]);
+  // A booth assigned to a group serves that group only (rooms in the snapshot and events),
+  // and hears its members instead of the floor.
+  const room = boothRoom(snap.rooms, state.you.booth);
+  $("hearing").textContent = room
+    ? t("booth.hear_group", { room: room.title })
+    : sourceText(snap.routing?.booth_hears?.[state.you.booth]);
+  state.media?.followRoom(room ? room.members.length + (room.visitors || []).length : 0);
   renderHearChoice();
-  // A booth assigned to a group serves that group only (rooms in the snapshot and events).
-  const room = (snap.rooms?.rooms || []).find((r) => r.booth && r.booth === state.you.booth);
+  // in a group there is no floor to choose from or to watch (its last frame would freeze)
+  $("hear-choice").parentElement.hidden = !!room;
+  if (room) $("hear-how").textContent = "";
+  $("floor-video").hidden = !!room;
   $("serves").textContent = room
     ? t("booth.serves_room", { room: room.title, count: room.members.length })
     : t("booth.serves_plenary");
@@ -333,6 +342,7 @@ $("start-audio").addEventListener("click", async () => {
         problemShown = !!text;
       },
     });
+    render(); // a group this booth serves already: its members' slots
     $("start-audio").disabled = true;
     $("start-audio").textContent = t("booth.audio_connected");
   } catch (err) {

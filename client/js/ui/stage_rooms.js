@@ -6,7 +6,7 @@ import { $, el } from "./dom.js";
 import { clock } from "./countdown.js";
 import { t } from "../i18n.js";
 
-const MAX_OTHERS = 11; // groups of at most 12
+export const MAX_OTHERS = 11; // groups of at most 12
 
 /** @param {any} rooms @param {string} me */
 export function roomOf(rooms, me) {
@@ -22,6 +22,39 @@ export function othersIn(rooms, me) {
   const room = (rooms?.rooms || []).find((/** @type {any} */ r) => r.id === roomOf(rooms, me));
   if (!room || room.id === "plenary") return [];
   return room.members.filter((/** @type {string} */ p) => p !== me);
+}
+
+/** The group a booth serves (the moderator assigned it), or null: it serves the plenary. */
+export function boothRoom(rooms, booth) {
+  if (!booth) return null;
+  return (rooms?.rooms || []).find((/** @type {any} */ r) => r.id !== "plenary" && r.booth === booth) || null;
+}
+
+/**
+ * One member slot on a media session: a receive-only audio m-line (and a video one), whose
+ * tracks the server points at the i-th member heard (media/rooms.py). The caller renegotiates.
+ * @param {any} session @param {{video?: boolean}} [opts]
+ */
+export function addMemberSlot(session, { video = true } = {}) {
+  const audioT = session.pc.addTransceiver("audio", { direction: "recvonly" });
+  const videoT = video ? session.pc.addTransceiver("video", { direction: "recvonly" }) : null;
+  const stream = new MediaStream();
+  for (const tr of [audioT, videoT]) if (tr) stream.addTrack(tr.receiver.track);
+  return { audioT, videoT, stream };
+}
+
+/**
+ * Grow `slots` to `need` (at most MAX_OTHERS) with make(index); true when it added any
+ * (the peer connection has new m-lines: renegotiate).
+ * @template T @param {T[]} slots @param {number} need @param {(index: number) => T} make
+ */
+export function growSlots(slots, need, make) {
+  let grew = false;
+  while (slots.length < Math.min(MAX_OTHERS, need)) {
+    slots.push(make(slots.length));
+    grew = true;
+  }
+  return grew;
 }
 
 function countdown(rooms, now) {
@@ -79,12 +112,7 @@ export function mountRooms(ui) {
     const inGroup = room !== "plenary";
     if (inGroup) {
       const others = othersIn(rooms, me);
-      const need = Math.min(MAX_OTHERS, others.length);
-      let renegotiate = false;
-      while (media.slots.length < need) {
-        media.slots.push(addSlot(session, media.slots.length));
-        renegotiate = true;
-      }
+      let renegotiate = growSlots(media.slots, others.length, (i) => addSlot(session, i));
       if (!media.stream) {
         media.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
         session.publish = "member";
@@ -109,10 +137,7 @@ export function mountRooms(ui) {
 
   /** One member slot: an audio and a video m-line, a tile with a level meter. */
   function addSlot(session, index) {
-    const audioT = session.pc.addTransceiver("audio", { direction: "recvonly" });
-    const videoT = session.pc.addTransceiver("video", { direction: "recvonly" });
-    const stream = new MediaStream();
-    for (const t of [audioT.receiver.track, videoT.receiver.track]) stream.addTrack(t);
+    const { audioT, videoT, stream } = addMemberSlot(session);
     const video = el("video", { autoplay: true, playsInline: true, muted: true });
     video.srcObject = stream;
     video.play?.().catch(() => {});
