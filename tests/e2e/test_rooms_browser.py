@@ -213,6 +213,9 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
             "(text) => document.querySelector('#hearing').textContent === text",
             arg=f"the group “{title}” (its members, not the floor)",
         )
+        # No floor to watch (its last frame would freeze) or to choose from meanwhile.
+        assert await console.locator("#floor-video").is_hidden()
+        assert await console.locator("#hear-choice").is_hidden()
         # The floor volume applies to the members: down to 0, silence; back up, the tone.
         set_volume = """(v) => { const s = document.querySelector('#floor-volume');
           s.value = String(v); s.dispatchEvent(new Event('input')); }"""
@@ -234,6 +237,7 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
             timeout=20000,
         )
         await booth_hears(console, FLOOR_HZ)
+        assert await console.locator("#floor-video").is_visible()
         assert console_errors == [] and member_errors == []
     finally:
         for b in browsers:
