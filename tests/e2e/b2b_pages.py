@@ -41,12 +41,13 @@ def b2b_start(server: Any) -> Any:
     return defn.planned_start(next(i for i in defn.agenda if i.kind is ItemKind.B2B))
 
 
-async def seed_companies(server: Any) -> dict[str, tuple[str, str]]:
-    """name -> (registration id, token), each with a company profile."""
+async def seed_companies(server: Any, language: str = "en") -> dict[str, tuple[str, str]]:
+    """name -> (registration id, token), each with a company profile, registered in
+    ``language``."""
     out: dict[str, tuple[str, str]] = {}
     store = B2BStore(server.app[DB], server.app[EVENT].event.id)
     for name, org, sector, country, city, langs in COMPANIES:
-        rid, token = await server.person("participant", name, city=city)
+        rid, token = await server.person("participant", name, city=city, language=language)
         profile = Profile(
             org, sector, f"{sector} know-how", "Partners abroad", langs, country, city
         )

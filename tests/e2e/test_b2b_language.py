@@ -1,4 +1,4 @@
-"""The B2B page in the visitor's language: a browser set to Japanese gets it in Japanese
+"""The B2B page in the visitor's language: a Japanese registrant gets it in Japanese
 (markup and what the script renders), with no English catalog phrase left, and the page's
 language picker switches it (here to Spanish) without a reload."""
 
@@ -17,8 +17,8 @@ from tests.e2e.test_b2b_page import forum  # noqa: F401  (the fixture)
 pytestmark = pytest.mark.browser
 
 
-async def test_b2b_page_speaks_the_browsers_language(browser: Any, forum: Any) -> None:  # noqa: F811
-    people = await seed_companies(forum)
+async def test_b2b_page_speaks_the_visitors_language(browser: Any, forum: Any) -> None:  # noqa: F811
+    people = await seed_companies(forum, language="ja")
     before_day(forum)
     context = await browser.new_context(locale="ja-JP")
     page = await context.new_page()
@@ -55,5 +55,22 @@ async def test_b2b_page_speaks_the_browsers_language(browser: Any, forum: Any) -
     )
     directory = await page.locator("[data-testid=directory]").inner_text()
     assert re.search(r"\b(lun|mar|mié|jue|vie|sáb|dom)\b", directory), directory
+    assert errors == []
+    await context.close()
+
+
+async def test_b2b_page_follows_the_registrations_language(browser: Any, forum: Any) -> None:  # noqa: F811
+    """A company registered in Japanese gets the page in Japanese from an English browser."""
+    before_day(forum)
+    rid, token = await forum.person("participant", "Sato Hana", city="Kyoto", language="ja")
+    context = await browser.new_context(locale="en-US")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"{forum.url}/join/{token}?next=b2b")
+    await page.wait_for_function("() => document.documentElement.lang === 'ja'")
+    await page.wait_for_function(
+        "() => document.querySelector('#schedule-heading').textContent === 'あなたの予定'"
+    )
     assert errors == []
     await context.close()

@@ -3,7 +3,9 @@
 // The join token arrives in the fragment (#token=...), is kept in sessionStorage and removed
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
-import { currentLanguage, mountLanguagePicker, onLanguageChange, startI18n, t } from "../i18n.js";
+import {
+  currentLanguage, followRegistration, mountLanguagePicker, onLanguageChange, startI18n, t,
+} from "../i18n.js";
 import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
@@ -446,8 +448,14 @@ if (!state.token) {
   wire();
   const { live, ready } = connectLive(state.token, onLiveEvent);
   state.live = live;
-  ready.then((welcome) => { state.you = welcome.you; tick(); });
-  startI18n().catch(() => {}).then(() => {
+  const i18n = startI18n().catch(() => {});
+  ready.then((welcome) => {
+    state.you = welcome.you;
+    tick();
+    // the registration's language, unless the visitor chose one on the page
+    return i18n.then(() => followRegistration(welcome.you.language));
+  }).catch(() => {});
+  i18n.then(() => {
     mountLanguagePicker($("page-language"));
     onLanguageChange(() => { refresh().catch((err) => say(err.message, "error")); });
     return refresh();
