@@ -14,7 +14,6 @@ and leaves are marked in the schedule (the report's "held" and durations).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from simultan.errors import ForbiddenError
 from simultan.media.plane import INTERPRETER_PREFIX, MediaPlane, RoomMedia
 from simultan.media.rooms import member_key
 from simultan.session.b2b import B2BSchedule
+from simultan.session.ticker import every
 
 log = logging.getLogger("simultan.b2b.rooms")
 
@@ -158,12 +158,7 @@ class B2BRooms:
                 await self._notify(person, room_notice(meeting, phase, nxt))
 
     async def run(self, interval: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.tick()
-            except Exception:  # never let a bug stop the clock
-                log.exception("! b2b rooms tick failed")
+        await every(interval, self.tick, log)
 
     def _unplace(self, session_id: str) -> None:
         media = self._media()

@@ -26,6 +26,7 @@ from simultan.eventdef import ItemKind
 from simultan.hub.audience import EVERYONE, Audience
 from simultan.people import Person
 from simultan.session.live import require
+from simultan.session.ticker import every
 from simultan.store import event_log
 
 if TYPE_CHECKING:
@@ -163,12 +164,7 @@ class RoomsDriver:
             await self._apply(None, rc.Tick())
 
     async def run(self, interval: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.tick()
-            except Exception:  # never let a bug stop the clock
-                log.exception("rooms tick failed")
+        await every(interval, self.tick, log)
 
     async def _apply(self, person: Person | None, cmd: rc.Command) -> dict[str, Any]:
         session = self.session
