@@ -125,7 +125,8 @@ async def test_handover_slow_down_and_chat_through_the_ui(
             "() => window.simultan.state.snapshot.booths.zh.hear_choice === 'ja'"
         )
         assert session.stage.choices == {"zh": "ja"}
-        assert await b.locator("#hear-choice").input_value() == "ja"
+        # the partner's console follows when the booth event reaches it
+        await b.wait_for_function("() => document.querySelector('#hear-choice').value === 'ja'")
         assert "your choice" in await a.locator("[data-testid=hear-how]").inner_text()
         assert await a.locator("[data-testid=hearing]").inner_text() == "the floor"
         await a.select_option("#hear-choice", "auto")
