@@ -32,7 +32,13 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from fwd_scale import ReplayVideo
 from light_listener import tolerate_consent_failures
-from media_common import CONFIG, RtpCounter, ServerProcess, install_counting_receivers
+from media_common import (
+    CONFIG,
+    RtpCounter,
+    ServerProcess,
+    install_counting_receivers,
+    stop_processes,
+)
 from media_latency import NoisyTone
 from simultan.media import ice
 from simultan.media.encode import EncodedTrack
@@ -167,14 +173,7 @@ class Clients:
 
     def stop(self) -> None:
         self.video.unlink(missing_ok=True)
-        for proc in self.procs:
-            if proc.stdin is not None:
-                proc.stdin.close()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs)
 
 
 async def run(meetings: int, seconds: float, warmup: float, per_process: int) -> dict[str, Any]:

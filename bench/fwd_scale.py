@@ -40,7 +40,15 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from light_listener import LightListener, connect_all
-from media_common import CONFIG, ROOT, SOURCE, ServerProcess, machine_busy_seconds, percentile
+from media_common import (
+    CONFIG,
+    ROOT,
+    SOURCE,
+    ServerProcess,
+    machine_busy_seconds,
+    percentile,
+    stop_processes,
+)
 from media_latency import StampedTrack
 from simultan.media import ice
 
@@ -180,14 +188,7 @@ class LoadProcesses:
         return total
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.stdin is not None:
-                proc.stdin.close()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs)
 
 
 def start_profiler(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes]:

@@ -360,6 +360,18 @@ class BenchPublisher:
         await self.pc.close()
 
 
+def stop_processes(procs: list[subprocess.Popen[Any]], timeout: float = 60) -> None:
+    """End client processes that read their orders on stdin: close it, wait, kill late ones."""
+    for proc in procs:
+        if proc.stdin is not None:
+            proc.stdin.close()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
