@@ -197,3 +197,30 @@ def test_a_language_without_catalog_is_written_to_in_english(seminar: EventDefin
     msg = build(seminar, registration(language="de"))
     assert msg["Subject"] == f"Your join link: {seminar.event.title}"
     assert msg["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize(
+    ("language", "day_two", "join", "agenda", "online"),
+    [
+        ("ja", "（2 日目）", "参加：", "プログラム（Europe/Warsaw）：", "オンライン"),
+        ("es", " (día 2)", "Unirse: ", "Programa (Europe/Warsaw):", "En línea"),
+    ],
+)
+def test_invite_calendar_is_in_the_registrants_language(
+    language: str, day_two: str, join: str, agenda: str, online: str
+) -> None:
+    forum = load_event(FORUM)
+    msg = join_message(
+        defn=forum, registration=registration(language=language), link=LINK,
+        expires_at=EXPIRES, sender="Forum <forum@example.org>", now=NOW,
+    )  # fmt: skip
+    [ics] = [a for a in msg.iter_attachments() if a.get_filename() == "invite.ics"]
+    events = icalendar.Calendar.from_ical(ics.get_content()).walk("VEVENT")
+    assert str(events[1]["SUMMARY"]) == forum.event.title + day_two
+    for event in events:
+        text = str(event["DESCRIPTION"])
+        assert text.startswith(join + LINK) and agenda in text, text
+        assert str(event["LOCATION"]) == online
+        assert "(day" not in str(event["SUMMARY"]) and "Join" not in text and "Agenda" not in text
+        for prop in ("SUMMARY", "DESCRIPTION", "LOCATION"):
+            assert event[prop].params["LANGUAGE"] == language

@@ -374,3 +374,41 @@ async def test_the_b2b_notice_is_in_the_readers_language(day: Day) -> None:
     for english in ["asks you for a meeting", "Proposed time", "Your B2B page", "Dear"]:
         assert english not in text, english
     assert "さんからミーティングの依頼" in notice["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "summary", "description", "location", "english"),
+    [
+        ("ja", "B2B ミーティング：", "B2B ページから参加してください：", "オンライン、テーブル 1",
+         ["meeting", "Table", "Join", "Online"]),
+        ("es", "Reunión B2B: ", "Únase desde su página B2B: ", "En línea, mesa 1",
+         ["meeting", "Table", "Join", "Online"]),
+    ],
+)  # fmt: skip
+async def test_the_b2b_calendar_is_in_the_readers_language(
+    day: Day, lang: str, summary: str, description: str, location: str, english: list[str]
+) -> None:
+    """A Japanese (a Spanish) registrant's b2b.ics names the meeting, says how to join and
+    where in their language, marked with LANGUAGE; the English reader's stays English."""
+    store = registrations(day.web.app)
+    await store._update(day.ids["bo"], day.web.app[CLOCK](), language=lang)
+    _, made = await day.call(
+        "ana", "POST", "/api/b2b/requests", {"invitee": day.ids["bo"], "start": day.slots[0]}
+    )
+    status, _ = await day.call("bo", "POST", f"/api/b2b/requests/{made['request']['id']}/accept")
+    assert status == 200
+    mails = {m["To"].addresses[0].username: m for m in day.web.mails[-2:]}
+    assert mails["bo"]["Content-Language"] == lang
+    [event] = calendar_of(mails["bo"]).walk("VEVENT")
+    assert str(event["SUMMARY"]) == f"{summary}Ana (Widzew Energy)", event["SUMMARY"]
+    assert description in str(event["DESCRIPTION"]), event["DESCRIPTION"]
+    assert str(event["LOCATION"]) == location
+    for prop in ("SUMMARY", "DESCRIPTION", "LOCATION"):
+        assert event[prop].params["LANGUAGE"] == lang
+        for word in english:
+            assert word not in str(event[prop]), (prop, word, str(event[prop]))
+    [mine] = calendar_of(mails["ana"]).walk("VEVENT")
+    assert str(mine["SUMMARY"]) == "B2B meeting: Bo (Aarhus Water)"
+    assert (
+        str(mine["LOCATION"]) == "Online, table 1" and mine["LOCATION"].params["LANGUAGE"] == "en"
+    )

@@ -50,13 +50,16 @@ def _when(start: datetime, end: datetime, zone: ZoneInfo, lang: str = "en") -> s
 
 def schedule_calendar(
     state: B2BState, reader: str, names: Mapping[str, str], *, title: str, link: str,
-    now: datetime,
+    now: datetime, lang: str = "en",
 ) -> bytes:  # fmt: skip
+    """The reader's meetings as iCalendar, its texts in ``lang`` (catalog keys ``ics.b2b_*``;
+    SUMMARY, DESCRIPTION and LOCATION carry a LANGUAGE parameter)."""
+    in_lang = {"language": lang}
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"B2B: {title}")
+    cal.add("x-wr-calname", translate(lang, "ics.b2b_calendar", title=title))
     mine = sorted((m for m in state.meetings.values() if reader in m.people), key=lambda m: m.start)
     for m in mine:
         event = icalendar.Event()
@@ -65,9 +68,18 @@ def schedule_calendar(
         event.add("dtstamp", now.astimezone(UTC))
         event.add("dtstart", m.start.astimezone(UTC))
         event.add("dtend", m.end.astimezone(UTC))
-        event.add("summary", f"B2B meeting: {_who(names, m.participants, reader)}")
-        event.add("description", f"Table {m.table}. Join from your B2B page: {link}")
-        event.add("location", f"Online, table {m.table}")
+        who = _who(names, m.participants, reader, lang)
+        description = translate(lang, "ics.b2b_description", table=m.table, link=link)
+        if m.interpretation is not None:  # as the mail's schedule line says it
+            a, b = m.interpretation.languages
+            table = translate(lang, "mail.b2b_table", table=m.table, who=who)
+            interpreted = translate(lang, "mail.b2b_interpreted", languages=f"{a}-{b}")
+            description = f"{table}{interpreted}\n{description}"
+        event.add("summary", translate(lang, "ics.b2b_summary", who=who), parameters=in_lang)
+        event.add("description", description, parameters=in_lang)
+        event.add(
+            "location", translate(lang, "ics.b2b_location", table=m.table), parameters=in_lang
+        )
         event.add("url", link)
         event.add("status", "CANCELLED" if m.cancelled else "CONFIRMED")
         cal.add_component(event)
@@ -128,10 +140,11 @@ def b2b_notice(
     msg["Message-ID"] = make_msgid("b2b", domain=domain)
     msg.set_content("\n".join(text) + "\n")
     msg.add_attachment(
-        schedule_calendar(state, reader.id, names, title=title, link=link, now=now),
+        schedule_calendar(state, reader.id, names, title=title, link=link, now=now, lang=lang),
         maintype="text",
         subtype="calendar",
         filename="b2b.ics",
-        params={"method": "PUBLISH"},
+        params={"method": "PUBLISH", "charset": "utf-8"},  # names are not ASCII
     )
+    msg["Content-Language"] = lang  # after the parts: multipart moves Content-* headers down
     return msg

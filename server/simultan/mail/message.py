@@ -80,8 +80,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def invite_calendar(defn: EventDefinition, *, uid_base: str, link: str, now: datetime) -> bytes:
-    """An iCalendar file with one VEVENT per event day, times in UTC.
+def invite_calendar(
+    defn: EventDefinition, *, uid_base: str, link: str, now: datetime, lang: str = "en"
+) -> bytes:
+    """An iCalendar file with one VEVENT per event day, times in UTC, its texts in ``lang``.
 
     UIDs derive from ``uid_base`` (the registration id) and the day, so a resent invite
     updates the reader's calendar entry instead of adding a second one.
@@ -100,22 +102,30 @@ def invite_calendar(defn: EventDefinition, *, uid_base: str, link: str, now: dat
             last_date=days[-1][0] + timedelta(days=1),
         )
     )
+    in_lang = {"language": lang}
     for number, (day, start, end) in enumerate(days, 1):
         summary = _one_line(defn.event.title)
         if len(days) > 1:
-            summary += f" (day {number})"
+            summary = translate(lang, "ics.day", title=summary, number=number)
         lines = [
-            f"{a.event_times} {a.title}" for a in agenda_lines(defn, defn.zone) if a.day == day
+            f"{a.event_times} {a.title}"
+            for a in agenda_lines(defn, defn.zone, lang)
+            if a.day == day
         ]
-        description = "\n".join([f"Join: {link}", "", f"Agenda ({defn.event.timezone}):", *lines])
+        description = "\n".join([
+            translate(lang, "ics.join", link=link),
+            "",
+            translate(lang, "ics.agenda", zone=defn.event.timezone),
+            *lines,
+        ])  # fmt: skip
         event = icalendar.Event()
         event.add("uid", f"{uid_base}.{day.isoformat()}@simultan")
         event.add("dtstamp", now.astimezone(UTC))
         event.add("dtstart", start.astimezone(UTC))
         event.add("dtend", end.astimezone(UTC))
-        event.add("summary", summary)
-        event.add("description", description)
-        event.add("location", "Online")
+        event.add("summary", summary, parameters=in_lang)
+        event.add("description", description, parameters=in_lang)
+        event.add("location", translate(lang, "ics.online"), parameters=in_lang)
         event.add("url", link)
         cal.add_component(event)
     return bytes(cal.to_ical())
@@ -210,11 +220,11 @@ def join_message(
     msg.set_content("\n".join(text) + "\n")
     msg.add_alternative(body, subtype="html")
     msg.add_attachment(
-        invite_calendar(defn, uid_base=registration.id, link=link, now=now),
+        invite_calendar(defn, uid_base=registration.id, link=link, now=now, lang=lang),
         maintype="text",
         subtype="calendar",
         filename="invite.ics",
-        params={"method": "PUBLISH"},
+        params={"method": "PUBLISH", "charset": "utf-8"},  # names are not ASCII
     )
     msg["Content-Language"] = lang  # after the parts: multipart moves Content-* headers down
     return msg
