@@ -1,13 +1,14 @@
-"""Build hook: the wheel carries the browser client and the seeded example events inside the
-package (simultan/client, simultan/examples), so an installed server needs no source tree.
-Everything else is in pyproject.toml."""
+"""Build hooks: the direct send path's C extension (optional), and the wheel carries the
+browser client and the seeded example events inside the package (simultan/client,
+simultan/examples), so an installed server needs no source tree. Everything else is in
+pyproject.toml."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -33,4 +34,13 @@ class BuildWithClient(build_py):
                 shutil.copy2(path, out)
 
 
-setup(cmdclass={"build_py": BuildWithClient})
+# The direct send path in C (simultan/media/route.py has its Python twin, used when this
+# cannot be built: no compiler, or no Python headers).
+FASTPATH = Extension(
+    "simultan.media._fastpath",
+    ["server/simultan/media/_fastpath.c"],
+    optional=True,
+    extra_compile_args=["-O2"],
+)
+
+setup(cmdclass={"build_py": BuildWithClient}, ext_modules=[FASTPATH])

@@ -1,11 +1,13 @@
 """The direct send path alone: CPU per forwarded packet, without aiortc's per-session tasks.
 
 One feed, N direct down tracks, each with a real :class:`simultan.media.passthrough.Wire`
+configuring its track's route (the C extension, then its Python twin, each in a process of its
+own: ``--impl``)
 (its own libsrtp session, AES-128-CM/HMAC-SHA1-80 as aiortc negotiates with browsers, and
 its own UDP socket sending to one sink socket on 127.0.0.1 that drains). What is timed
 (``time.process_time``, so a shared machine does not inflate it) is the whole path per feed
-packet: ``Feed.on_rtp`` -> for each subscriber ``push_rtp`` (header rewrite, continuity)
--> ``Wire.send`` (protect, one ``sendto``, sender statistics).
+packet: ``Feed.on_rtp`` -> ``route.forward`` over every subscriber (header rewrite, SRTP
+protect, one ``sendto``, counters).
 
     unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/fwd_micro.py'
 """
@@ -18,6 +20,8 @@ import os
 import socket
 import statistics
 import struct
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +31,7 @@ from pylibsrtp import Policy, Session
 from simultan.media import passthrough
 from simultan.media.fanout import DownTrack, Feed, Switchboard
 from simultan.media.passthrough import Wire, ntp_from_ms
+from simultan.media.route import IMPLEMENTATION
 
 
 class _Track:
@@ -36,7 +41,8 @@ class _Track:
         raise RuntimeError
 
 
-def make_wire(sink: tuple[str, int], ssrc: int) -> tuple[Wire, socket.socket]:
+def make_wire(sink: tuple[str, int], ssrc: int, down: DownTrack) -> tuple[Wire, socket.socket]:
+    """A real Wire on stand-ins for aiortc's sender, DTLS transport and ICE pair."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
     sock.bind(("127.0.0.1", 0))
@@ -46,31 +52,29 @@ def make_wire(sink: tuple[str, int], ssrc: int) -> tuple[Wire, socket.socket]:
         srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
     )
     policy.allow_repeat_tx = True
-    wire = Wire.__new__(Wire)
-    wire._sender = SimpleNamespace(
+    pair = SimpleNamespace(
+        remote_addr=sink, protocol=SimpleNamespace(transport=SimpleNamespace(_sock=sock))
+    )
+    dtls = SimpleNamespace(
+        _state=passthrough._CONNECTED,
+        _tx_srtp=Session(policy),
+        transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+    )
+    sender = SimpleNamespace(
+        transport=dtls,
+        _ssrc=ssrc,
+        _rtx_ssrc=ssrc + 1,
         _RTCRtpSender__packet_count=0,
         _RTCRtpSender__octet_count=0,
         _RTCRtpSender__rtp_timestamp=0,
         _RTCRtpSender__ntp_timestamp=0,
     )
-    wire._dtls = SimpleNamespace(_state=passthrough._CONNECTED, _tx_srtp=Session(policy))
-    wire.payload_type, wire.clock_rate, wire.ssrc = 111, 48000, ssrc
-    wire.rtx_ssrc, wire.rtx_payload_type, wire._rtx_seq = ssrc + 1, None, 0
-    wire._ext = passthrough._mid_extension(
-        SimpleNamespace(
-            muxId="1", headerExtensions=[SimpleNamespace(id=4, uri=passthrough.MID_URI)]
-        )
+    parameters = SimpleNamespace(
+        codecs=[SimpleNamespace(payloadType=111, clockRate=48000, mimeType="audio/opus")],
+        muxId="1",
+        headerExtensions=[SimpleNamespace(id=4, uri=passthrough.MID_URI)],
     )
-    wire._byte0 = 0x90
-    pair = SimpleNamespace(
-        remote_addr=sink, protocol=SimpleNamespace(transport=SimpleNamespace(_sock=sock))
-    )
-    wire._nominated = {1: pair}
-    wire._pair = None
-    wire._sock = wire._fallback = wire._srtp = None
-    wire._addr = ("", 0)
-    wire.sent = wire.failed = 0
-    return wire, sock
+    return Wire(sender, parameters, down.route), sock  # type: ignore[arg-type]
 
 
 def run(n: int, packets: int, payload_size: int) -> dict[str, Any]:
@@ -85,9 +89,9 @@ def run(n: int, packets: int, payload_size: int) -> dict[str, Any]:
     socks = []
     downs = []
     for i in range(n):
-        wire, sock = make_wire(addr, 1000 + 2 * i)
-        socks.append(sock)
         down = DownTrack("audio", board, queue_size=4, direct=True)
+        wire, sock = make_wire(addr, 1000 + 2 * i, down)
+        socks.append(sock)
         down.bind_wire(wire)
         board.attach(down, "k")
         downs.append(down)
@@ -114,6 +118,7 @@ def run(n: int, packets: int, payload_size: int) -> dict[str, Any]:
     for s in (*socks, sink):
         s.close()
     return {
+        "implementation": IMPLEMENTATION,
         "subscribers": n,
         "payload_bytes": payload_size,
         "us_per_forwarded_packet_median": round(statistics.median(windows), 2),
@@ -170,8 +175,21 @@ def main() -> None:
     parser.add_argument("--subscribers", default="100,300,1000")
     parser.add_argument("--packets", type=int, default=200)
     parser.add_argument("--payload", default="120,1100", help="bytes: Opus ~120, VP8 ~1100")
+    parser.add_argument(
+        "--impl",
+        default="c,python",
+        help="route implementations, each in its own process (SIMULTAN_FASTPATH)",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(json.dumps({"calibration": calibrate()}), flush=True)
+    if not args.child:
+        for impl in args.impl.split(","):
+            env = {**os.environ, "SIMULTAN_FASTPATH": impl}
+            argv = [sys.executable, __file__, "--child", "--subscribers", args.subscribers]
+            argv += ["--packets", str(args.packets), "--payload", args.payload]
+            subprocess.run(argv, env=env, check=True)
+        return
+    print(json.dumps({"implementation": IMPLEMENTATION, "calibration": calibrate()}), flush=True)
     for size in (int(x) for x in args.payload.split(",")):
         for n in (int(x) for x in args.subscribers.split(",")):
             print(json.dumps(run(n, args.packets, size)), flush=True)

@@ -173,6 +173,7 @@ async def test_nack_is_answered_from_the_feed_cache(sfu: EmbeddedSfu) -> None:
         seen = watch(listener, "video")
         await wait_until(lambda: listener.video.decoded > 3, timeout=10)
         # Lose every 4th packet on the way out: the listener's receiver NACKs each one.
+        down(sfu, "l", "video").fast = False  # every packet through wire.send, to lose some
         wire: Any = down(sfu, "l", "video")._wire
         real_send = wire.send
         lost: list[int] = []
@@ -201,17 +202,18 @@ async def test_nack_is_answered_from_the_feed_cache(sfu: EmbeddedSfu) -> None:
 
 
 class _FullSocket:
-    """A socket whose send buffer is full every other time (a subscriber that can't keep up)."""
+    """A way out whose socket buffer is full every other time (a subscriber that can't keep
+    up): the wire's send fails at once, as the route's does on EAGAIN."""
 
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
+    def __init__(self, send: Any) -> None:
+        self._send = send
         self.calls = 0
 
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> int:
+    def __call__(self, payload: bytes, marker: int, seq: int, ts: int, ntp: int) -> bool:
         self.calls += 1
         if self.calls % 2:
-            raise BlockingIOError
-        return int(self._sock.sendto(data, addr))
+            return False
+        return bool(self._send(payload, marker, seq, ts, ntp))
 
 
 async def test_a_slow_subscriber_loses_packets_without_delaying_others(sfu: EmbeddedSfu) -> None:
@@ -226,10 +228,11 @@ async def test_a_slow_subscriber_loses_packets_without_delaying_others(sfu: Embe
         await wait_until(
             lambda: len(seen_slow.packets) > 10 and len(seen_fast.packets) > 10, timeout=10
         )
+        down(sfu, "slow", "program").fast = False  # every packet through wire.send
         wire: Any = down(sfu, "slow", "program")._wire
-        assert wire._sock is not None
-        full = _FullSocket(wire._sock)
-        wire._sock = full
+        assert wire.route.configured
+        full = _FullSocket(wire.send)
+        wire.send = full
         start_fast, start_slow = len(seen_fast.packets), len(seen_slow.packets)
         drops_before = down(sfu, "slow", "program").counters.drops
         await asyncio.sleep(2.0)

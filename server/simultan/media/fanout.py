@@ -46,6 +46,8 @@ from typing import Any, Protocol
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from simultan.media.route import Route, forward
+
 logger = logging.getLogger(__name__)
 
 AUDIO_CLOCK = 48000
@@ -115,6 +117,8 @@ class Subscriber(Protocol):
     def push_rtp(
         self, packet: RtpLike, feed: Feed, arrival_ms: int, ntp: int, keyframe: bool
     ) -> None: ...
+
+    def send_failed(self) -> None: ...
 
 
 @dataclass
@@ -238,12 +242,27 @@ class Feed:
         self._forward(packet, arrival_ms, keyframe)
 
     def _forward(self, packet: RtpLike, arrival_ms: int, keyframe: bool) -> None:
-        subs = self._board.rtp_subscribers(self.key, self.kind)
+        subs, routes = self._board.rtp_routes(self.key, self.kind)
         if not subs:
             return
         ntp = self._ntp(arrival_ms)
-        for sub in subs:
-            sub.push_rtp(packet, self, arrival_ms, ntp, keyframe)
+        rest = forward(
+            routes,
+            self.id,
+            packet.sequence_number,
+            packet.timestamp,
+            packet.marker,
+            packet.payload,
+            arrival_ms,
+            ntp,
+            MAX_SEQUENCE_JUMP,
+        )
+        if rest is not None:
+            slow, failed = rest
+            for i in slow:
+                subs[i].push_rtp(packet, self, arrival_ms, ntp, keyframe)
+            for i in failed:
+                subs[i].send_failed()
         self.counters.frames_out += len(subs)
 
     def _forward_frame(self, packet: av.Packet[Any]) -> None:
@@ -347,11 +366,13 @@ class _Route:
     # Split by way out, recomputed on every change (feeds iterate them per packet).
     direct: list[Subscriber] = field(default_factory=list)
     queued: list[Subscriber] = field(default_factory=list)
+    routes: list[Any] = field(default_factory=list)  # the direct ones' routes, in order
 
     def set_subscribers(self, subscribers: list[Subscriber]) -> None:
         self.subscribers = subscribers
         self.direct = [s for s in subscribers if s.direct]
         self.queued = [s for s in subscribers if not s.direct]
+        self.routes = [getattr(s, "route", None) for s in self.direct]
 
 
 _NO_SUBSCRIBERS: list[Subscriber] = []
@@ -371,6 +392,13 @@ class Switchboard:
     def rtp_subscribers(self, key: str, kind: str) -> list[Subscriber]:
         route = self._routes.get((key, kind))
         return route.direct if route is not None else _NO_SUBSCRIBERS
+
+    def rtp_routes(self, key: str, kind: str) -> tuple[list[Subscriber], list[Any]]:
+        """The direct subscribers and their routes (parallel lists)."""
+        route = self._routes.get((key, kind))
+        if route is None:
+            return _NO_SUBSCRIBERS, _NO_SUBSCRIBERS
+        return route.direct, route.routes
 
     def frame_subscribers(self, key: str, kind: str) -> list[Subscriber]:
         route = self._routes.get((key, kind))
@@ -466,17 +494,14 @@ class DownTrack(MediaStreamTrack):
         self.direct = direct
         self._wire: WireLike | None = None
         self._rtp_feed: Feed | None = None
-        self._seq_off = 0
-        self._ts_off = 0
-        self._anchor_seq = 0
-        self._out_seq = random.randrange(0, 32768)
-        self._out_ts = random.getrandbits(32)
-        self._out_arrival_ms = 0
+        # The RTP numbering of the direct path, and its way out once a wire configures it.
+        self.route = Route(random.randrange(0, 32768), random.getrandbits(32))
+        self._fast = True
         if kind not in ("audio", "video"):
             raise ValueError(f"kind must be audio or video, not {kind!r}")
         self.kind = kind
         self.name = name
-        self.counters = DownCounters()
+        self._counters = DownCounters()
         self._board = board
         self._queue: deque[tuple[av.Packet[Any], int, float]] = deque()
         self._queue_size = queue_size
@@ -495,6 +520,39 @@ class DownTrack(MediaStreamTrack):
         # Nothing is queued until the consumer first asks: a sender whose connection is not
         # up yet would otherwise get a burst of stale audio (latency) when it starts.
         self._started = False
+
+    @property
+    def counters(self) -> DownCounters:
+        """What this track sent and dropped, on either path."""
+        c, route = self._counters, self.route
+        return DownCounters(
+            frames_out=c.frames_out + route.fast_sent,
+            drops=c.drops + route.fast_failed,
+            reanchors=c.reanchors,
+            retransmits=c.retransmits,
+        )
+
+    @property
+    def fast(self) -> bool:
+        """False keeps every packet on the Python path (diagnostics; tests that intercept
+        what goes out through the wire)."""
+        return self._fast
+
+    @fast.setter
+    def fast(self, value: bool) -> None:
+        self._fast = value
+        if not value:
+            self.route.ready = 0
+
+    @property
+    def _need_keyframe(self) -> bool:
+        return self._waiting_for_keyframe
+
+    @_need_keyframe.setter
+    def _need_keyframe(self, value: bool) -> None:
+        self._waiting_for_keyframe = value
+        if value:
+            self.route.ready = 0  # the next packets need Python (the keyframe gate)
 
     # -- producer side (the feed's task) -------------------------------------------------
 
@@ -518,6 +576,7 @@ class DownTrack(MediaStreamTrack):
     def bind_wire(self, wire: WireLike | None) -> None:
         """Its sender started (or stopped carrying this track): send through ``wire``."""
         self._wire = wire
+        self.route.ready = 0
         if wire is not None and self.kind == "video":
             self._need_keyframe = True
             self._board.request_keyframe(self.source)
@@ -525,13 +584,17 @@ class DownTrack(MediaStreamTrack):
     def push_rtp(
         self, packet: RtpLike, feed: Feed, arrival_ms: int, ntp: int, keyframe: bool
     ) -> None:
+        """The slow path of one packet: what :func:`~.route.forward` left to Python (a new
+        source, a keyframe wait, a jump). Once anchored, the route is ready and the next
+        packets of this feed go out without Python."""
         wire = self._wire
+        route = self.route
         if wire is None or self.readyState != "live":
             return
         seq_in = packet.sequence_number
         if self._need_keyframe:  # video: a new source, a late join, or after a drop
             if not keyframe:
-                self.counters.drops += 1
+                self._counters.drops += 1
                 self._board.request_keyframe(self.source)
                 return
             self._need_keyframe = False
@@ -539,53 +602,61 @@ class DownTrack(MediaStreamTrack):
         elif feed is not self._rtp_feed:
             self._anchor(packet, feed, arrival_ms, same_timeline=False)
         else:
-            jump = (seq_in + self._seq_off - self._out_seq) & 0xFFFF
+            jump = (seq_in + route.seq_off - route.out_seq) & 0xFFFF
             if MAX_SEQUENCE_JUMP < jump < 0x10000 - MAX_SEQUENCE_JUMP:
                 self._anchor(packet, feed, arrival_ms, same_timeline=False)
-        seq = (seq_in + self._seq_off) & 0xFFFF
-        ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        seq = (seq_in + route.seq_off) & 0xFFFF
+        ts = (packet.timestamp + route.ts_off) & 0xFFFFFFFF
         if wire.send(packet.payload, packet.marker, seq, ts, ntp):
-            self.counters.frames_out += 1
+            self._counters.frames_out += 1
         else:
-            self.counters.drops += 1
+            self._counters.drops += 1
+            self.send_failed()
             if self.kind == "video":
-                # A decoder cannot skip: wait for the next keyframe, and number on from the
-                # last packet that went out (no gap for the listener to NACK).
-                self._need_keyframe = True
-                self._board.request_keyframe(self.source)
                 return
-        if (seq - self._out_seq) & 0xFFFF < 0x8000:  # not a late one
-            self._out_seq = seq
-            self._out_ts = ts
-            self._out_arrival_ms = arrival_ms
+        if (seq - route.out_seq) & 0xFFFF < 0x8000:  # not a late one
+            route.out_seq = seq
+            route.out_ts = ts
+            route.out_arrival_ms = arrival_ms
+        route.feed = feed.id
+        route.ready = int(self._fast and not self._need_keyframe)
+
+    def send_failed(self) -> None:
+        """A packet could not go (the socket's buffer is full, the connection is down)."""
+        if self.kind == "video":
+            # A decoder cannot skip: wait for the next keyframe, and number on from the
+            # last packet that went out (no gap for the listener to NACK).
+            self._need_keyframe = True
+            self._board.request_keyframe(self.source)
 
     def _anchor(self, packet: RtpLike, feed: Feed, arrival_ms: int, *, same_timeline: bool) -> None:
         """Continue this track's sequence numbers (and timestamps) from where they were."""
-        self._seq_off = (self._out_seq + 1 - packet.sequence_number) & 0xFFFF
-        self._anchor_seq = (self._out_seq + 1) & 0xFFFF
+        route = self.route
+        route.seq_off = (route.out_seq + 1 - packet.sequence_number) & 0xFFFF
+        route.anchor_seq = (route.out_seq + 1) & 0xFFFF
         if not same_timeline:
             elapsed = 0
             if self._rtp_feed is not None:
-                elapsed = max(0, arrival_ms - self._out_arrival_ms) * self._clock_rate // 1000
-            out_ts = self._out_ts + max(self._min_step, elapsed)
-            self._ts_off = (out_ts - packet.timestamp) & 0xFFFFFFFF
-            self.counters.reanchors += 1
+                elapsed = max(0, arrival_ms - route.out_arrival_ms) * self._clock_rate // 1000
+            out_ts = route.out_ts + max(self._min_step, elapsed)
+            route.ts_off = (out_ts - packet.timestamp) & 0xFFFFFFFF
+            self._counters.reanchors += 1
         self._rtp_feed = feed
 
     def retransmit(self, seq: int) -> bool:
         """A subscriber NACKed ``seq`` (our numbering): resend it from the feed's cache."""
-        wire, feed = self._wire, self._rtp_feed
+        wire, feed, route = self._wire, self._rtp_feed, self.route
         if wire is None or feed is None:
             return False
-        if (seq - self._anchor_seq) & 0xFFFF > (self._out_seq - self._anchor_seq) & 0xFFFF:
+        if (seq - route.anchor_seq) & 0xFFFF > (route.out_seq - route.anchor_seq) & 0xFFFF:
             return False  # sent before the current source, or never
-        packet = feed.cached((seq - self._seq_off) & 0xFFFF)
+        packet = feed.cached((seq - route.seq_off) & 0xFFFF)
         if packet is None:
             return False
-        ts = (packet.timestamp + self._ts_off) & 0xFFFFFFFF
+        ts = (packet.timestamp + route.ts_off) & 0xFFFFFFFF
         if not wire.resend(packet.payload, packet.marker, seq, ts):
             return False
-        self.counters.retransmits += 1
+        self._counters.retransmits += 1
         return True
 
     def push(self, packet: av.Packet[Any], feed_id: int, arrival: float) -> None:
@@ -594,20 +665,20 @@ class DownTrack(MediaStreamTrack):
         if self.kind == "video":
             if self._need_keyframe:
                 if not packet.is_keyframe:
-                    self.counters.drops += 1
+                    self._counters.drops += 1
                     self._board.request_keyframe(self.source)
                     return
                 self._need_keyframe = False
             if len(self._queue) >= self._queue_size:
                 # A video decoder cannot skip frames: drop up to the next keyframe.
-                self.counters.drops += len(self._queue) + 1
+                self._counters.drops += len(self._queue) + 1
                 self._queue.clear()
                 self._need_keyframe = True
                 self._board.request_keyframe(self.source)
                 return
         elif len(self._queue) >= self._queue_size:
             self._queue.popleft()
-            self.counters.drops += 1
+            self._counters.drops += 1
         self._queue.append((packet, feed_id, arrival))
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -657,7 +728,7 @@ class DownTrack(MediaStreamTrack):
         out.dts = pts
         out.time_base = self._time_base
         out.is_keyframe = packet.is_keyframe
-        self.counters.frames_out += 1
+        self._counters.frames_out += 1
         return out
 
     def _retime(self, pts: int, feed_id: int, arrival: float) -> int:
@@ -673,7 +744,7 @@ class DownTrack(MediaStreamTrack):
                 out = self._last_out + max(self._min_step, elapsed)
             self._offset = out - pts
             self._feed_id = feed_id
-            self.counters.reanchors += 1
+            self._counters.reanchors += 1
         self._last_in = pts
         self._last_arrival = arrival
         self._last_out = pts + self._offset
@@ -688,13 +759,14 @@ class DownTrack(MediaStreamTrack):
         self._board.detach(self)
         self._queue.clear()
         self._wire = None
+        self.route.ready = 0
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     def drop_queued(self) -> None:
         """Forget what waits to be sent (video paused: a weak link must not drain a backlog)."""
-        self.counters.drops += len(self._queue)
+        self._counters.drops += len(self._queue)
         self._queue.clear()
         if self.kind == "video":
             self._need_keyframe = True

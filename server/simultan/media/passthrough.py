@@ -25,16 +25,20 @@ neither. Three hooks, all checked against the pinned version (aiortc 1.16.0):
    (:func:`request_keyframe` sends a PLI through the publisher's receiver).
 
 4. **Direct send path.** A sender whose track offers ``bind_wire`` (a
-   :class:`~.fanout.DownTrack`) gets a :class:`Wire` once aiortc starts it (``send()``):
-   the SFU then writes RTP itself, per feed packet and subscriber: a 12-byte header with the
-   subscriber's SSRC, sequence number and timestamp (plus its mid extension), SRTP-protected
-   with the subscriber's session, one ``sendto`` on the selected ICE pair's socket. The
-   sender's own RTP task waits idle in ``recv()``; its RTCP task keeps sending true sender
-   reports, because :meth:`Wire.send` keeps the sender's packet/octet counts and NTP/RTP
-   pair up to date. NACKs reach ``RTCRtpSender._retransmit``, which asks the track to
-   answer from its feed's cache (RTX when negotiated). On the receive side, a receiver
-   given a tap (:func:`tap_receiver`) hands each RTP packet, RTX unwrapped, with aiortc's
-   own arrival time, to the tap before its jitter buffer sees it.
+   :class:`~.fanout.DownTrack`) gets a :class:`Wire` once aiortc starts it (``send()``).
+   The wire configures the track's :class:`~.route.Route` with the selected ICE pair's socket
+   (a dup of its descriptor) and address, the SSRC, payload type and mid extension, and the
+   DTLS transport's SRTP session (its libsrtp context and ``srtp_protect``); the feed then
+   writes each packet to every subscriber with one :func:`~.route.forward` call (header,
+   protect, ``sendto``; C, see :mod:`simultan.media.route`). The sender's own RTP task
+   waits idle in ``recv()``; the RTCP clock (5.) sends true sender reports, because the wire
+   gives the sender the route's packet/octet counts and NTP/RTP pair first. NACKs reach
+   ``RTCRtpSender._retransmit``, which asks the track to answer from its feed's cache (RTX
+   when negotiated). On the receive side, a receiver given a tap (:func:`tap_receiver`)
+   hands each RTP packet, RTX unwrapped, with aiortc's own arrival time, to the tap before
+   its jitter buffer sees it. Internals relied on: the DTLS transport's ``_state`` and
+   ``_tx_srtp``, the ICE connection's ``_nominated`` pairs and their protocol's socket,
+   pylibsrtp's ``_srtp`` context (tests/media/test_passthrough.py, test_route.py).
 
 5. **One RTCP clock.** aiortc runs one RTCP task per sender (an SR and SDES about once a
    second, through its async send path): at 300 listeners with three senders each, 900
@@ -403,15 +407,29 @@ def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
     return fast
 
 
-class Wire:
-    """One subscriber's way out: RTP header, its SRTP session, one sendto on its ICE pair.
+_SRTP_PROTECT = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect")))
 
-    Built from a started :class:`RTCRtpSender` (its SSRC, negotiated payload type, RTX and
-    mid); keeps the sender's statistics (packets, octets, and the NTP/RTP timestamp pair
-    of the last packet sent) so aiortc's RTCP task sends true sender reports.
+
+def srtp_context(session: pylibsrtp.Session) -> int:
+    """The libsrtp context behind a pylibsrtp session, as an address (for the C path)."""
+    s: Any = session
+    return int(_srtp_ffi.cast("uintptr_t", s._srtp[0]))
+
+
+class Wire:
+    """One sender's way out: configures its track's :class:`~.route.Route` with the selected
+    ICE pair's socket and address, the SSRC, payload type, mid extension and SRTP session.
+
+    The route then sends by itself (:func:`~.route.forward`, once per feed packet for every
+    subscriber). The wire checks that what the route was given is still current (DTLS
+    connected, the same nominated pair, the same SRTP session) on every send of its own and
+    once per sender report (:class:`RtcpClock`), and re-configures or clears the route when it
+    is not. A pair without a plain UDP socket of ours (a TURN relay) is sent to through aioice,
+    in Python. The sender's packet and octet counts (for its sender reports) come from the
+    route: :meth:`sync_sender`.
     """
 
-    def __init__(self, sender: RTCRtpSender, parameters: Any) -> None:
+    def __init__(self, sender: RTCRtpSender, parameters: Any, route: Any) -> None:
         self._sender: Any = sender
         self._dtls: Any = sender.transport
         codec = parameters.codecs[0]
@@ -432,81 +450,140 @@ class Wire:
         self._ext = _mid_extension(parameters)
         self._byte0 = 0x90 if self._ext else 0x80
         self._nominated: dict[int, Any] = self._dtls.transport._connection._nominated
+        self.route = route
         self._pair: Any = None
-        self._sock: Any = None
-        self._addr: tuple[str, int] = ("", 0)
-        self._fallback: Any = None
         self._srtp: Any = None
+        self._addr: tuple[str, int] = ("", 0)
+        self._fallback: Any = None  # aioice's protocol, when the pair has no socket of ours
+        self._relayed = [0, 0]  # packets and octets sent through it
         self._protect: Callable[[bytes], bytes] = bytes
-        self.sent = 0
-        self.failed = 0
+        # The sender's counts before this wire, and the route's when it was attached.
+        s: Any = sender
+        self._base = (s._RTCRtpSender__packet_count, s._RTCRtpSender__octet_count)
+        self._route_base = (route.packets, route.octets)
+        self._detached = False
+        route.unconfigure()
+        s._simultan_wire = self
 
-    def _resolve(self, pair: Any) -> bool:
-        self._pair = pair
-        if pair is None:
-            self._sock = self._fallback = None
+    @property
+    def sent(self) -> int:
+        return int(self.route.sent)
+
+    @property
+    def failed(self) -> int:
+        return int(self.route.failed)
+
+    def current(self) -> bool:
+        """Bring the route up to date with the connection; True if packets can go."""
+        if self._detached:
             return False
-        self._addr = pair.remote_addr
+        dtls = self._dtls
+        if dtls._state is not _CONNECTED:
+            if self._pair is not None:
+                self._clear()
+            return False
+        pair = self._nominated.get(1)
+        srtp = dtls._tx_srtp
+        if (
+            pair is self._pair
+            and srtp is self._srtp
+            and (self._fallback is not None or self.route.configured)
+        ):
+            return pair is not None
+        self._clear()
+        if pair is None or srtp is None:
+            return False
+        self._pair, self._srtp, self._addr = pair, srtp, pair.remote_addr
         transport = getattr(pair.protocol, "transport", None)
         sock = getattr(transport, "_sock", None)
-        if sock is not None and hasattr(sock, "sendto"):
-            self._sock, self._fallback = sock, None
+        if sock is not None and hasattr(sock, "fileno") and sock.fileno() >= 0:
+            self.route.configure(
+                sock.fileno(),
+                self._addr[0],
+                self._addr[1],
+                self._byte0,
+                self.payload_type,
+                self.ssrc,
+                self._ext,
+                srtp_context(srtp),
+                _SRTP_PROTECT,
+                srtp,
+            )
         else:  # e.g. a TURN relay: let aioice wrap it
-            self._sock, self._fallback = None, pair.protocol
+            self._fallback, self._protect = pair.protocol, fast_protect(srtp)
         return True
+
+    def _clear(self) -> None:
+        self.route.unconfigure()
+        self._pair = self._srtp = self._fallback = None
+        self._protect = bytes
+
+    def detach(self) -> None:
+        """The track leaves this sender (or the sender stops): its counts stay with the
+        sender, and the route, which the track may take to another sender, is let go."""
+        if self._detached:
+            return
+        self.sync_sender()
+        self._clear()
+        self._detached = True
+
+    def sync_sender(self) -> None:
+        """Give the sender the counts and the last timestamp pair its next report says."""
+        if self._detached:
+            return
+        route, sender = self.route, self._sender
+        packets, octets = self._relayed
+        sender._RTCRtpSender__packet_count = (
+            self._base[0] + packets + route.packets - self._route_base[0]
+        )
+        sender._RTCRtpSender__octet_count = (
+            self._base[1] + octets + route.octets - self._route_base[1]
+        )
+        if route.packets:
+            sender._RTCRtpSender__rtp_timestamp = route.rtp_ts
+            sender._RTCRtpSender__ntp_timestamp = route.ntp
 
     def send(self, payload: bytes, marker: int, seq: int, ts: int, ntp: int) -> bool:
         """Protect and send one packet now; False if it could not go (never waits)."""
-        if not self._put(
-            _RTP_HEADER.pack(self._byte0, (marker << 7) | self.payload_type, seq, ts, self.ssrc)
-            + self._ext
-            + payload
-        ):
+        if not self.current():
+            return bool(self.route.send(payload, marker, seq, ts, ntp))  # counts the failure
+        if self._fallback is None:
+            return bool(self.route.send(payload, marker, seq, ts, ntp))
+        header = _RTP_HEADER.pack(
+            self._byte0, (marker << 7) | self.payload_type, seq, ts, self.ssrc
+        )
+        if not self._relay(header + self._ext + payload):
             return False
-        sender = self._sender
-        sender._RTCRtpSender__packet_count += 1
-        sender._RTCRtpSender__octet_count += len(payload)
-        sender._RTCRtpSender__rtp_timestamp = ts
-        sender._RTCRtpSender__ntp_timestamp = ntp
+        self._relayed[0] += 1
+        self._relayed[1] += len(payload)
         return True
 
     def resend(self, payload: bytes, marker: int, seq: int, ts: int) -> bool:
         """Send a packet again (a NACK): as RTX when negotiated, else as it was."""
         rtx_pt = self.rtx_payload_type
         if rtx_pt is None:
-            data = _RTP_HEADER.pack(
+            header = _RTP_HEADER.pack(
                 self._byte0, (marker << 7) | self.payload_type, seq, ts, self.ssrc
             )
-            return self._put(data + self._ext + payload)
-        rtx_seq = self._rtx_seq
-        self._rtx_seq = (rtx_seq + 1) & 0xFFFF
-        header = _RTP_HEADER.pack(self._byte0, (marker << 7) | rtx_pt, rtx_seq, ts, self.rtx_ssrc)
-        return self._put(header + self._ext + struct.pack("!H", seq) + payload)
+            packet = header + self._ext + payload
+        else:
+            rtx_seq = self._rtx_seq
+            self._rtx_seq = (rtx_seq + 1) & 0xFFFF
+            header = _RTP_HEADER.pack(
+                self._byte0, (marker << 7) | rtx_pt, rtx_seq, ts, self.rtx_ssrc
+            )
+            packet = header + self._ext + struct.pack("!H", seq) + payload
+        if self.current() and self._fallback is not None:
+            return self._relay(packet)
+        return bool(self.route.send_packet(packet))
 
-    def _put(self, packet: bytes) -> bool:
-        dtls = self._dtls
-        if dtls._state is not _CONNECTED:
-            self.failed += 1
-            return False
-        pair = self._nominated.get(1)
-        if pair is not self._pair and not self._resolve(pair):
-            self.failed += 1
-            return False
-        srtp = dtls._tx_srtp
-        if srtp is not self._srtp:  # keyed (or re-keyed): its fast protect
-            self._srtp, self._protect = srtp, fast_protect(srtp)
-        data = self._protect(packet)
-        sock = self._sock
+    def _relay(self, packet: bytes) -> bool:
         try:
-            if sock is not None:
-                sock.sendto(data, self._addr)
-            else:
-                task = asyncio.ensure_future(self._fallback.send_data(data, self._addr))
-                task.add_done_callback(_log_failure)
-        except OSError:  # the socket's buffer is full (a slow path): drop, never wait
-            self.failed += 1
+            data = self._protect(packet)
+        except pylibsrtp.Error:
             return False
-        self.sent += 1
+        task = asyncio.ensure_future(self._fallback.send_data(data, self._addr))
+        task.add_done_callback(_log_failure)
         return True
 
 
@@ -514,7 +591,7 @@ def _bind(sender: RTCRtpSender, track: Any) -> None:
     bind = getattr(track, "bind_wire", None)
     parameters = getattr(sender, "_simultan_parameters", None)
     if callable(bind) and parameters is not None:
-        bind(Wire(sender, parameters))
+        bind(Wire(sender, parameters, track.route))
 
 
 async def _send(self: RTCRtpSender, parameters: Any) -> None:
@@ -532,6 +609,10 @@ def _replace_track(self: RTCRtpSender, track: Any) -> None:
     unbind = getattr(old, "bind_wire", None)
     if callable(unbind):
         unbind(None)
+    wire = getattr(self, "_simultan_wire", None)
+    if wire is not None:
+        wire.detach()
+        self._simultan_wire = None  # type: ignore[attr-defined]
     _bind(self, track)
 
 
@@ -546,6 +627,9 @@ async def _retransmit(self: RTCRtpSender, sequence_number: int) -> None:
 def sender_counts(sender: RTCRtpSender) -> tuple[int, int, int, int]:
     """(packets, octets, last RTP timestamp, its NTP time): what the next SR will say."""
     s: Any = sender
+    wire = getattr(s, "_simultan_wire", None)
+    if wire is not None:
+        wire.sync_sender()
     return (
         s._RTCRtpSender__packet_count,
         s._RTCRtpSender__octet_count,
@@ -602,6 +686,10 @@ class RtcpClock:
         now = None
         for sender in list(senders):
             s: Any = sender
+            wire = getattr(s, "_simultan_wire", None)
+            if wire is not None:
+                wire.current()  # the pair or the SRTP session may have changed
+                wire.sync_sender()
             count = s._RTCRtpSender__packet_count
             if count == senders[sender] or count == 0:
                 continue  # idle since its last report: nothing to report
@@ -641,6 +729,8 @@ class RtcpClock:
                 if self._due.get(transport, now + 1) > now:
                     continue
                 if transport.state in ("closed", "failed"):  # its senders never stopped
+                    for sender in senders:
+                        _release_wire(sender)
                     self._senders.pop(transport, None)
                     self._due.pop(transport, None)
                     continue
@@ -658,6 +748,13 @@ class RtcpClock:
 RTCP_CLOCK = RtcpClock()
 
 
+def _release_wire(sender: RTCRtpSender) -> None:
+    """The sender stopped (or its connection closed): its route lets go of the socket."""
+    wire = getattr(sender, "_simultan_wire", None)
+    if wire is not None:
+        wire.detach()
+
+
 async def _run_rtcp(self: RTCRtpSender) -> None:
     s: Any = self
     s._RTCRtpSender__rtcp_started.set()
@@ -668,6 +765,7 @@ async def _run_rtcp(self: RTCRtpSender) -> None:
         pass
     finally:
         RTCP_CLOCK.remove(self)
+        _release_wire(self)
     await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
     s._RTCRtpSender__rtcp_exited.set()
 
