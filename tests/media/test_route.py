@@ -115,7 +115,9 @@ def test_both_implementations_put_the_same_bytes_on_the_wire(out: socket.socket)
     routes = {kind: configured(kind, out, sinks[kind]) for kind in sinks}
     for seq in range(65530, 65540):  # across the sequence wrap
         for kind, r in routes.items():
-            IMPLEMENTATIONS[kind][1]([r], 7, seq & 0xFFFF, seq * 960, seq % 2, b"x" * 80, 0, 0, 3000)
+            IMPLEMENTATIONS[kind][1](
+                [r], 7, seq & 0xFFFF, seq * 960, seq % 2, b"x" * 80, 0, 0, 3000
+            )
         assert sinks["c"].raw() == sinks["python"].raw()
     assert routes["c"].out_seq == routes["python"].out_seq
 
