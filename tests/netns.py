@@ -164,6 +164,15 @@ class VethHost:
             f"add rule inet lossy in meta l4proto udp numgen random mod 1000 < {per_mille} drop",
         )
 
+    def lose_every(self, n: int) -> None:
+        """Drop every ``n``-th UDP packet arriving in this namespace (1/n of them, evenly:
+        random loss at a low rate varies too much over a few seconds to test a bound)."""
+        self.nft(
+            "add table inet lossy",
+            "add chain inet lossy in { type filter hook input priority 0; }",
+            f"add rule inet lossy in meta l4proto udp numgen inc mod {n} == 0 drop",
+        )
+
     def lossless(self) -> None:
         self.exec("nft", "delete", "table", "inet", "lossy", check=False)
 
@@ -201,6 +210,14 @@ class RemoteTab:
         line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
         assert line, "the remote tab's process ended"
         return dict(json.loads(line))
+
+    async def said_after(self, t: float, timeout: float = 20.0) -> dict[str, Any]:
+        """The first report made at or after ``t`` (time.monotonic(), the same clock in both
+        processes): the reports a test did not read while it waited are stale."""
+        while True:
+            report = await self.said(timeout)
+            if report["t"] >= t:
+                return report
 
     async def connect(self, ws: Any, config: dict[str, Any], channel: str) -> dict[str, Any]:
         """Offer through ``ws`` (a tests.conftest.Client); returns the offer's report."""
