@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -122,6 +123,11 @@ async def _serve(path: str, mode: str) -> None:
     from simultan.settings import Settings
 
     ice.use_host_addresses(["127.0.0.1"])
+    if os.environ.get("SIMULTAN_BENCH_LOG"):  # e.g. INFO: why the server closes sessions
+        logging.basicConfig(
+            level=os.environ["SIMULTAN_BENCH_LOG"],
+            format="%(relativeCreated)8.0f ms %(name)s %(levelname)s %(message)s",
+        )
     engine: Any
     if mode == "reencode":
         engine = _Relay()
@@ -145,53 +151,63 @@ async def _serve(path: str, mode: str) -> None:
             if not line:
                 break
             req = json.loads(line)
-            op = req["op"]
-            reply: dict[str, Any]
-            if op == "negotiate":
-                started = time.perf_counter()
-                if mode == "reencode":
-                    sdp = await engine.negotiate(req["session"], req["sdp"], req.get("publish"))
-                else:
-                    sdp = await engine.negotiate(
-                        req["session"],
-                        req["sdp"],
-                        publish=req.get("publish"),
-                        channel=req.get("channel"),
-                        listen_to_floor_video=bool(req.get("video", False)),
-                    )
-                reply = {"sdp": sdp, "seconds": time.perf_counter() - started}
-            elif op == "stats":
-                if mode == "reencode":
-                    summary = engine.stats()
-                else:
-                    st = engine.stats()
-                    summary = {
-                        "sessions": st.sessions,
-                        "drops": st.drops,
-                        "frames_in": st.frames_in,
-                        "frames_out": st.frames_out,
-                        "late_drops": sum(x.late_drops for x in st.sources.values()),
-                    }
-                reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
-            elif op == "rooms":  # {"rooms": {id: [member keys]}, "place": {session: id}}
-                from simultan.media.plane import RoomMedia
-
-                layer = req.get("layer", "groups")
-                rooms = {k: RoomMedia(members=tuple(v)) for k, v in req["rooms"].items()}
-                engine.set_rooms(rooms, layer)
-                for session_id, room in req["place"].items():
-                    engine.place(session_id, room, layer)
-                reply = {"rooms": len(rooms)}
-            elif op == "quit":
+            try:
+                reply = await answer(req)
+            except Exception as exc:  # answer every request: a silent end hangs the caller
+                logging.getLogger(__name__).warning("bench server: %s failed: %r", req["op"], exc)
+                reply = {"error": repr(exc)}
+            if reply.get("quit"):
                 writer.write(b"{}\n")
                 await writer.drain()
                 done.set()
                 break
-            else:
-                reply = {"error": f"unknown op {op}"}
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         writer.close()
+
+    async def answer(req: dict[str, Any]) -> dict[str, Any]:
+        op = req["op"]
+        reply: dict[str, Any]
+        if op == "negotiate":
+            started = time.perf_counter()
+            if mode == "reencode":
+                sdp = await engine.negotiate(req["session"], req["sdp"], req.get("publish"))
+            else:
+                sdp = await engine.negotiate(
+                    req["session"],
+                    req["sdp"],
+                    publish=req.get("publish"),
+                    channel=req.get("channel"),
+                    listen_to_floor_video=bool(req.get("video", False)),
+                )
+            reply = {"sdp": sdp, "seconds": time.perf_counter() - started}
+        elif op == "stats":
+            if mode == "reencode":
+                summary = engine.stats()
+            else:
+                st = engine.stats()
+                summary = {
+                    "sessions": st.sessions,
+                    "drops": st.drops,
+                    "frames_in": st.frames_in,
+                    "frames_out": st.frames_out,
+                    "late_drops": sum(x.late_drops for x in st.sources.values()),
+                }
+            reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
+        elif op == "rooms":  # {"rooms": {id: [member keys]}, "place": {session: id}}
+            from simultan.media.plane import RoomMedia
+
+            layer = req.get("layer", "groups")
+            rooms = {k: RoomMedia(members=tuple(v)) for k, v in req["rooms"].items()}
+            engine.set_rooms(rooms, layer)
+            for session_id, room in req["place"].items():
+                engine.place(session_id, room, layer)
+            reply = {"rooms": len(rooms)}
+        elif op == "quit":
+            reply = {"quit": True}
+        else:
+            reply = {"error": f"unknown op {op}"}
+        return reply
 
     server = await asyncio.start_unix_server(handle, path=path, limit=1 << 22)
     print("ready", flush=True)
@@ -232,11 +248,22 @@ class ServerProcess:
         self._reader, self._writer = await asyncio.open_unix_connection(path, limit=1 << 22)
 
     async def call(self, **req: Any) -> dict[str, Any]:
+        """One request, one reply. A caller cancelled meanwhile (a timeout) does not cut the
+        exchange short: its reply left unread would be the next caller's (every later tab
+        would get another tab's answer). A request the server could not answer raises."""
+        reply = await asyncio.shield(self._exchange(req))
+        if "error" in reply:
+            raise RuntimeError(f"bench server: {req.get('op')}: {reply['error']}")
+        return reply
+
+    async def _exchange(self, req: dict[str, Any]) -> dict[str, Any]:
         assert self._reader is not None and self._writer is not None
         async with self._lock:
             self._writer.write(json.dumps(req).encode() + b"\n")
             await self._writer.drain()
             line = await self._reader.readline()
+        if not line:
+            raise RuntimeError("bench server closed the control socket")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
