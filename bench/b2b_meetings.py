@@ -272,6 +272,7 @@ class Clients:
 
 
 def _pct(lost: float, expected: float) -> str:
+    lost = max(0.0, lost)  # below 0: frames sent before the window, received in it
     return f"{round(lost)} ({100 * lost / max(expected, 1):.2f} %)"
 
 

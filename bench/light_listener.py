@@ -46,8 +46,13 @@ class StreamCount:
     highest: int = 0
     ts_first: int = 0
     ts_highest: int = 0
+    frames: int = 0  # distinct RTP timestamps in arrival order (a video frame spans packets)
+    _last_ts: int = -1
 
     def add(self, seq: int, ts: int) -> None:
+        if ts != self._last_ts:
+            self.frames += 1
+            self._last_ts = ts
         if self.first_seq is None:
             self.first_seq = self.highest = seq
             self.ts_first = self.ts_highest = ts
@@ -60,8 +65,8 @@ class StreamCount:
                 self.ts_highest += ts_delta
         self.packets += 1
 
-    def snapshot(self) -> tuple[int, int, int]:
-        return self.packets, self.highest, self.ts_highest
+    def snapshot(self) -> tuple[int, int, int, int]:
+        return self.packets, self.highest, self.ts_highest, self.frames
 
 
 def _ssrcs_by_mline(sdp: str) -> list[int | None]:
@@ -187,7 +192,9 @@ class LightListener:
     def totals(self) -> dict[str, int]:
         out: dict[str, int] = {"checked": self.checked, "check_failed": self.check_failed}
         for s in self.streams.values():
-            for name, value in zip(("packets", "highest", "ts"), s.snapshot(), strict=True):
+            for name, value in zip(
+                ("packets", "highest", "ts", "frames"), s.snapshot(), strict=True
+            ):
                 out[f"{s.kind}_{name}"] = out.get(f"{s.kind}_{name}", 0) + value
         return out
 

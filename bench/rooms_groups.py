@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
+from aiortc import RTCSessionDescription  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
-from tests.media.tones import LoopedTone, Tab  # noqa: E402
+from tests.media.tones import LoopedTone  # noqa: E402
 
 from simultan.media import ice  # noqa: E402
 from simultan.media.encode import EncodedTrack  # noqa: E402
@@ -45,7 +46,14 @@ from simultan.media.synthetic import TestPatternTrack  # noqa: E402
 from simultan.settings import Settings  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from light_listener import tolerate_consent_failures  # noqa: E402
+from light_listener import (  # noqa: E402
+    LightListener,
+    StreamCount,
+    _ssrcs_by_mline,
+    connect_all,
+    sum_totals,
+    tolerate_consent_failures,
+)
 from media_common import ServerProcess, machine_busy_seconds  # noqa: E402
 
 VIDEO_FPS = 15
@@ -138,7 +146,19 @@ async def serve(path: str) -> None:
                 "frames_in": sum(x.frames_in for x in stats.sources.values()),
                 "frames_out": sum(x.frames_out for x in stats.sources.values()),
                 "late_drops": sum(x.late_drops for x in stats.sources.values()),
+                "keyframe_requests": sum(x.keyframe_requests for x in stats.sources.values()),
                 "drops": stats.drops,
+                # by kind: audio queue/wire drops, video drops (the keyframe gate included)
+                **{
+                    f"drops_{kind}": sum(
+                        d.counters.drops
+                        for session in sfu._sessions.values()
+                        for d in session.down.values()
+                        if d.kind == kind
+                    )
+                    for kind in ("audio", "video")
+                },
+                "rtp_in": sum(f.counters.rtp_in for f in sfu._board.feeds()),
             }
         done.set()
         return {}
@@ -179,21 +199,74 @@ class RoomsServer(ServerProcess):
 # -- a process of cities ------------------------------------------------------------------------
 
 
-class Signaling:
-    """What ``Tab.connect`` calls ``sfu.negotiate`` on: the server process, over its socket."""
+class LightCity(LightListener):
+    """A city tab as cheap as the plenary bench's listeners, publishing as well.
 
-    def __init__(self, server: ServerProcess) -> None:
-        self.server = server
+    M-lines in the order media.js (and ``tests.media.tones.Tab``) uses: video and program
+    audio, both sendrecv (the looped clip and tone), channel audio, then ``slots`` member
+    audio and ``slots`` member video m-lines, receive-only. Sending is aiortc's sender
+    packing pre-encoded frames; once DTLS is up, received RTP never goes past the socket
+    (:meth:`LightListener.install`): each packet is counted from its header per m-line
+    (packets, sequence and timestamp span, frames as distinct timestamps), nothing is
+    decrypted but a sample, nothing decoded.
+    """
 
-    async def negotiate(
-        self, session_id: str, sdp: str, *, publish: str | None, channel: str | None,
-        listen_to_floor_video: bool,
-    ) -> str:  # fmt: skip
+    def __init__(
+        self,
+        server: ServerProcess,
+        session: str,
+        *,
+        audio: MediaStreamTrack,
+        video: MediaStreamTrack,
+        slots: int,
+    ) -> None:
+        super().__init__(server, session, video=True, channel=None)
+        self.pc.addTransceiver(video, direction="sendrecv")
+        self.pc.addTransceiver(audio, direction="sendrecv")
+        self.pc.addTransceiver("audio", direction="recvonly")
+        for kind in ("audio", "video"):
+            for _ in range(slots):
+                self.pc.addTransceiver(kind, direction="recvonly")
+        # stream labels by m-line: totals() sums them as member_audio_packets etc.
+        self.kinds = ["floor_video", "program", "channel"]
+        self.kinds += ["member_audio"] * slots + ["member_video"] * slots
+
+    def _transceivers(self, kinds: list[str]) -> list[str]:
+        return []  # added in __init__, with the published tracks
+
+    async def connect(self) -> None:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
         reply = await self.server.call(
-            op="negotiate", id=session_id, sdp=sdp, publish=publish,
-            floor_video=listen_to_floor_video,
+            op="negotiate", id=self.session, sdp=self.pc.localDescription.sdp,
+            publish=member_key(self.session), floor_video=True,
         )  # fmt: skip
-        return str(reply["sdp"])
+        answer = reply["sdp"]
+        for label, ssrc in zip(self.kinds, _ssrcs_by_mline(answer), strict=False):
+            if ssrc is not None:
+                self.streams[ssrc] = StreamCount(label)
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+
+TICKS_PER_FRAME = {"member_audio": 960, "member_video": 90000 // VIDEO_FPS}
+
+
+def gaps(tabs: list[LightCity]) -> dict[str, int]:
+    """Per member stream kind: streams heard, packets missing from the sequence numbers (lost
+    on the wire: the SFU numbers each subscriber's packets itself) and frames expected from
+    the RTP timestamps (lost anywhere between the source and the member, the SFU's drops
+    included); summed over the streams, each counted from its own first packet."""
+    out: dict[str, int] = {}
+    for t in tabs:
+        for s in t.streams.values():
+            ticks = TICKS_PER_FRAME.get(s.kind)
+            if ticks is None or s.first_seq is None:
+                continue
+            out[f"{s.kind}_streams"] = out.get(f"{s.kind}_streams", 0) + 1
+            seq_lost = s.highest - s.first_seq + 1 - s.packets
+            out[f"{s.kind}_seq_lost"] = out.get(f"{s.kind}_seq_lost", 0) + seq_lost
+            expected = (s.ts_highest - s.ts_first) // ticks + 1
+            out[f"{s.kind}_ts_frames"] = out.get(f"{s.kind}_ts_frames", 0) + expected
+    return out
 
 
 async def cities(path: str, first: int, count: int, size: int) -> None:
@@ -203,35 +276,28 @@ async def cities(path: str, first: int, count: int, size: int) -> None:
     await LoopedVideo.prepare()
     server = ServerProcess("forward")
     await server.attach(path)
-    signaling = Signaling(server)
     tones = [LoopedTone(300.0 + 10 * (first + i)) for i in range(count)]
     clips = [LoopedVideo() for _ in range(count)]
     tabs = [
-        Tab(
-            signaling,  # type: ignore[arg-type]
-            city_id(first + i),
-            publish=member_key(city_id(first + i)),
-            audio=tones[i],
-            video=clips[i],
-            member_slots=size - 1,
-            member_video=True,
-            decode_audio=False,
-        )
+        LightCity(server, city_id(first + i), audio=tones[i], video=clips[i], slots=size - 1)
         for i in range(count)
     ]
-    for i in range(0, count, 5):  # in batches: a loaded machine copes better
-        await asyncio.gather(*(t.connect() for t in tabs[i : i + 5]))
-    print(json.dumps({"connected": count}), flush=True)
+    installed = await connect_all(tabs, wave=5, timeout=60, media=False)
+    print(json.dumps({"connected": installed}), flush=True)
     loop = asyncio.get_running_loop()
     while (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "quit":
+        for t in tabs:  # a tab whose DTLS came up late is counted from now on
+            if t._srtp is None:
+                t.install()
         states: dict[str, int] = {}
         for t in tabs:
             states[t.pc.connectionState] = states.get(t.pc.connectionState, 0) + 1
         totals = {
-            "audio": sum(h.packets for t in tabs for h in t.members),
-            "video": sum(v.packets for t in tabs for v in t.member_videos),
+            **sum_totals(tabs),
+            **gaps(tabs),
             "sent_audio": sum(t.sent for t in tones),
             "sent_video": sum(c.sent for c in clips),
+            "cpu": time.process_time(),
             "states": states,
         }
         print(json.dumps(totals), flush=True)
@@ -299,8 +365,8 @@ async def run(n_cities: int, size: int, seconds: float, procs: int) -> None:
         await server.call(op="rooms", groups=groups)
         await asyncio.sleep(3.0)  # warm-up: ICE, DTLS, first keyframes
 
-        async def totals() -> dict[str, int]:
-            out: dict[str, int] = {}
+        async def totals() -> dict[str, float]:
+            out: dict[str, float] = {}
             for c in clients:
                 for k, v in (await c.line("report")).items():
                     if k != "states":
@@ -318,29 +384,49 @@ async def run(n_cities: int, size: int, seconds: float, procs: int) -> None:
             for k, v in (await c.line("report"))["states"].items():
                 states[k] = states.get(k, 0) + v
         fanout = size - 1
-        sent_a, sent_v = t1["sent_audio"] - t0["sent_audio"], t1["sent_video"] - t0["sent_video"]
-        got_a, got_v = t1["audio"] - t0["audio"], t1["video"] - t0["video"]
+
+        def d(key: str) -> int:
+            return t1.get(key, 0) - t0.get(key, 0)
+
+        def ds(key: str) -> int:
+            return int(s1[key] - s0[key])
+
+        sent_a, sent_v = d("sent_audio"), d("sent_video")
+        got_a, got_v = d("member_audio_packets"), d("member_video_frames")
         exp_a, exp_v = sent_a * fanout, sent_v * fanout
+        ts_a, ts_v = d("member_audio_ts_frames"), d("member_video_ts_frames")
+
+        def pct(lost: int, of: int) -> str:
+            return f"{100 * lost / max(1, of):.2f}%"
+
         print(f"cities={n_cities} groups={len(groups)} size={size} client processes={len(clients)}")
         print(f"window {wall:.1f} s; load average {load0:.2f} -> {os.getloadavg()[0]:.2f}")
-        print(f"peer states {states}")
+        print(
+            f"peer states {states}; member streams heard: audio "
+            f"{t1.get('member_audio_streams', 0)}, video {t1.get('member_video_streams', 0)} "
+            f"of {n_cities * fanout} each"
+        )
         print(
             f"audio: sent {sent_a} frames, expected at members {exp_a}, received {got_a}, "
-            f"lost {100 * (1 - got_a / max(1, exp_a)):.2f}%"
+            f"lost {pct(exp_a - got_a, exp_a)}; from RTP timestamps {pct(ts_a - got_a, ts_a)}, "
+            f"sequence gaps {d('member_audio_seq_lost')}"
         )
         print(
             f"video: sent {sent_v} frames, expected at members {exp_v}, received {got_v}, "
-            f"lost {100 * (1 - got_v / max(1, exp_v)):.2f}%"
+            f"lost {pct(exp_v - got_v, exp_v)}; from RTP timestamps {pct(ts_v - got_v, ts_v)}, "
+            f"sequence gaps {d('member_video_seq_lost')} ({d('member_video_packets')} packets)"
         )
         print(
-            f"server: forwarded {s1['frames_out'] - s0['frames_out']} frames, "
-            f"queue drops {s1['drops'] - s0['drops']}, audio late drops "
-            f"{s1['late_drops'] - s0['late_drops']}"
+            f"server: RTP in {ds('rtp_in')}, forwarded {ds('frames_out')} packets, "
+            f"drops audio {ds('drops_audio')} video {ds('drops_video')} (keyframe gate "
+            f"included), audio late drops {ds('late_drops')}, keyframe requests "
+            f"{ds('keyframe_requests')}"
         )
         print(
             f"server CPU {(s1['cpu'] - s0['cpu']) / wall:.2f} s/s; server RSS {s1['rss_mb']:.0f} MB "
-            f"(idle {before['rss_mb']:.0f} MB); whole machine busy {(busy1 - busy0) / wall:.2f} "
-            "s/s of 2"
+            f"(idle {before['rss_mb']:.0f} MB); clients CPU {d('cpu') / wall:.2f} s/s; "
+            f"whole machine busy {(busy1 - busy0) / wall:.2f} s/s of 2; SRTP samples checked "
+            f"{d('checked')}, failed {d('check_failed')}"
         )
     finally:
         for c in clients:

@@ -132,6 +132,15 @@ export function languageName(code) {
   }
 }
 
+/** Names joined as the page's language joins a list: "A, B and C", "A、B、C". */
+export function listOf(names) {
+  try {
+    return new Intl.ListFormat(current, { style: "long", type: "conjunction" }).format(names);
+  } catch {
+    return names.join(", ");
+  }
+}
+
 /** An ISO instant as a wall-clock time (24 h) in `timeZone`, in the page's language. */
 export function formatTime(iso, timeZone) {
   if (!iso) return "";

@@ -31,6 +31,14 @@ def test_a_single_lossy_report_is_not_enough() -> None:
     assert run(samples) == []
 
 
+def test_one_report_of_severe_loss_pauses_at_once() -> None:
+    # A link far below what it is sent (a 250 kbit/s link for ~700 kbit/s of video and sound)
+    # loses most of the video: waiting for a second report costs a second of lost sound.
+    severe = Sample(audio_loss=0.03, video_loss=0.2)
+    assert run([(0.0, CLEAN), (1.0, severe)]) == [(1.0, "pause")]
+    assert run([(0.0, CLEAN), (1.0, Sample(audio_loss=0.03, video_loss=0.19))]) == []
+
+
 def test_no_reports_keep_things_as_they_are() -> None:
     assert run([(t / 2, Sample(None, None)) for t in range(20)]) == []
 

@@ -209,6 +209,20 @@ def test_booth_serves_one_room() -> None:
         r.apply(state, r.AssignBooth(g2, "interpreter:li"), T0)
 
 
+def test_a_booth_assigned_in_the_preview_serves_the_plenary_until_the_groups_open() -> None:
+    state, _ = r.apply(admitted(6), r.Plan("g", r.Method.RANDOM, count=2), T0)
+    g1 = state.groups[0].id
+    state, _ = r.apply(state, r.AssignBooth(g1, "es"), T0)
+    assert state.room(g1).booth == "es"  # kept with the plan ...
+    assert state.booths_serving == {}  # ... but the plenary still hears the es booth
+    state, _ = r.apply(state, r.Open(ends_at=T0 + timedelta(minutes=75)), T0)
+    assert state.booths_serving == {"es": g1}
+    state, _ = r.apply(state, r.CallBack(), T0)
+    assert state.booths_serving == {"es": g1}  # closing: the group still has its booth
+    state, _ = r.apply(state, r.Tick(), T0 + timedelta(seconds=61))
+    assert state.phase is r.Phase.PLENARY and state.booths_serving == {}
+
+
 # --- properties ----------------------------------------------------------------------------------
 
 methods = st.sampled_from([r.Method.TOPIC, r.Method.LANGUAGE, r.Method.RANDOM])

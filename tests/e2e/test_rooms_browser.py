@@ -106,6 +106,14 @@ async def test_two_pages_in_one_group_hear_each_other_and_come_back(
                 "[data-testid=notice-banner]", has_text="Ten minutes left"
             ).wait_for()
 
+        # A's peer connection is rebuilt (as after an ICE failure or a server restart): the new
+        # one starts with the plenary m-lines only, and the page opens its member slots again.
+        await a.evaluate("() => window.simultan.media.session.renew('test')")
+        await a.wait_for_function("() => window.simultan.media.session.renewals >= 1")
+        await hears(a, TONES["Bo Lind"])
+        await hears(b, TONES["Ana Costa"])
+        assert await a.locator(".member-tile:not([hidden])").count() == 1
+
         # Call everyone back: after 60 s both pages are in the plenary, same page (no reload).
         marker = await a.evaluate("() => (window.__kept = 1)")
         await mod.request({"type": "rooms", "action": "call_back"})
@@ -213,6 +221,12 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
             "(text) => document.querySelector('#hearing').textContent === text",
             arg=f"the group “{title}” (its members, not the floor)",
         )
+        # Who speaks is the group's members, named, not "Nobody has the floor".
+        speaking = await console.locator("#speaking").inner_text()
+        assert speaking.startswith(f"In the group “{title}”: "), speaking
+        assert "Bo Lind" in speaking and "Cy One" in speaking and "Nobody" not in speaking
+        mic = await console.locator("#booth-state").inner_text()
+        assert mic == f"Nobody holds the mic: the group “{title}” hears its members only.", mic
         # No floor to watch (its last frame would freeze) or to choose from meanwhile.
         assert await console.locator("#floor-video").is_hidden()
         assert await console.locator("#hear-choice").is_hidden()
@@ -238,6 +252,9 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
         )
         await booth_hears(console, FLOOR_HZ)
         assert await console.locator("#floor-video").is_visible()
+        assert await console.locator("#speaking").inner_text() == "Nobody has the floor."
+        mic = await console.locator("#booth-state").inner_text()
+        assert mic == "Nobody holds the mic: the channel carries the floor.", mic
         assert console_errors == [] and member_errors == []
     finally:
         for b in browsers:

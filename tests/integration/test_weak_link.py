@@ -105,6 +105,7 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
         assert abs(report["hz"] - FLOOR_HZ) < 5
 
         # The link becomes weak: 250 kbit/s (less than video + audio) and a little loss.
+        before = await remote.said()
         shape(weak_host.veth, "250kbit")
         # Every 333rd UDP packet lost (0.3 %): at random, 0.3 % loss over the 5 s measured
         # below would pass 1 % by chance in about 4 % of runs.
@@ -131,8 +132,12 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
         # Control: the good listener's gaps over the same seconds (what the source and the
         # server lost, not the weak link; both processes share CLOCK_MONOTONIC).
         good_frames, good_lost = gaps(good.tab.channel_audio, first["t"], last["t"])
+        change = (first["arrived_lost"] - before["arrived_lost"]) / max(
+            first["arrived"] - before["arrived"] + first["arrived_lost"] - before["arrived_lost"], 1
+        )
         print(
-            f"MEASURED weak link: video paused {paused - degraded:.1f} s after degrading; "
+            f"MEASURED weak link: video paused {paused - degraded:.1f} s after degrading "
+            f"(audio lost from then to 1 s after the pause: {100 * change:.1f} %); "
             f"while paused ({last['t'] - first['t']:.1f} s) audio {arrived} packets arrived, "
             f"{lost} frames missing ({100 * lost / max(arrived + lost, 1):.2f} %; aiortc's "
             f"packetsLost {never}), video frames {video}; decoded by aiortc {decoded} frames, "

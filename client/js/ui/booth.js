@@ -9,7 +9,7 @@ import { connectPage } from "./page.js";
 import { mountRunOfShow } from "./runofshow.js";
 import { boothRoom } from "./stage_rooms.js";
 import {
-  followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
+  followRegistration, formatTime, languageName, listOf, mountLanguagePicker, nativeName, onLanguageChange,
   startI18n, t,
 } from "../i18n.js";
 
@@ -116,8 +116,10 @@ function renderMic(booth) {
   $("on-air").textContent = t(live ? (booth.coughing ? "booth.muted" : "booth.on_air") : "booth.off_air");
   $("on-air").className = `on-air big ${live ? (booth.coughing ? "muted" : "on") : "off"}`;
   document.body.classList.toggle("is-live", live);
+  const group = boothRoom(state.snapshot.rooms, state.you.booth);
   const holder = booth.live === me ? t("booth.you_hold")
-    : booth.live ? t("booth.partner_holds", { name: partnerName() }) : t("booth.nobody_holds");
+    : booth.live ? t("booth.partner_holds", { name: partnerName() })
+      : group ? t("booth.nobody_holds_group", { room: group.title }) : t("booth.nobody_holds");
   $("booth-state").textContent = booth.pending ? `${holder} ${pendingText(booth.pending, me)}` : holder;
   const mate = partner();
   $("partner").textContent = mate
@@ -154,15 +156,20 @@ function renderFloor() {
   // every live speaker by name, city and language, the one on screen first
   const live = [...(f.live || [])].sort((a, b) => Number(b.person_id === f.shown) - Number(a.person_id === f.shown));
   const key = live.length === 1 ? "booth.speaking" : "floor.speaker";
-  $("speaking").textContent = live.length
-    ? live.map((s) => {
-      const p = f.people?.[s.person_id] || { name: "?", city: "" };
-      return t(key, { name: p.name, city: p.city || "", language: languageName(s.language) });
-    }).join("; ")
-    : t("booth.nobody_speaking");
   // A booth assigned to a group serves that group only (rooms in the snapshot and events),
-  // and hears its members instead of the floor.
+  // and hears its members instead of the floor: who speaks there is the group, not the floor.
   const room = boothRoom(snap.rooms, state.you.booth);
+  const names = snap.rooms?.names || {};
+  $("speaking").textContent = room
+    ? t("booth.group_speaking", {
+      room: room.title, names: listOf(room.members.map((id) => names[id] || id.slice(0, 8))),
+    })
+    : live.length
+      ? live.map((s) => {
+        const p = f.people?.[s.person_id] || { name: "?", city: "" };
+        return t(key, { name: p.name, city: p.city || "", language: languageName(s.language) });
+      }).join("; ")
+      : t("booth.nobody_speaking");
   $("hearing").textContent = room
     ? t("booth.hear_group", { room: room.title })
     : sourceText(snap.routing?.booth_hears?.[state.you.booth]);

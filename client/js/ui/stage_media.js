@@ -16,7 +16,11 @@ export async function startStageMedia(ui) {
   const result = {};
   const session = await connectMedia({
     live, publish: null, channel: ui.select.value,
-    onRenewed: () => { result.mix?.mixer.refresh(); result.channelMeter?.refresh(); },
+    onRenewed: () => {
+      result.mix?.mixer.refresh(); result.channelMeter?.refresh();
+      // a new peer connection has only the plenary m-lines: the group's slots are opened again
+      document.dispatchEvent(new CustomEvent("simultan:renewed"));
+    },
     onProblem: (text) => ui.onProblem?.(text),
     onMedia: (msg) => ui.onMedia?.(msg),
   });

@@ -26,7 +26,8 @@ export function othersIn(rooms, me) {
 
 /** The group a booth serves (the moderator assigned it), or null: it serves the plenary. */
 export function boothRoom(rooms, booth) {
-  if (!booth) return null;
+  // assigned during the preview, a booth still serves the plenary until the groups open
+  if (!booth || !rooms || (rooms.phase !== "open" && rooms.phase !== "closing")) return null;
   return (rooms?.rooms || []).find((/** @type {any} */ r) => r.id !== "plenary" && r.booth === booth) || null;
 }
 
@@ -185,6 +186,13 @@ export function mountRooms(ui) {
     if (ev.detail.name === "rooms") follow().catch((err) => console.error(err));
   });
   document.addEventListener("simultan:media", () => follow().catch((err) => console.error(err)));
+  // A rebuilt peer connection (ICE failed, the server restarted) has only the plenary m-lines:
+  // the old slots' transceivers died with the old one. Open them again on the new one.
+  document.addEventListener("simultan:renewed", () => {
+    for (const slot of media.slots) slot.tile.remove();
+    media.slots.length = 0;
+    follow().catch((err) => console.error(err));
+  });
   render();
   return {
     media,

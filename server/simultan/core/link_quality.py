@@ -3,7 +3,9 @@
 Input, about once a second per tab: the loss its receiver reports (RTCP receiver reports'
 fraction lost) on the audio it gets and on the video it gets. Video is most of the bytes, so
 when the link is lossy the server pauses that tab's video (only that tab's) before the
-sound suffers, and tells the page. Video comes back after the link has stayed clean for a
+sound suffers, and tells the page: after two lossy reports a second apart, or at once on one
+report that lost a fifth or more (a link far below what it is sent: every second of waiting
+is a second of lost sound). Video comes back after the link has stayed clean for a
 while; each pause that follows soon after a resume doubles that wait (no flapping between
 "video" and "no video" on a link that only carries sound). Pure: samples and times in.
 """
@@ -15,6 +17,7 @@ from typing import Literal
 
 PAUSE_LOSS = 0.04  # video (or audio) loss at or above this is a link in trouble
 PAUSE_AFTER = 1.0  # seconds of trouble before video pauses (two receiver reports)
+SEVERE_LOSS = 0.2  # ... or at once, on one report losing this much
 RESUME_LOSS = 0.01  # audio loss at or below this is a clean link
 RESUME_AFTER = 10.0  # seconds of clean link before video returns (doubles per re-pause)
 MAX_RESUME_AFTER = 120.0
@@ -48,6 +51,7 @@ def observe(
     *,
     pause_loss: float = PAUSE_LOSS,
     pause_after: float = PAUSE_AFTER,
+    severe_loss: float = SEVERE_LOSS,
     resume_after: float = RESUME_AFTER,
 ) -> tuple[Link, Change | None]:
     """One sample at ``now`` (seconds): the new state and whether video pauses or resumes."""
@@ -57,7 +61,7 @@ def observe(
         if worst is None or worst < pause_loss:
             return replace(link, trouble_since=None), None
         since = link.trouble_since if link.trouble_since is not None else now
-        if now - since < pause_after:
+        if now - since < pause_after and worst < severe_loss:
             return replace(link, trouble_since=since), None
         # A pause soon after a resume: the link cannot carry video; wait longer next time.
         wait = link.resume_after

@@ -144,6 +144,14 @@ class RoomsState:
     def groups(self) -> tuple[Room, ...]:
         return tuple(r for r in self.rooms if r.id != PLENARY)
 
+    @property
+    def booths_serving(self) -> dict[str, str]:
+        """Booth -> the group it serves now. Only while the groups are open (or closing): a
+        booth assigned during the preview goes on interpreting the plenary until they open."""
+        if self.phase not in (Phase.OPEN, Phase.CLOSING):
+            return {}
+        return {r.booth: r.id for r in self.groups if r.booth}
+
     def room_of(self, person: str) -> str:
         """The room a person is in now (a visitor: the room visited)."""
         visit = self.visits.get(person)

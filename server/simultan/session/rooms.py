@@ -221,6 +221,7 @@ class RoomsDriver:
         from simultan.media.plane import RoomMedia
 
         plenary_routes = self._plenary_routes()
+        served = self.state.booths_serving
         out: dict[str, Any] = {}
         for room in self.state.groups:
             keys = [member_key(p) for p in self.state.members(room.id)]
@@ -230,7 +231,11 @@ class RoomsDriver:
                 if v.room == room.id and v.speak
             ]
             routes: dict[str, str] = {}
-            booth = self.session.stage.booths.get(room.booth) if room.booth else None
+            booth = (
+                self.session.stage.booths.get(room.booth)
+                if room.booth is not None and room.booth in served
+                else None
+            )
             if booth is not None and booth.language in plenary_routes:
                 key = plenary_routes[booth.language]
                 if key.startswith("interpreter:"):
@@ -247,7 +252,7 @@ class RoomsDriver:
 
     def booth_rooms(self) -> dict[str, str]:
         """Booth id -> the group it serves."""
-        return {r.booth: r.id for r in self.state.groups if r.booth}
+        return self.state.booths_serving
 
     def sync_media(self) -> None:
         media = self.session.stage.media
