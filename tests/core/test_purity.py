@@ -53,3 +53,20 @@ def test_the_probe_sees_a_forbidden_import() -> None:
     """The check can fail: eventdef (outside the core) does import pydantic and yaml."""
     loaded = imported_by("simultan.eventdef")
     assert {"pydantic", "yaml"} <= {m.split(".")[0] for m in loaded}
+
+
+MEDIA_ENGINES = ("aiortc", "aioice", "av", "pylibsrtp")
+
+
+def test_the_media_port_names_no_engine() -> None:
+    """media/plane.py is the port an external engine implements too: importing it loads no
+    aiortc, PyAV or event loop (the embedded engine's types stay in media/sfu.py)."""
+    loaded = imported_by("simultan.media.plane")
+    bad = sorted(m for m in loaded if m.split(".")[0] in (*MEDIA_ENGINES, "asyncio"))
+    assert bad == []
+
+
+def test_the_probe_sees_an_engine_import() -> None:
+    """The check can fail: the embedded engine does import aiortc."""
+    loaded = imported_by("simultan.media.sfu")
+    assert "aiortc" in {m.split(".")[0] for m in loaded}

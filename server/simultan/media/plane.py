@@ -45,9 +45,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
-from aiortc.mediastreams import MediaStreamTrack
+from typing import Any, Protocol, runtime_checkable
 
 from simultan.errors import ProtocolError
 
@@ -170,6 +168,21 @@ class LinkReport:
 SourceGone = Callable[[str], None]
 
 
+class FrameSource(Protocol):
+    """A server-side source of raw frames (audio or video), read one frame per ``recv()``.
+
+    The port names no engine's types: the embedded engine takes aiortc tracks (which have
+    this shape), an external engine would take whatever reads frames the same way.
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    async def recv(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
 @runtime_checkable
 class MediaPlane(Protocol):
     """A media engine the control plane drives. All methods run on the server's loop."""
@@ -227,8 +240,8 @@ class MediaPlane(Protocol):
     def add_local_source(
         self,
         key: str,
-        audio: MediaStreamTrack | None,
-        video: MediaStreamTrack | None,
+        audio: FrameSource | None,
+        video: FrameSource | None,
     ) -> None:
         """A server-side source (raw frames), encoded once and fanned out like a remote one."""
         ...

@@ -36,6 +36,7 @@ from simultan.media.plane import (
     BoothFeed,
     FloorLevels,
     FloorMix,
+    FrameSource,
     LinkReport,
     MediaStats,
     RoomMedia,
@@ -492,15 +493,18 @@ class EmbeddedSfu:
     def add_local_source(
         self,
         key: str,
-        audio: MediaStreamTrack | None,
-        video: MediaStreamTrack | None,
+        audio: FrameSource | None,
+        video: FrameSource | None,
     ) -> None:
         check_source_key(key)
+        for track in (audio, video):
+            if track is not None and not isinstance(track, MediaStreamTrack):
+                raise CommandError("the embedded engine reads local sources as aiortc tracks")
         if key in self._local:
             raise CommandError(f"local source {key!r} exists")
         source = _LocalSource(key=key, tracks=[], feeds=[])
         for track in (audio, video):
-            if track is None:
+            if not isinstance(track, MediaStreamTrack):
                 continue
             encoded = track if isinstance(track, EncodedTrack) else EncodedTrack(track)
             feed = Feed(
