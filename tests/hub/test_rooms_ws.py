@@ -301,3 +301,72 @@ async def test_rapporteurs_wait_on_the_plenary_floor_in_group_order(server: Live
     hands = [h["person_id"] for h in msg["data"]["floor"]["hands"]]
     assert hands == [early, *rapporteurs], (hands, rapporteurs)
     assert set(msg["data"]["floor"]["people"]) >= set(rapporteurs)
+
+
+async def test_bad_input_is_typed_and_changes_nothing(server: LiveServer) -> None:
+    """Planning or opening outside a discussion item, and a participant entering another
+    group: each a typed error, the rooms state (its snapshot and version) as it was."""
+    _, mod = await _join(server, Role.MODERATOR, "Mo Derator")
+    cities = [await _join(server, Role.PARTICIPANT, f"City {i}") for i in range(4)]
+    rooms = server.app[SESSION].rooms
+
+    def unchanged(before: dict[str, Any]) -> None:
+        assert rooms.snapshot() == before
+        assert rooms.state.version == before["version"]
+
+    # Planning during a keynote (not a discussion): refused, nothing planned.
+    await _start(mod, "opening")
+    before = rooms.snapshot()
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "random", "size": 2})
+    assert reply["type"] == "error" and reply["code"] == "invalid_command", reply
+    assert "discussion" in reply["message"], reply
+    unchanged(before)
+    assert before["phase"] == "plenary"
+    # Opening during the keynote: refused as well (nothing planned, nothing opened).
+    reply = await mod.request({"type": "rooms", "action": "open"})
+    assert reply["type"] == "error" and reply["code"] == "invalid_command", reply
+    unchanged(before)
+
+    # A preview planned during the discussion item; the agenda moves on to the break
+    # before the groups open: opening now is refused, the preview kept as it was.
+    reply = await mod.request(
+        {"type": "timeline", "action": "jump", "item_id": "afternoon-groups", "base_version": 1}
+    )
+    assert reply["type"] == "reply", reply
+    reply = await mod.request({"type": "rooms", "action": "plan", "method": "random", "size": 2})
+    assert reply["type"] == "reply", reply
+    assert [len(r["members"]) for r in reply["data"]["rooms"]["rooms"]] == [0, 2, 2]
+    version = server.app[SESSION].timeline.version
+    reply = await mod.request({"type": "timeline", "action": "next", "base_version": version})
+    assert reply["type"] == "reply", reply
+    before = rooms.snapshot()
+    assert before["phase"] == "preview"
+    reply = await mod.request({"type": "rooms", "action": "open"})
+    assert reply["type"] == "error" and reply["code"] == "invalid_command", reply
+    assert "discussion" in reply["message"], reply
+    unchanged(before)
+
+    # In the morning's discussion, the groups open; a participant may not enter another group.
+    for email in FACILITATORS:  # the morning's groups name their facilitators
+        await server.person(Role.PARTICIPANT, email.split("@")[0], email=email)
+    version = server.app[SESSION].timeline.version
+    reply = await mod.request(
+        {"type": "timeline", "action": "jump", "item_id": "morning-groups", "base_version": version}
+    )
+    assert reply["type"] == "reply", reply
+    for msg in ({"action": "cancel"}, {"action": "plan", "size": 2}, {"action": "open"}):
+        reply = await mod.request({"type": "rooms", **msg})
+        assert reply["type"] == "reply", reply
+    assert reply["type"] == "reply", reply
+    pid0, city0 = cities[0]
+    mine = rooms.state.room_of(pid0)
+    other = next(r.id for r in rooms.state.groups if r.id != mine)
+    before = rooms.snapshot()
+    reply = await city0.request({"type": "rooms", "action": "enter", "room": other})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    unchanged(before)
+    assert rooms.state.room_of(pid0) == mine
+    # ... nor visit one (staff visit; cities do not).
+    reply = await city0.request({"type": "rooms", "action": "visit", "room": other})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    unchanged(before)

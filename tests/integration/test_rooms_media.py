@@ -10,6 +10,7 @@ channel carries the interpreter again, for everyone who chose it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import numpy as np
@@ -20,14 +21,17 @@ from tests.integration.test_stage_media import (
     ALL_TONES,
     ES_HZ,
     FLOOR_HZ,
+    JA_HZ,
+    TOLERANCE_HZ,
     WARM_UP,
+    ZH_A_HZ,
     Peer,
     Stage,
     settled,
     until,
 )
 from tests.integration.test_stage_media import stage as stage_fixture
-from tests.media.tones import Heard, closest_tone
+from tests.media.tones import Heard, ToneTrack, closest_tone, dominant_frequency
 
 stage = stage_fixture  # the real server with media, shared with test_stage_media
 
@@ -98,3 +102,74 @@ async def test_a_booth_serving_a_group_is_heard_there_only_by_those_who_chose_it
     for peer in (ana, bo, cy, mod):
         assert peer.tab is not None
         await settled(peer.tab.channel_audio, ES_HZ, timeout=WARM_UP)
+
+
+ANA_HZ, BO_HZ, MOD_HZ = ZH_A_HZ, JA_HZ, ES_HZ
+
+
+def silent_or_not(heard: Heard, tone: float, seconds: float = 0.5) -> bool:
+    """The last ``seconds`` of ``heard`` are not ``tone`` (nothing at all counts)."""
+    recent = heard.recent(seconds)
+    return len(recent) == 0 or abs(dominant_frequency(recent) - tone) > TOLERANCE_HZ
+
+
+async def test_the_moderator_visits_a_group_listening_then_speaking(stage: Stage) -> None:
+    """Listening, the moderator hears both members of the group (its member slots) and is
+    heard by nobody: the members' slot for a third voice stays silent and an offer to
+    publish is refused. Speaking, its tone reaches both members (their next slot), while it
+    still hears them; the other group hears nothing of it. Leaving, it is gone."""
+    mod = await stage.join(Role.MODERATOR, "Mo Derator")
+    peers = {n: await stage.join(Role.PARTICIPANT, f"{n} City") for n in ("ana", "bo", "cy", "di")}
+    ana, bo, cy, di = peers.values()
+    await mod.ok(
+        {"type": "timeline", "action": "start", "item_id": "afternoon-groups", "base_version": 0}
+    )
+    await mod.ok({"type": "rooms", "action": "plan", "method": "hand", "count": 2})
+    for peer, room in (
+        (ana, "neutrality"),
+        (bo, "neutrality"),
+        (cy, "governance"),
+        (di, "governance"),
+    ):
+        await mod.ok({"type": "rooms", "action": "move", "person_id": peer.id, "room": room})
+    await mod.ok({"type": "rooms", "action": "open"})
+    tones = {ana: ANA_HZ, bo: BO_HZ, cy: FLOOR_HZ, di: FLOOR_HZ}
+    for peer, hz in tones.items():
+        await peer.offer(publish="member", audio=ToneTrack(hz), member_slots=2)
+    await mod.offer(member_slots=2)  # the control page's session: receive only
+    assert mod.tab is not None and ana.tab is not None and bo.tab is not None
+    assert cy.tab is not None
+    await settled(ana.tab.members[0], BO_HZ, timeout=WARM_UP)
+    await settled(bo.tab.members[0], ANA_HZ, timeout=WARM_UP)
+
+    # Listening: both members heard, in slot order (members sorted by id); nothing sent.
+    await mod.ok({"type": "rooms", "action": "visit", "room": "neutrality", "speak": False})
+    first, second = sorted((ana, bo), key=lambda p: p.id)
+    await settled(mod.tab.members[0], tones[first], timeout=WARM_UP)
+    await settled(mod.tab.members[1], tones[second], timeout=WARM_UP)
+    reply = await mod.request(
+        {"type": "rtc_offer", "sdp": mod.tab.pc.localDescription.sdp, "publish": "member"}
+    )
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    await asyncio.sleep(1.0)
+    for member in (ana, bo):
+        assert member.tab is not None and member.tab.members[1].packets == 0, member.name
+
+    # Speaking: the members' second slot carries the moderator; it still hears them.
+    await mod.ok({"type": "rooms", "action": "visit", "room": "neutrality", "speak": True})
+    await mod.tab.publish_now("member", ToneTrack(MOD_HZ))
+    await settled(ana.tab.members[1], MOD_HZ, timeout=WARM_UP)
+    await settled(bo.tab.members[1], MOD_HZ, timeout=WARM_UP)
+    await settled(ana.tab.members[0], BO_HZ)
+    await settled(mod.tab.members[0], tones[first])
+    await settled(mod.tab.members[1], tones[second])
+    for slot in cy.tab.members:  # the other group: nothing of the visitor
+        assert silent_or_not(slot, MOD_HZ)
+
+    # Leaving: the members no longer hear the moderator.
+    await mod.ok({"type": "rooms", "action": "visit", "room": None})
+    left = time.monotonic()
+    await asyncio.sleep(1.5)
+    late = since(ana.tab.members[1], left + 0.5)  # what came after the move settled
+    assert len(late) == 0 or abs(dominant_frequency(late) - MOD_HZ) > TOLERANCE_HZ
+    await settled(ana.tab.members[0], BO_HZ)

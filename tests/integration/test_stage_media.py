@@ -143,8 +143,10 @@ class Peer:
         audio: MediaStreamTrack | None = None,
         video: MediaStreamTrack | None = None,
         decode_video: bool = False,
+        member_slots: int = 0,
     ) -> WsTab:
-        """Create this tab's peer connection and negotiate it over /ws."""
+        """Create this tab's peer connection and negotiate it over /ws (``member_slots``
+        receive-only member audio m-lines after the plenary ones, for groups)."""
         tab = WsTab(
             self,
             publish=publish,
@@ -152,6 +154,7 @@ class Peer:
             audio=audio,
             video=video,
             decode_video=decode_video,
+            member_slots=member_slots,
         )
         self.tab = tab
         media = self.server.app[SESSION].stage.media
@@ -182,6 +185,7 @@ class WsTab(Tab):
         audio: MediaStreamTrack | None,
         video: MediaStreamTrack | None = None,
         decode_video: bool = False,
+        member_slots: int = 0,
     ) -> None:
         super().__init__(
             None,  # type: ignore[arg-type]
@@ -191,6 +195,7 @@ class WsTab(Tab):
             audio=audio,
             video=video,
             decode_video=decode_video,
+            member_slots=member_slots,
         )
         self.peer = peer
         self.answer: str | None = None

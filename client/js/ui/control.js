@@ -252,4 +252,4 @@ onLanguageChange(() => {
 setInterval(renderNow, 1000);
 window.simultan = { live, state, command, tabs };
 mountControlFloor({ live, state });
-mountRoomsControl({ live });
+window.simultan.rooms = mountRoomsControl({ live });

@@ -17,11 +17,21 @@ export function roomOf(rooms, me) {
   return "plenary";
 }
 
-/** The other members of my room, in slot order (the server's rule: members minus me). */
+/**
+ * Who I hear in my room, in slot order (the server's rule, session/rooms.py group_media):
+ * the members, then the visitors who speak there, minus me.
+ */
 export function othersIn(rooms, me) {
   const room = (rooms?.rooms || []).find((/** @type {any} */ r) => r.id === roomOf(rooms, me));
   if (!room || room.id === "plenary") return [];
-  return room.members.filter((/** @type {string} */ p) => p !== me);
+  return [...(room.members || []), ...(room.speakers || [])].filter((/** @type {string} */ p) => p !== me);
+}
+
+/** Whether I publish in my room: a member of it, or a visitor who speaks there. */
+export function speaksIn(rooms, me) {
+  const room = (rooms?.rooms || []).find((/** @type {any} */ r) => r.id === roomOf(rooms, me));
+  if (!room || room.id === "plenary") return false;
+  return (room.members || []).includes(me) || (room.speakers || []).includes(me);
 }
 
 /** The group a booth serves (the moderator assigned it), or null: it serves the plenary. */
@@ -66,14 +76,142 @@ function countdown(rooms, now) {
 }
 
 /**
+ * A room's media on a page's media session: one tile (audio + video m-line) per person heard,
+ * the active speaker highlighted, the camera and microphone published while this person
+ * speaks there (a member, or a visitor who speaks); a listen-only visitor only receives.
+ * Calls to follow() run one after the other (each may renegotiate).
+ * @param {{rooms: () => any, me: () => string|undefined, session: () => any,
+ *          container: HTMLElement, nameOf: (id: string) => string}} opts
+ */
+export function memberMedia(opts) {
+  /** @type {{slots: any[], stream: MediaStream|null, room: string}} */
+  const media = { slots: [], stream: null, room: "plenary" };
+  let context = null;
+
+  async function step() {
+    const session = opts.session();
+    const rooms = opts.rooms();
+    const me = opts.me();
+    if (!session || !rooms || !me) return;
+    const room = roomOf(rooms, me);
+    const others = othersIn(rooms, me);
+    const speak = speaksIn(rooms, me);
+    let renegotiate = false;
+    if (room !== "plenary") {
+      renegotiate = growSlots(media.slots, others.length, (i) => addSlot(session, i));
+    }
+    if (speak && !media.stream) {
+      media.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      session.publish = "member";
+      session._setLocal(media.stream);
+      renegotiate = true;
+    } else if (!speak && media.stream) {
+      for (const track of media.stream.getTracks()) track.stop();
+      media.stream = null;
+      session.publish = null;
+      session._setLocal(null);
+      renegotiate = true;
+    }
+    if (renegotiate) await session.negotiate();
+    const heard = room === "plenary" ? [] : others;
+    media.slots.forEach((slot, i) => {
+      const who = heard[i];
+      slot.tile.hidden = !who;
+      slot.label.textContent = who ? opts.nameOf(who) : "";
+      slot.tile.dataset.person = who || "";
+    });
+    media.room = room;
+  }
+
+  let chain = Promise.resolve();
+  function follow() {
+    chain = chain.then(step, step);
+    return chain;
+  }
+
+  /** One member slot: an audio and a video m-line, a tile with a level meter. */
+  function addSlot(session, index) {
+    const { audioT, videoT, stream } = addMemberSlot(session);
+    const video = el("video", { autoplay: true, playsInline: true, muted: true });
+    video.srcObject = stream;
+    video.play?.().catch(() => {});
+    const label = el("span", { class: "member-name" }, "");
+    const tile = el("figure", { class: "member-tile", "data-slot": String(index) }, video, label);
+    tile.hidden = true;
+    opts.container.append(tile);
+    const level = memberLevel(stream, tile);
+    return { audioT, videoT, stream, video, label, tile, level };
+  }
+
+  function memberLevel(stream, tile) {
+    context = context || new AudioContext();
+    const source = context.createMediaStreamSource(stream);
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 8192;
+    source.connect(analyser);
+    analyser.connect(context.destination); // members are heard at full volume
+    const data = new Float32Array(analyser.fftSize);
+    return {
+      analyser,
+      rms() {
+        analyser.getFloatTimeDomainData(data);
+        let sum = 0;
+        for (const v of data) sum += v * v;
+        return Math.sqrt(sum / data.length);
+      },
+      tile,
+    };
+  }
+
+  // Active speaker: the loudest member over a threshold, refreshed a few times a second.
+  setInterval(() => {
+    let best = null, bestLevel = 0.01;
+    for (const slot of media.slots) {
+      const level = slot.tile.hidden ? 0 : slot.level.rms();
+      if (level > bestLevel) { best = slot; bestLevel = level; }
+    }
+    for (const slot of media.slots) slot.tile.classList.toggle("speaking", slot === best);
+  }, 300);
+
+  /** The peer connection is gone (rebuilt, or closed): its slots died with it. */
+  function reset() {
+    for (const slot of media.slots) slot.tile.remove();
+    media.slots.length = 0;
+  }
+
+  /** Stop publishing and drop the slots (the page closes its media session). */
+  function release() {
+    for (const track of media.stream?.getTracks() || []) track.stop();
+    media.stream = null;
+    reset();
+    media.room = "plenary";
+  }
+
+  return {
+    media,
+    follow,
+    reset,
+    release,
+    /** Dominant frequency heard from member slot i (tests and diagnostics). */
+    frequency(i) {
+      const slot = media.slots[i];
+      if (!slot || !context) return 0;
+      const bins = new Float32Array(slot.level.analyser.frequencyBinCount);
+      slot.level.analyser.getFloatFrequencyData(bins);
+      let k = 0;
+      for (let j = 1; j < bins.length; j++) if (bins[j] > bins[k]) k = j;
+      return (k * context.sampleRate) / slot.level.analyser.fftSize;
+    },
+  };
+}
+
+/**
  * Render the room panel and keep the member media in step.
  * @param {{state: any}} ui
  */
 export function mountRooms(ui) {
   const { state } = ui;
   const panel = $("room-panel");
-  /** @type {{slots: any[], stream: MediaStream|null, room: string}} */
-  const media = { slots: [], stream: null, room: "plenary" };
 
   function render() {
     const rooms = state.snapshot?.rooms;
@@ -103,85 +241,20 @@ export function mountRooms(ui) {
     return state.snapshot?.rooms?.names?.[id] || id.slice(0, 8);
   }
 
-  async function follow() {
+  const members = memberMedia({
+    rooms: () => state.snapshot?.rooms,
+    me: () => state.you?.id,
+    session: () => state.media?.session,
+    container: $("room-members"),
+    nameOf,
+  });
+
+  function follow() {
     render();
-    const session = state.media?.session;
-    const rooms = state.snapshot?.rooms;
-    const me = state.you?.id;
-    if (!session || !rooms || !me) return;
-    const room = roomOf(rooms, me);
-    const inGroup = room !== "plenary";
-    if (inGroup) {
-      const others = othersIn(rooms, me);
-      let renegotiate = growSlots(media.slots, others.length, (i) => addSlot(session, i));
-      if (!media.stream) {
-        media.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-        session.publish = "member";
-        session._setLocal(media.stream);
-        renegotiate = true;
-      }
-      if (renegotiate) await session.negotiate();
-      media.slots.forEach((slot, i) => {
-        const who = others[i];
-        slot.tile.hidden = !who;
-        slot.label.textContent = who ? nameOf(who) : "";
-        slot.tile.dataset.person = who || "";
-      });
-    } else if (media.stream) {
-      for (const track of media.stream.getTracks()) track.stop();
-      media.stream = null;
-      for (const slot of media.slots) slot.tile.hidden = true;
-      await session.stopPublishing();
-    }
-    media.room = room;
+    return members.follow();
   }
 
-  /** One member slot: an audio and a video m-line, a tile with a level meter. */
-  function addSlot(session, index) {
-    const { audioT, videoT, stream } = addMemberSlot(session);
-    const video = el("video", { autoplay: true, playsInline: true, muted: true });
-    video.srcObject = stream;
-    video.play?.().catch(() => {});
-    const label = el("span", { class: "member-name" }, "");
-    const tile = el("figure", { class: "member-tile", "data-slot": String(index) }, video, label);
-    tile.hidden = true;
-    $("room-members").append(tile);
-    const level = memberLevel(stream, tile);
-    return { audioT, videoT, stream, video, label, tile, level };
-  }
-
-  let context = null;
-  function memberLevel(stream, tile) {
-    context = context || new AudioContext();
-    const source = context.createMediaStreamSource(stream);
-    const analyser = context.createAnalyser();
-    analyser.fftSize = 8192;
-    source.connect(analyser);
-    analyser.connect(context.destination); // members are heard at full volume
-    const data = new Float32Array(analyser.fftSize);
-    return {
-      analyser,
-      rms() {
-        analyser.getFloatTimeDomainData(data);
-        let sum = 0;
-        for (const v of data) sum += v * v;
-        return Math.sqrt(sum / data.length);
-      },
-      tile,
-    };
-  }
-
-  // Active speaker: the loudest member over a threshold, refreshed a few times a second.
-  setInterval(() => {
-    render();
-    let best = null, bestLevel = 0.01;
-    for (const slot of media.slots) {
-      const level = slot.tile.hidden ? 0 : slot.level.rms();
-      if (level > bestLevel) { best = slot; bestLevel = level; }
-    }
-    for (const slot of media.slots) slot.tile.classList.toggle("speaking", slot === best);
-  }, 300);
-
+  setInterval(render, 300);
   document.addEventListener("simultan:event", (/** @type {any} */ ev) => {
     if (ev.detail.name === "rooms") follow().catch((err) => console.error(err));
   });
@@ -189,23 +262,9 @@ export function mountRooms(ui) {
   // A rebuilt peer connection (ICE failed, the server restarted) has only the plenary m-lines:
   // the old slots' transceivers died with the old one. Open them again on the new one.
   document.addEventListener("simultan:renewed", () => {
-    for (const slot of media.slots) slot.tile.remove();
-    media.slots.length = 0;
+    members.reset();
     follow().catch((err) => console.error(err));
   });
   render();
-  return {
-    media,
-    follow,
-    /** Dominant frequency heard from member slot i (tests and diagnostics). */
-    frequency(i) {
-      const slot = media.slots[i];
-      if (!slot || !context) return 0;
-      const bins = new Float32Array(slot.level.analyser.frequencyBinCount);
-      slot.level.analyser.getFloatFrequencyData(bins);
-      let k = 0;
-      for (let j = 1; j < bins.length; j++) if (bins[j] > bins[k]) k = j;
-      return (k * context.sampleRate) / slot.level.analyser.fftSize;
-    },
-  };
+  return { media: members.media, follow, frequency: members.frequency };
 }

@@ -180,6 +180,10 @@ class RoomsState:
                         p for p in sorted(self.people) if placement.get(p, PLENARY) == r.id
                     ],
                     "visitors": sorted(p for p, v in self.visits.items() if v.room == r.id),
+                    # Visitors who speak: heard after the members (member slots, in this order).
+                    "speakers": sorted(
+                        p for p, v in self.visits.items() if v.room == r.id and v.speak
+                    ),
                 }
                 for r in self.rooms
             ],
