@@ -194,7 +194,8 @@ class LoadProcesses:
 def start_profiler(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes]:
     """py-spy (raw stacks) on a process for ``seconds``, without pausing it."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    args = ["record", "-p", str(pid), "-d", str(int(seconds)), "-r", "1000", "-f", "raw", "-o", path]
+    args = ["record", "-p", str(pid), "-d", str(int(seconds)), "-r", "1000",
+            "-f", "raw", "-o", path]  # fmt: skip
     return subprocess.Popen(
         [spy, *args, "--nonblocking"],
         stdout=subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -228,8 +229,38 @@ def test_room_phases_admission_and_report() -> None:
     s, _ = b2b.apply(s, MarkPresence("m1", "bo", False), m.start + timedelta(minutes=12))
     rep = b2b.report(s, m.end + timedelta(hours=1), grace)
     assert rep["held"] == 1 and rep["held_seconds"] == 600
+    assert rep["requested"] == 0 and rep["requests"]["accepted"] == 0
     assert b2b.next_meeting(s, "ana", m.start) is s.meetings["m1"]
     assert b2b.next_meeting(s, "ana", m.end) is None
+
+
+def test_report_counts_requests_by_outcome_and_meetings_held() -> None:
+    s = state(tables=3)
+    s, _ = b2b.apply(s, RequestMeeting("r1", "ana", "bo", slot(0)), BEFORE)
+    s, _ = b2b.apply(s, RequestMeeting("r2", "ana", "cy", slot(1)), BEFORE)
+    s, _ = b2b.apply(s, RequestMeeting("r3", "bo", "cy", slot(2)), BEFORE)
+    s, _ = b2b.apply(s, RequestMeeting("r4", "di", "eve", slot(3)), BEFORE)
+    s, _ = b2b.apply(s, RequestMeeting("r5", "fay", "gus", slot(4)), BEFORE)
+    s, _ = b2b.apply(s, Accept("r1", "bo", "m1"), BEFORE)
+    s, _ = b2b.apply(s, Accept("r2", "cy", "m2"), BEFORE)
+    s, _ = b2b.apply(s, Decline("r3", "cy"), BEFORE)
+    s, _ = b2b.apply(s, Withdraw("r4", "di"), BEFORE)
+    # r5 stays pending and expires (2 h after it was sent, before its slot).
+    m1, m2 = s.meetings["m1"], s.meetings["m2"]
+    s, _ = b2b.apply(s, MarkPresence("m1", "ana", True), m1.start)
+    s, _ = b2b.apply(s, MarkPresence("m1", "bo", True), m1.start + timedelta(minutes=5))
+    s, _ = b2b.apply(s, MarkPresence("m2", "ana", True), m2.start)  # cy never comes
+    rep = b2b.report(s, m2.end + timedelta(hours=1), timedelta(seconds=30))
+    assert rep["requested"] == 5
+    assert rep["requests"] == {
+        "pending": 0, "accepted": 2, "declined": 1, "withdrawn": 1, "expired": 1
+    }  # fmt: skip
+    assert (rep["meetings"], rep["cancelled"], rep["held"]) == (2, 0, 1)
+    # m1: both in from minute 5 to the close (20-minute meetings, a 30 s grace), nobody left.
+    assert rep["held_seconds"] == 15 * 60 + 30
+    rows = {row["id"]: row for row in rep["rows"]}
+    assert rows["m1"]["held"] and not rows["m2"]["held"]
+    assert rows["m2"]["together_seconds"] == 0
 
 
 def test_phase_changes_are_news_once_and_not_for_a_meeting_first_seen_closed() -> None:
@@ -265,6 +296,7 @@ def test_commands_round_trip_through_dicts() -> None:
         Move("m2", slot(3)),
         Cancel("m2", "cy"),
         SetGrid(20, 5, 3),
+        b2b.Expire(),
     ]
     s = state()
     records = []
@@ -343,11 +375,14 @@ def test_random_commands_never_double_book_and_expired_requests_never_meet(
     for serial, step in enumerate(plan):
         now += timedelta(minutes=step[0])
         command = concrete(s, step, serial)
-        before = s
+        snapshot = copy.deepcopy(s)
         try:
             s, _ = b2b.apply(s, command, now)
-        except SimultanError:
-            assert s is before  # refused: nothing changed
+        except SimultanError as exc:
+            # refused: typed, and the state is the same by value (nothing changed in place)
+            assert exc.details.get("reason"), exc
+            assert s == snapshot
+            assert s.version == snapshot.version
             continue
         b2b.check_invariants(s)
         for r in s.requests.values():

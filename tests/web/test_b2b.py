@@ -5,6 +5,7 @@ Real SQLite, a real SMTP server (aiosmtpd) and the forum's seeded B2B grid.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import aiohttp
 import icalendar
 import pytest
 
+from simultan.core.b2b import RequestStatus
 from simultan.core.capabilities import Role
 from simultan.eventdef import load_event
 from simultan.web.auth import registrations
@@ -349,11 +351,55 @@ async def test_every_change_mails_the_people_concerned_an_updated_calendar(day: 
                "ana", "bo")  # fmt: skip
     await step("org", "POST", f"/api/b2b/admin/meetings/{mid}/interpreter",
                {"interpreter": day.ids["ivy"], "languages": ["pl", "da"]}, "ana", "bo", "ivy")  # fmt: skip
+    # The organizer schedules by hand: both participants are told, nobody else.
+    await step("org", "POST", "/api/b2b/admin/meetings",
+               {"participants": [day.ids["ana"], day.ids["cy"]], "start": day.slots[6]},
+               "ana", "cy")  # fmt: skip
+    scheduled = next(m for m in day.web.mails[-2:] if m["To"].addresses[0].username == "cy")
+    assert "scheduled a meeting" in scheduled.get_body().get_content()
+    # A grid change that keeps every meeting: everyone with a meeting still to come is told.
+    await step("org", "PUT", "/api/b2b/admin/grid",
+               {"meeting_minutes": 25, "break_minutes": 5, "tables": 12},
+               "ana", "bo", "ivy", "cy")  # fmt: skip
+    assert "changed the B2B grid" in day.web.mails[-1].get_body().get_content()
     await step("org", "POST", f"/api/b2b/admin/meetings/{mid}/cancel", None, "ana", "bo", "ivy")
-    cancelled = next(iter(calendar_of(day.web.mails[-1]).walk("VEVENT")))
-    assert str(cancelled["status"]) == "CANCELLED"
+    cancelled = [e for e in calendar_of(day.web.mails[-1]).walk("VEVENT")
+                 if str(e["uid"]) == f"{mid}@b2b.simultan"]  # fmt: skip
+    assert str(cancelled[0]["status"]) == "CANCELLED"
     # From the accept on, every calendar carries the meeting, its SEQUENCE growing each time.
-    assert len(seen) == 4 and seen == sorted(set(seen)), seen
+    assert len(seen) == 6 and seen == sorted(set(seen)), seen
+
+
+async def test_a_request_expires_on_the_clock_and_its_requester_is_mailed(day: Day) -> None:
+    """No command after the request: the sweep alone expires it at its time (the clock the
+    tests set) and mails the requester and the invitee the expiry notice."""
+    status, made = await day.call("ana", "POST", "/api/b2b/requests",
+                                  {"invitee": day.ids["bo"], "start": day.slots[0]})  # fmt: skip
+    assert status == 201
+    rid = made["request"]["id"]
+    expires = made["request"]["expires_at"]
+    schedule = day.web.app[SCHEDULE]
+    before = len(day.web.mails)
+    day.web.clock.now = schedule.state.requests[rid].expires_at - timedelta(seconds=1)
+    await asyncio.sleep(2.5)  # two sweeps: not yet due
+    assert len(day.web.mails) == before
+    assert schedule.state.requests[rid].status is RequestStatus.PENDING
+    day.web.clock.now = schedule.state.requests[rid].expires_at
+    for _ in range(50):
+        if len(day.web.mails) >= before + 2:
+            break
+        await asyncio.sleep(0.1)
+    new = day.web.mails[before:]
+    assert sorted(m["To"].addresses[0].username for m in new) == ["ana", "bo"]
+    to_ana = next(m for m in new if m["To"].addresses[0].username == "ana")
+    assert "A meeting request expired without an answer." in to_ana.get_body().get_content()
+    assert schedule.state.requests[rid].status is RequestStatus.EXPIRED
+    assert expires == schedule.state.requests[rid].expires_at.isoformat()
+    # Logged: a restart replays the expiry, so the notice is not sent again.
+    records = await schedule.store.commands()
+    assert [d["command"] for d, _ in records] == ["request", "expire"]
+    await asyncio.sleep(1.5)
+    assert len(day.web.mails) == before + 2
 
 
 async def test_the_b2b_notice_is_in_the_readers_language(day: Day) -> None:

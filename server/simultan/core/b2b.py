@@ -297,6 +297,15 @@ class MarkPresence:
     present: bool
 
 
+@dataclass(frozen=True)
+class Expire:
+    """The clock's sweep: expire every pending request whose time is up (``apply`` does it
+    before every command; this one does nothing else). Logged, so a restart replays it and
+    the expiry notices are not sent twice."""
+
+    name: ClassVar[str] = "expire"
+
+
 Command = (
     RequestMeeting
     | Accept
@@ -309,6 +318,7 @@ Command = (
     | BookInterpreter
     | SetGrid
     | MarkPresence
+    | Expire
 )
 COMMANDS: dict[str, type[Command]] = {
     c.name: c
@@ -324,6 +334,7 @@ COMMANDS: dict[str, type[Command]] = {
         BookInterpreter,
         SetGrid,
         MarkPresence,
+        Expire,
     )
 }
 
@@ -356,6 +367,13 @@ class B2BEvent:
 
 def expires_at(rules: Rules, created: datetime, slot_start: datetime) -> datetime:
     return min(created + rules.request_ttl, slot_start)
+
+
+def due_to_expire(state: B2BState, now: datetime) -> bool:
+    """Whether a pending request's time is up (the clock's sweep then applies ``Expire``)."""
+    return any(
+        r.status is RequestStatus.PENDING and r.expires_at <= now for r in state.requests.values()
+    )
 
 
 def expire(state: B2BState, now: datetime) -> tuple[B2BState, tuple[B2BEvent, ...]]:
@@ -617,6 +635,8 @@ def _apply(
                 )
             meetings[mid] = replace(m, presence=(*m.presence, Presence(person, now, present)))
             events = ()
+        case Expire():
+            events = ()  # ``apply`` expired what was due
         case _:
             raise CommandError(f"unknown B2B command {command!r}")
     return replace(state, requests=requests, meetings=meetings), events

@@ -58,6 +58,14 @@ class B2BSchedule:
             "= b2b schedule replayed: %d commands, version %d", len(records), self.state.version
         )
 
+    async def sweep(self) -> tuple[B2BEvent, ...]:
+        """Expire every request whose time is up now, and tell its people (the clock calls
+        this every second: an expiry notice goes out when the request expires, not at the
+        next command)."""
+        if not b2b.due_to_expire(self.state, self.clock()):
+            return ()
+        return await self.run(b2b.Expire(), "clock")
+
     async def run(self, command: b2b.Command, actor: str) -> tuple[B2BEvent, ...]:
         """Apply ``command`` now, persist it, keep the new state; then run the change hooks."""
         async with self._lock:

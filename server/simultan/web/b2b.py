@@ -25,6 +25,7 @@ are typed (``reason``) and change nothing; rate limits come from the pure core's
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
@@ -44,6 +45,7 @@ from simultan.mail.b2b import b2b_notice
 from simultan.mail.mailer import MAILER
 from simultan.people import Person
 from simultan.session.b2b import B2BSchedule, grid_of
+from simultan.session.ticker import every
 from simultan.store.b2b import B2BStore
 from simultan.store.registrations import Status
 from simultan.web.auth import bearer_person, join_link, registrations
@@ -53,6 +55,7 @@ from simultan.web.registration import html_response, read_body, read_json, rende
 log = logging.getLogger("simultan.web.b2b")
 
 SCHEDULE = web.AppKey("b2b_schedule", B2BSchedule)
+SWEEP_SECONDS = 1.0  # how often pending requests are checked for expiry
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -502,6 +505,12 @@ async def _open_schedule(app: web.Application) -> Any:
         await schedule.open()
         schedule.on_change.append(_notify(app))
         app[SCHEDULE] = schedule
+        # The expiry sweep: a request expires (and its people are mailed) at its time.
+        sweep = asyncio.create_task(every(SWEEP_SECONDS, schedule.sweep, log), name="b2b-sweep")
+        yield
+        sweep.cancel()
+        await asyncio.gather(sweep, return_exceptions=True)
+        return
     yield
 
 
