@@ -82,6 +82,7 @@ class LiveServer:
         city: str = "Testville",
         topic: str | None = None,
         email: str | None = None,
+        timezone: str = "Asia/Tokyo",
     ) -> tuple[str, str]:
         """Seed an approved person; returns (registration id, join token)."""
         role = Role(role)
@@ -96,7 +97,7 @@ class LiveServer:
             role=role,
             booth=booth,
             language=language,
-            timezone="Asia/Tokyo",
+            timezone=timezone,
             city=city,
             topic=topic,
             now=self.clock(),

@@ -41,13 +41,18 @@ def b2b_start(server: Any) -> Any:
     return defn.planned_start(next(i for i in defn.agenda if i.kind is ItemKind.B2B))
 
 
-async def seed_companies(server: Any, language: str = "en") -> dict[str, tuple[str, str]]:
+async def seed_companies(
+    server: Any, language: str = "en", zones: dict[str, str] | None = None
+) -> dict[str, tuple[str, str]]:
     """name -> (registration id, token), each with a company profile, registered in
-    ``language``."""
+    ``language`` (and in the time zone ``zones`` gives by first name, else Asia/Tokyo)."""
     out: dict[str, tuple[str, str]] = {}
     store = B2BStore(server.app[DB], server.app[EVENT].event.id)
     for name, org, sector, country, city, langs in COMPANIES:
-        rid, token = await server.person("participant", name, city=city, language=language)
+        zone = (zones or {}).get(name.split()[0].lower(), "Asia/Tokyo")
+        rid, token = await server.person(
+            "participant", name, city=city, language=language, timezone=zone
+        )
         profile = Profile(
             org, sector, f"{sector} know-how", "Partners abroad", langs, country, city
         )
