@@ -93,6 +93,12 @@ async def test_directory_is_searchable_and_never_shows_email(day: Day) -> None:
     assert [p["name"] for p in found["profiles"]] == ["Bo"]
     _, found = await day.call("ana", "GET", "/api/b2b/profiles?q=bikes")
     assert [p["organization"] for p in found["profiles"]] == ["Odense Bikes"]
+    # By country: Bo's company is Danish now, Cy's still Polish (the fixture's profile).
+    _, found = await day.call("ana", "GET", "/api/b2b/profiles?country=denmark")
+    assert [p["name"] for p in found["profiles"]] == ["Bo"]
+    _, found = await day.call("ana", "GET", "/api/b2b/profiles?country=Poland")
+    assert [p["organization"] for p in found["profiles"]] == ["Odense Bikes"]
+    assert found["countries"] == ["Denmark", "Poland"]
     status, bad = await day.call("ana", "PUT", "/api/b2b/profile", {**PROFILE, "organization": ""})
     assert status == 422 and "organization" in bad["fields"]
 
