@@ -170,7 +170,9 @@ export function mountRoomsControl(ui) {
         const badges = [];
         if (r.facilitator === p) badges.push(t("control.rooms_facilitator"));
         if (r.rapporteur === p) badges.push(t("control.rooms_rapporteur"));
-        return el("li", {}, `${nameOf(p)}${badges.length ? ` (${listOf(badges)})` : ""} `, picker);
+        const label = badges.length
+          ? t("control.rooms_member_roles", { name: nameOf(p), roles: listOf(badges) }) : nameOf(p);
+        return el("li", {}, label + " ", picker);
       });
       const booth = r.booth ? ` · ${t("control.rooms_booth", { language: languageName(r.booth) })}` : "";
       const visiting = (r.visitors || []).length ? ` · ${t("control.rooms_visited")}` : "";
