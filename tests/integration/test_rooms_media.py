@@ -102,6 +102,9 @@ async def test_a_booth_serving_a_group_is_heard_there_only_by_those_who_chose_it
     for peer in (ana, bo, cy, mod):
         assert peer.tab is not None
         await settled(peer.tab.channel_audio, ES_HZ, timeout=WARM_UP)
+    # ...and Di, who kept English, is back on the English channel: the floor itself.
+    assert di.tab is not None
+    await settled(di.tab.channel_audio, FLOOR_HZ, timeout=WARM_UP)
 
 
 ANA_HZ, BO_HZ, MOD_HZ = ZH_A_HZ, JA_HZ, ES_HZ
