@@ -31,6 +31,17 @@ export function visitOf(rooms, me) {
   return null;
 }
 
+/** Resolve once `pc` is connected (or after `ms`): the member slots are added after that. */
+function connected(pc, ms = 5000) {
+  if (pc.connectionState === "connected") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener("connectionstatechange", check); clearTimeout(timer); resolve(); };
+    const check = () => { if (pc.connectionState === "connected") done(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("connectionstatechange", check);
+  });
+}
+
 /** @param {{live: any}} ui */
 export function mountRoomsControl(ui) {
   const { live } = ui;
@@ -209,9 +220,10 @@ export function mountRoomsControl(ui) {
       if (visiting && !session) {
         const { connectMedia } = await import("../media.js");
         session = await connectMedia({
-          live, publish: null, listenToFloorVideo: false,
+          live, publish: null, listenToFloorVideo: false, // the room only: no floor video
           onRenewed: () => { members.reset(); members.follow(); },
         });
+        await connected(session.pc);
       } else if (!visiting && session) {
         members.release();
         session.close();
