@@ -374,6 +374,8 @@ async def test_the_moderator_runs_the_groups_from_the_control_page_and_visits_on
         left = await ana.locator("#room-countdown").inner_text()
         assert re.fullmatch(r"Time left 1:(29:[0-5]\d|30:00)", left), left  # the item's 90 min
         assert "Facilitator" in await ana.locator("#room-roles").inner_text()
+        left = await control.locator("#rooms-countdown").inner_text()  # the server's clock
+        assert re.fullmatch(r"time left 1:(29:[0-5]\d|30:00)", left), left
 
         # Listening in: the control page hears both members; they do not hear it.
         await group.locator("[data-testid=rooms-listen]").click()
@@ -390,6 +392,10 @@ async def test_the_moderator_runs_the_groups_from_the_control_page_and_visits_on
         await hears_slot(control, 1, tone[second])
         assert await control.evaluate("() => window.simultan.rooms.members.media.stream") is None
         assert await visible_tiles(ana) == 1 and await visible_tiles(bo) == 1
+        shots = tmp_path / "shots"
+        for name, (width, height) in (("desktop", (1366, 900)), ("phone", (390, 844))):
+            await control.set_viewport_size({"width": width, "height": height})
+            await control.screenshot(path=str(shots / f"control-groups-{name}.png"), full_page=True)
 
         # Speaking: both members get a second tile carrying the moderator's tone.
         await control.click("[data-testid=visit-toggle]")

@@ -53,6 +53,7 @@ export function mountRoomsControl(ui) {
   let booths = [];
   /** @type {any} */
   let session = null; // this page's media session, while visiting
+  let skew = 0; // the server's clock minus ours: the countdown follows the server
   const announce = (text) => { $("rooms-announce").textContent = text; };
 
   const send = (msg) => live.request(msg).then((reply) => { banner(""); return reply; },
@@ -147,10 +148,7 @@ export function mountRoomsControl(ui) {
   function render() {
     if (!rooms) return;
     $("rooms-phase").textContent = t(`control.rooms_phase_${rooms.phase}`);
-    const end = rooms.closes_at || rooms.ends_at;
-    const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now()) / 1000)) : null;
-    $("rooms-countdown").textContent = left === null ? ""
-      : t(rooms.closes_at ? "control.rooms_closing" : "control.rooms_left", { time: clock(left * 1000) });
+    tick();
     $("rooms-open").disabled = rooms.phase !== "preview";
     $("rooms-cancel").disabled = rooms.phase !== "preview";
     $("rooms-call-back").disabled = rooms.phase !== "open";
@@ -207,7 +205,7 @@ export function mountRoomsControl(ui) {
   function tick() {
     if (!rooms) return;
     const end = rooms.closes_at || rooms.ends_at;
-    const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now()) / 1000)) : null;
+    const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now() - skew) / 1000)) : null;
     $("rooms-countdown").textContent = left === null ? ""
       : t(rooms.closes_at ? "control.rooms_closing" : "control.rooms_left", { time: clock(left * 1000) });
   }
@@ -274,6 +272,8 @@ export function mountRoomsControl(ui) {
     rooms = ev.detail.snapshot.rooms;
     you = ev.detail.you;
     booths = ev.detail.snapshot.event?.booths || [];
+    const at = Date.parse(ev.detail.snapshot.server_time || "");
+    if (!Number.isNaN(at)) skew = at - Date.now();
     render();
     followMedia();
   });
