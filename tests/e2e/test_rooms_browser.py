@@ -6,6 +6,7 @@ its booth assigned to a group, hears that group's member and not the floor, then
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,192 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
         for b in browsers:
             await b.close()
         await runner.cleanup()
+
+
+ANA_HZ, BO_HZ, MOD_HZ = 523.0, 784.0, 659.0
+SPEAKING = """(who) => [...document.querySelectorAll('.member-tile.speaking')]
+  .map((t) => t.dataset.person).join() === who"""
+
+
+async def visible_tiles(page: Any) -> int:
+    return int(await page.locator(".member-tile:not([hidden])").count())
+
+
+async def test_the_moderator_runs_the_groups_from_the_control_page_and_visits_one(
+    tmp_path: Path, clock: FakeClock, seminar: Any, playwright: Any
+) -> None:
+    """Only clicks on the control page's Groups tab: a preview by group size, cities moved by
+    hand, a facilitator and a rapporteur, a booth, open; the members hear each other (the one
+    whose tone plays highlighted, the room's countdown shown); the moderator listens in
+    (hears both, heard by nobody), speaks (heard by both), leaves; calls everyone back."""
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    browsers = []
+    try:
+        mod_id, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+        ws = await server.connect(mod_token)
+        await ws.recv_type("welcome")
+
+        async def launch(hz: float) -> Any:
+            wav = write_tone(tmp_path / f"{hz:.0f}.wav", hz)
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, args=chromium_args(fake_audio=wav)
+            )
+            browsers.append(browser)
+            return browser
+
+        members = {}
+        for name, hz in (("Ana Costa", ANA_HZ), ("Bo Lind", BO_HZ)):
+            pid, _ = await server.person(Role.PARTICIPANT, name)
+            page, errors = await open_join_link(await launch(hz), server, pid)
+            await page.click("#listen")
+            await page.wait_for_function("() => window.simultan.state.media")
+            members[pid] = (page, errors)
+        others = []
+        for name in ("Cy One", "Di Two"):
+            pid, token = await server.person(Role.PARTICIPANT, name)
+            await (await server.connect(token)).recv_type("welcome")
+            others.append(pid)
+        (ana_id, (ana, ana_err)), (bo_id, (bo, bo_err)) = members.items()
+        reply = await ws.request(
+            {
+                "type": "timeline",
+                "action": "start",
+                "item_id": "afternoon-groups",
+                "base_version": 0,
+            }
+        )
+        assert reply["type"] == "reply", reply
+
+        control, control_err = await open_join_link(await launch(MOD_HZ), server, mod_id)
+        # A loopback-only namespace has no default route: Chromium gathers ICE candidates on
+        # loopback only for a page granted a device (as after a device check), so grant one.
+        await control.evaluate(
+            "async () => (await navigator.mediaDevices.getUserMedia({audio: true}))"
+            ".getTracks().forEach((t) => t.stop())"
+        )
+        await control.click("#tab-groups")
+        announce = control.locator("[data-testid=rooms-announce]")
+        # A preview by group size (2 cities a group: 4 cities, 2 groups), filled by hand.
+        await control.select_option("[data-testid=rooms-method]", "hand")
+        await control.click("[data-testid=rooms-by-size]")
+        assert await control.locator("#rooms-count-label").inner_text() == "Cities per group"
+        await control.fill("[data-testid=rooms-count]", "2")
+        await control.click("[data-testid=rooms-plan]")
+        await control.locator("[data-testid=rooms-list] > li.room").nth(2).wait_for()
+        assert await announce.inner_text() == "Preview ready: groups 2"
+        rooms = server.app[SESSION].rooms
+        assert [r.id for r in rooms.state.groups] == ["neutrality", "governance"]
+        for pid, room in ((ana_id, "neutrality"), (bo_id, "neutrality"),
+                          (others[0], "governance"), (others[1], "governance")):  # fmt: skip
+            await control.select_option(f"select[data-person='{pid}']", room)
+            await control.wait_for_function(
+                "([p, r]) => document.querySelector(`[data-room=${r}] select[data-person='${p}']`)",
+                arg=[pid, room],
+            )
+        assert rooms.state.planned("neutrality") == tuple(sorted((ana_id, bo_id)))
+        assert "moved to" in await announce.inner_text()
+        group = control.locator("[data-room=neutrality]")
+        await group.locator("[data-testid=rooms-facilitator]").select_option(ana_id)
+        await control.wait_for_function(
+            "() => document.querySelector('#rooms-announce').textContent.startsWith('Facilitator')"
+        )
+        await group.locator("[data-testid=rooms-rapporteur]").select_option(bo_id)
+        await control.wait_for_function(
+            "() => document.querySelector('#rooms-announce').textContent.startsWith('Rapporteur')"
+        )
+        neutrality = rooms.state.room("neutrality")
+        assert (neutrality.facilitator, neutrality.rapporteur) == (ana_id, bo_id)
+        await group.locator("[data-testid=rooms-booth]").select_option("es")
+        await control.wait_for_function(
+            "() => document.querySelector('#rooms-announce').textContent.includes('booth')"
+        )
+        assert rooms.state.room("neutrality").booth == "es"
+        await control.click("[data-testid=rooms-open]")
+        await control.wait_for_function(
+            "() => document.querySelector('[data-testid=rooms-phase]').textContent === 'open'"
+        )
+
+        # The members hear each other; the one whose tone plays is highlighted; the countdown.
+        await hears(ana, BO_HZ)
+        await hears(bo, ANA_HZ)
+        await ana.wait_for_function(SPEAKING, arg=bo_id)
+        await bo.wait_for_function(SPEAKING, arg=ana_id)
+        left = await ana.locator("#room-countdown").inner_text()
+        assert re.fullmatch(r"Time left 1:(29:[0-5]\d|30:00)", left), left  # the item's 90 min
+        assert "Facilitator" in await ana.locator("#room-roles").inner_text()
+        left = await control.locator("#rooms-countdown").inner_text()  # the server's clock
+        assert re.fullmatch(r"time left 1:(29:[0-5]\d|30:00)", left), left
+
+        # Listening in: the control page hears both members; they do not hear it.
+        await group.locator("[data-testid=rooms-listen]").click()
+        panel = control.locator("[data-testid=visit-panel]")
+        await panel.wait_for()
+        title = rooms.state.room("neutrality").title
+        assert await control.locator("#visit-title").inner_text() == f"You are listening in {title}"
+        first, second = sorted((ana_id, bo_id))
+        tone = {ana_id: ANA_HZ, bo_id: BO_HZ}
+        await control.wait_for_function(
+            "() => window.simultan.rooms.members.media.slots.length === 2"
+        )
+        await hears_slot(control, 0, tone[first])
+        await hears_slot(control, 1, tone[second])
+        assert await control.evaluate("() => window.simultan.rooms.members.media.stream") is None
+        assert await visible_tiles(ana) == 1 and await visible_tiles(bo) == 1
+        shots = tmp_path / "shots"
+        for name, (width, height) in (("desktop", (1366, 900)), ("phone", (390, 844))):
+            await control.set_viewport_size({"width": width, "height": height})
+            await control.screenshot(path=str(shots / f"control-groups-{name}.png"), full_page=True)
+
+        # Speaking: both members get a second tile carrying the moderator's tone.
+        await control.click("[data-testid=visit-toggle]")
+        await control.wait_for_function(
+            "() => document.querySelector('#visit-title').textContent.includes('speaking')"
+        )
+        for page in (ana, bo):
+            await page.wait_for_function(
+                "() => document.querySelectorAll('.member-tile:not([hidden])').length === 2"
+            )
+            await hears_slot(page, 1, MOD_HZ)
+        await hears_slot(control, 0, tone[first])
+
+        # Leaving: the panel goes, the members are back to one tile each.
+        await control.click("[data-testid=visit-leave]")
+        await panel.wait_for(state="hidden")
+        assert "You left" in await announce.inner_text()
+        for page in (ana, bo):
+            await page.wait_for_function(
+                "() => document.querySelectorAll('.member-tile:not([hidden])').length === 1"
+            )
+        await control.wait_for_function("() => window.simultan.rooms.session() === null")
+
+        # Call everyone back: the rooms count down to the plenary, then everyone is back.
+        await control.click("[data-testid=rooms-call-back]")
+        await ana.wait_for_function(
+            "() => /^Back to the plenary in 0:[0-5]\\d|1:00$/.test("
+            "document.querySelector('#room-countdown').textContent)"
+        )
+        server.clock.advance(seconds=61)
+        for page in (ana, bo):
+            await page.wait_for_function(
+                "() => window.simultan.state.snapshot.rooms.phase === 'plenary'", timeout=20000
+            )
+        await control.wait_for_function(
+            "() => document.querySelector('[data-testid=rooms-phase]').textContent === 'plenary'"
+        )
+        assert ana_err == [] and bo_err == [] and control_err == []
+    finally:
+        for b in browsers:
+            await b.close()
+        await runner.cleanup()
+
+
+async def hears_slot(page: Any, slot: int, target: float, *, within: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last = 0.0
+    while loop.time() < deadline:
+        last = float(await page.evaluate("(i) => window.simultan.rooms.frequency(i)", slot))
+        if abs(last - target) <= 12:
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"expected {target} Hz on member slot {slot}, heard {last:.1f} Hz")

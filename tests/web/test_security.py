@@ -34,7 +34,7 @@ async def test_every_response_carries_the_headers(server: LiveServer, path: str)
     assert directives["frame-ancestors"] == "'none'"
     assert h["X-Content-Type-Options"] == "nosniff"
     assert h["Referrer-Policy"] == "no-referrer"
-    publishes = path in ("/stage", "/booth")
+    publishes = path in ("/stage", "/booth", "/control")  # control: visiting a group
     policy = h["Permissions-Policy"]
     assert ("camera=(self)" in policy) is publishes and ("microphone=(self)" in policy) is publishes
     if not publishes:

@@ -31,6 +31,17 @@ export function visitOf(rooms, me) {
   return null;
 }
 
+/** Resolve once `pc` is connected (or after `ms`): the member slots are added after that. */
+function connected(pc, ms = 5000) {
+  if (pc.connectionState === "connected") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener("connectionstatechange", check); clearTimeout(timer); resolve(); };
+    const check = () => { if (pc.connectionState === "connected") done(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("connectionstatechange", check);
+  });
+}
+
 /** @param {{live: any}} ui */
 export function mountRoomsControl(ui) {
   const { live } = ui;
@@ -42,6 +53,7 @@ export function mountRoomsControl(ui) {
   let booths = [];
   /** @type {any} */
   let session = null; // this page's media session, while visiting
+  let skew = 0; // the server's clock minus ours: the countdown follows the server
   const announce = (text) => { $("rooms-announce").textContent = text; };
 
   const send = (msg) => live.request(msg).then((reply) => { banner(""); return reply; },
@@ -136,10 +148,7 @@ export function mountRoomsControl(ui) {
   function render() {
     if (!rooms) return;
     $("rooms-phase").textContent = t(`control.rooms_phase_${rooms.phase}`);
-    const end = rooms.closes_at || rooms.ends_at;
-    const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now()) / 1000)) : null;
-    $("rooms-countdown").textContent = left === null ? ""
-      : t(rooms.closes_at ? "control.rooms_closing" : "control.rooms_left", { time: clock(left * 1000) });
+    tick();
     $("rooms-open").disabled = rooms.phase !== "preview";
     $("rooms-cancel").disabled = rooms.phase !== "preview";
     $("rooms-call-back").disabled = rooms.phase !== "open";
@@ -198,7 +207,7 @@ export function mountRoomsControl(ui) {
   function tick() {
     if (!rooms) return;
     const end = rooms.closes_at || rooms.ends_at;
-    const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now()) / 1000)) : null;
+    const left = end ? Math.max(0, Math.round((Date.parse(end) - Date.now() - skew) / 1000)) : null;
     $("rooms-countdown").textContent = left === null ? ""
       : t(rooms.closes_at ? "control.rooms_closing" : "control.rooms_left", { time: clock(left * 1000) });
   }
@@ -211,9 +220,10 @@ export function mountRoomsControl(ui) {
       if (visiting && !session) {
         const { connectMedia } = await import("../media.js");
         session = await connectMedia({
-          live, publish: null, listenToFloorVideo: false,
+          live, publish: null, listenToFloorVideo: false, // the room only: no floor video
           onRenewed: () => { members.reset(); members.follow(); },
         });
+        await connected(session.pc);
       } else if (!visiting && session) {
         members.release();
         session.close();
@@ -264,6 +274,8 @@ export function mountRoomsControl(ui) {
     rooms = ev.detail.snapshot.rooms;
     you = ev.detail.you;
     booths = ev.detail.snapshot.event?.booths || [];
+    const at = Date.parse(ev.detail.snapshot.server_time || "");
+    if (!Number.isNaN(at)) skew = at - Date.now();
     render();
     followMedia();
   });

@@ -4,7 +4,8 @@
   Content-Security-Policy without inline script, ``frame-ancestors 'none'``,
   ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and a
   ``Permissions-Policy`` that lets only the pages that publish (stage: a panelist given the
-  floor; booth: an interpreter) ask for camera and microphone.
+  floor; booth: an interpreter; control: a moderator speaking in a group it visits) ask for
+  camera and microphone.
 - ``/metrics``: with ``settings.metrics_token``, only ``Authorization: Bearer <token>``;
   without one, only a direct loopback peer (a request through a proxy is refused).
 - Logs: the access log writes ``/join/<redacted>`` and ``token=<redacted>``, never a join
@@ -38,8 +39,8 @@ CSP = "; ".join(
     ]
 )
 # Pages whose tab publishes media: a panelist on the stage, an interpreter in the booth, a
-# company in its B2B meeting.
-PUBLISHING_PAGES = frozenset({"/stage", "/booth", "/b2b"})
+# company in its B2B meeting, a moderator speaking in a group it visits (the control page).
+PUBLISHING_PAGES = frozenset({"/stage", "/booth", "/b2b", "/control"})
 PUBLISHES = "camera=(self), microphone=(self), geolocation=(), display-capture=()"
 NO_DEVICES = "camera=(), microphone=(), geolocation=(), display-capture=()"
 
