@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import fractions
 import importlib.util
+import itertools
 import os
+import statistics
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import aiortc
 import aiortc.rtcrtpreceiver as receiver_mod
@@ -203,3 +205,112 @@ async def test_forwarded_tracks_never_encode(
         assert abs(listeners[1].channel_audio.frequency() - TONES["ja"]) < 5
     finally:
         await asyncio.gather(*(t.close() for t in (*listeners, raw, booth, floor)))
+
+
+class _FakeTransport:
+    state = "connected"
+
+
+class _FakeSender:
+    """What the RTCP clock reads of an aiortc sender (its name-mangled counters)."""
+
+    def __init__(self, transport: _FakeTransport, kind: str, ssrc: int) -> None:
+        self.transport = transport
+        self.kind = kind
+        self._ssrc = ssrc
+        self._RTCRtpSender__packet_count = 0
+        self._RTCRtpSender__octet_count = 0
+        self._RTCRtpSender__rtp_timestamp = 0
+        self._RTCRtpSender__ntp_timestamp = 0
+        self._RTCRtpSender__cname = "cname"
+        self._RTCRtpSender__lsr = 0
+        self._RTCRtpSender__lsr_time = 0.0
+
+    def send(self, packets: int) -> None:
+        self._RTCRtpSender__packet_count += packets
+        self._RTCRtpSender__octet_count += 120 * packets
+        self._RTCRtpSender__rtp_timestamp += 960 * packets
+        self._RTCRtpSender__ntp_timestamp += packets << 27
+
+
+def _run_clock(
+    clock: passthrough.RtcpClock,
+    senders: list[_FakeSender],
+    seconds: float,
+    start: float = 0.0,
+    sending: Callable[[_FakeSender, float], bool] = lambda s, t: True,
+) -> dict[int, list[float]]:
+    """Drive the clock's ticks over ``seconds`` of fake loop time: when each SR went out."""
+    reports: dict[int, list[float]] = {id(t): [] for t in (s.transport for s in senders)}
+    ticks = int(seconds / clock.TICK)
+    for i in range(1, ticks + 1):
+        now = start + i * clock.TICK
+        for sender in senders:
+            if sending(sender, now):
+                sender.send(12)  # ~50 packets/s
+        for transport, payload in clock.step(now):
+            assert payload[1] == 200  # an SR first
+            reports[id(transport)].append(now)
+    return reports
+
+
+def test_rtcp_clock_reports_audio_every_five_seconds_and_video_every_second() -> None:
+    """libwebrtc's intervals: audio-only transports ~5 s (2.5-7.5 s), video ones ~1 s."""
+    clock = passthrough.RtcpClock()
+    audio_t, video_t = _FakeTransport(), _FakeTransport()
+    audio = [_FakeSender(audio_t, "audio", 1), _FakeSender(audio_t, "audio", 2)]
+    video = [_FakeSender(video_t, "audio", 3), _FakeSender(video_t, "video", 4)]
+    for sender in (*audio, *video):
+        clock.enroll(sender, 0.0)  # type: ignore[arg-type]
+    reports = _run_clock(clock, [*audio, *video], 120.0)
+    audio_times, video_times = reports[id(audio_t)], reports[id(video_t)]
+    # The first report comes soon after the start (lip sync and RTT from the start).
+    assert audio_times[0] <= 1.75 and video_times[0] <= 1.75
+    audio_gaps = [b - a for a, b in itertools.pairwise(audio_times)]
+    video_gaps = [b - a for a, b in itertools.pairwise(video_times)]
+    # Audio: 0.5-1.5 x 5 s, on the clock's 0.25 s ticks; about 24 reports in 120 s, never
+    # anywhere near one a second.
+    assert min(audio_gaps) >= 2.5 and max(audio_gaps) <= 7.75
+    assert 3.5 <= statistics.mean(audio_gaps) <= 6.5
+    assert 14 <= len(audio_times) <= 40
+    # Video (with its audio on the same transport): 0.5-1.5 x 1 s.
+    assert min(video_gaps) >= 0.5 and max(video_gaps) <= 1.75
+    assert len(video_times) >= 80
+    # Every report carried both of the transport's senders.
+    assert clock.reports == 2 * (len(audio_times) + len(video_times))
+    # RTT: a report leaves the sender's LSR and its time for the receiver reports to match.
+    assert audio[0]._RTCRtpSender__lsr != 0 and audio[0]._RTCRtpSender__lsr_time > 0
+
+
+def test_rtcp_clock_reports_video_promptly_when_it_starts() -> None:
+    """A transport on the audio interval whose video starts (or resumes) is reported within
+    about a second, then at the video interval; when video pauses, back to ~5 s."""
+    clock = passthrough.RtcpClock()
+    transport = _FakeTransport()
+    audio, video = _FakeSender(transport, "audio", 1), _FakeSender(transport, "video", 2)
+    for sender in (audio, video):
+        clock.enroll(sender, 0.0)  # type: ignore[arg-type]
+
+    def sending(sender: _FakeSender, now: float) -> bool:
+        return sender.kind == "audio" or 30.0 <= now < 60.0
+
+    times = _run_clock(clock, [audio, video], 90.0, sending=sending)[id(transport)]
+    before = [t for t in times if t < 30.0]
+    during = [t for t in times if 30.0 <= t < 60.0]
+    after = [t for t in times if t >= 62.0]
+    assert len(before) <= 12  # audio interval while the video slot is idle
+    assert during and during[0] <= 31.25  # video seen within a second
+    assert len(during) >= 20
+    assert len(after) <= 10  # back to the audio interval
+    assert min(b - a for a, b in itertools.pairwise(after)) >= 2.5
+
+
+def test_rtcp_clock_sends_nothing_for_idle_transports() -> None:
+    clock = passthrough.RtcpClock()
+    transport = _FakeTransport()
+    sender = _FakeSender(transport, "audio", 1)
+    clock.enroll(sender, 0.0)  # type: ignore[arg-type]
+    assert _run_clock(clock, [sender], 10.0, sending=lambda s, t: False)[id(transport)] == []
+    # Once it sends, the first report follows within about a second.
+    times = _run_clock(clock, [sender], 10.0, start=10.0)[id(transport)]
+    assert times and times[0] <= 11.75

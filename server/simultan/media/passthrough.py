@@ -44,10 +44,14 @@ neither. Three hooks, all checked against the pinned version (aiortc 1.16.0):
    second, through its async send path): at 300 listeners with three senders each, 900
    task wakeups a second, more CPU than forwarding itself. :func:`_run_rtcp` registers the
    sender with :class:`RtcpClock` instead: one task for the whole process wakes every
-   ``TICK`` and sends, for each DTLS transport that is due (every 0.5-1.5 s, as aiortc),
-   one compound packet with an SR + SDES for each of its senders **that sent since its
-   last report** (an idle slot sends none); it keeps aiortc's ``__lsr``/``__lsr_time`` (RTT
-   from receiver reports) and the BYE when the sender stops.
+   ``TICK`` and sends, for each DTLS transport that is due, one compound packet with an
+   SR + SDES for each of its senders **that sent since its last report** (an idle slot
+   sends none); it keeps aiortc's ``__lsr``/``__lsr_time`` (RTT from receiver reports) and
+   the BYE when the sender stops. The interval is per transport, as libwebrtc's: about a
+   second (0.5-1.5 s) while it carries video, about five (2.5-7.5 s) when it carries audio
+   only; the first report comes 0.5-1.5 s after the transport's first sender starts, and a
+   transport whose video starts (or resumes) while it is on the audio interval is
+   reported within about a second.
 
 Optionally (``low_latency_audio``, on by default) the audio receiver's jitter buffer, which
 holds four frames (~80 ms) before releasing one, is replaced by :class:`ForwardingAudioBuffer`:
@@ -645,24 +649,41 @@ class RtcpClock:
     """Sender reports for every sender in the process, from one task (see point 5 above)."""
 
     TICK = 0.25
+    VIDEO_INTERVAL = 1.0  # libwebrtc: video RTCP about every second
+    AUDIO_INTERVAL = 5.0  # libwebrtc: audio-only RTCP about every five seconds
+    FIRST_INTERVAL = 1.0  # the first report, and the next look at a transport that sent none
+    PEEK_EVERY = 4  # ticks: how often a transport on the audio interval is checked for video
 
     def __init__(self) -> None:
         self._senders: dict[Any, dict[RTCRtpSender, int]] = {}  # transport -> sender -> count
         self._due: dict[Any, float] = {}
+        # Transports on the audio interval that have a video sender: checked every
+        # PEEK_EVERY ticks, so video that starts is reported at the video interval.
+        self._long: set[Any] = set()
+        self._ticks = 0
         self._task: asyncio.Task[None] | None = None
         self.reports = 0  # SRs sent (tests, benchmarks)
 
+    @staticmethod
+    def jitter(interval: float) -> float:
+        """An interval randomized over 0.5-1.5 times itself (RFC 3550 6.3.1, aiortc, libwebrtc)."""
+        return interval * (0.5 + random.random())
+
     def add(self, sender: RTCRtpSender) -> None:
-        transport = sender.transport
         loop = asyncio.get_running_loop()
-        if transport not in self._senders:
-            self._senders[transport] = {}
-            self._due[transport] = loop.time() + 0.5 + random.random()
-        self._senders[transport][sender] = -1
+        self.enroll(sender, loop.time())
         task = self._task
         # A task of another (e.g. a finished test's) event loop never runs again: start one here.
         if task is None or task.done() or task.get_loop() is not loop:
             self._task = loop.create_task(self._run())
+
+    def enroll(self, sender: RTCRtpSender, now: float) -> None:
+        """Put ``sender`` on the clock at loop time ``now`` (:meth:`add` without the task)."""
+        transport = sender.transport
+        if transport not in self._senders:
+            self._senders[transport] = {}
+            self._due[transport] = now + self.jitter(self.FIRST_INTERVAL)
+        self._senders[transport][sender] = -1
 
     def remove(self, sender: RTCRtpSender) -> None:
         transport = sender.transport
@@ -673,6 +694,7 @@ class RtcpClock:
         if not senders:
             del self._senders[transport]
             del self._due[transport]
+            self._long.discard(transport)
 
     def senders(self) -> int:
         return sum(len(s) for s in self._senders.values())
@@ -680,20 +702,46 @@ class RtcpClock:
     def has(self, sender: RTCRtpSender) -> bool:
         return sender in self._senders.get(sender.transport, {})
 
+    def due_in(self, transport: Any, now: float) -> float | None:
+        """Seconds until ``transport``'s next report (tests), None if it has no sender."""
+        due = self._due.get(transport)
+        return None if due is None else due - now
+
+    @staticmethod
+    def _count(sender: RTCRtpSender) -> int:
+        s: Any = sender
+        wire = getattr(s, "_simultan_wire", None)
+        if wire is not None:
+            wire.current()  # the pair or the SRTP session may have changed
+            wire.sync_sender()
+        return int(s._RTCRtpSender__packet_count)
+
+    def _video_started(self, senders: dict[RTCRtpSender, int]) -> bool:
+        """A video sender of this transport sent since its last report."""
+        for sender, last in senders.items():
+            if sender.kind == "video":
+                count = self._count(sender)
+                if count and count != last:
+                    return True
+        return False
+
     def compound(self, senders: dict[RTCRtpSender, int]) -> bytes:
         """SR + SDES for each sender that sent since its last report (b"" if none did)."""
+        return self.report(senders)[0]
+
+    def report(self, senders: dict[RTCRtpSender, int]) -> tuple[bytes, bool]:
+        """The compound packet (:meth:`compound`), and whether it reports a video sender."""
         payload = b""
+        video = False
         now = None
         for sender in list(senders):
             s: Any = sender
-            wire = getattr(s, "_simultan_wire", None)
-            if wire is not None:
-                wire.current()  # the pair or the SRTP session may have changed
-                wire.sync_sender()
-            count = s._RTCRtpSender__packet_count
+            count = self._count(sender)
             if count == senders[sender] or count == 0:
                 continue  # idle since its last report: nothing to report
             senders[sender] = count
+            if sender.kind == "video":
+                video = True
             ntp = s._RTCRtpSender__ntp_timestamp
             payload += bytes(
                 RtcpSrPacket(
@@ -718,27 +766,52 @@ class RtcpClock:
                     )
                 )
             self.reports += 1
-        return payload
+        return payload, video
+
+    def step(self, now: float) -> list[tuple[Any, bytes]]:
+        """One tick at loop time ``now``: the (transport, compound packet) pairs to send now,
+        each transport rescheduled at its interval."""
+        out: list[tuple[Any, bytes]] = []
+        self._ticks += 1
+        peek = self._ticks % self.PEEK_EVERY == 0
+        for transport, senders in list(self._senders.items()):
+            if self._due.get(transport, now + 1) > now:
+                if not (peek and transport in self._long and self._video_started(senders)):
+                    continue
+            if transport.state in ("closed", "failed"):  # its senders never stopped
+                for sender in senders:
+                    _release_wire(sender)
+                self._senders.pop(transport, None)
+                self._due.pop(transport, None)
+                self._long.discard(transport)
+                continue
+            try:
+                payload, video = self.report(senders)
+            except Exception:  # one broken session must not stop everyone's reports
+                logger.exception("RTCP not built")
+                payload, video = b"", False
+            if video:
+                interval = self.VIDEO_INTERVAL
+            elif payload:
+                interval = self.AUDIO_INTERVAL
+            else:  # nothing sent yet (or all idle): look again soon, for a prompt first report
+                interval = self.FIRST_INTERVAL
+            self._due[transport] = now + self.jitter(interval)
+            if interval == self.AUDIO_INTERVAL and any(s.kind == "video" for s in senders):
+                self._long.add(transport)
+            else:
+                self._long.discard(transport)
+            if payload:
+                out.append((transport, payload))
+        return out
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while self._senders and self._task is asyncio.current_task():
             await asyncio.sleep(self.TICK)
-            now = loop.time()
-            for transport, senders in list(self._senders.items()):
-                if self._due.get(transport, now + 1) > now:
-                    continue
-                if transport.state in ("closed", "failed"):  # its senders never stopped
-                    for sender in senders:
-                        _release_wire(sender)
-                    self._senders.pop(transport, None)
-                    self._due.pop(transport, None)
-                    continue
-                self._due[transport] = now + 0.5 + random.random()
+            for transport, payload in self.step(loop.time()):
                 try:
-                    payload = self.compound(senders)
-                    if payload:
-                        await transport._send_rtp(payload)
+                    await transport._send_rtp(payload)
                 except ConnectionError:
                     pass
                 except Exception:  # one broken session must not stop everyone's reports
