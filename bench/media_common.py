@@ -143,6 +143,15 @@ async def _serve(path: str, mode: str) -> None:
             from simultan.media import passthrough
 
             RTCRtpSender._run_rtcp = passthrough._ORIGINAL_RUN_RTCP  # type: ignore[method-assign]
+        if os.environ.get("SIMULTAN_BENCH_AIOICE_STUN"):  # A/B: aioice's own consent path
+            from simultan.media import stunpath
+
+            stunpath.uninstall()
+        if os.environ.get("SIMULTAN_BENCH_RTCP_AUDIO_INTERVAL"):  # A/B: e.g. 1 (as before)
+            from simultan.media import passthrough
+
+            interval = float(os.environ["SIMULTAN_BENCH_RTCP_AUDIO_INTERVAL"])
+            passthrough.RtcpClock.AUDIO_INTERVAL = interval
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -193,6 +202,9 @@ async def _serve(path: str, mode: str) -> None:
                     "frames_out": st.frames_out,
                     "late_drops": sum(x.late_drops for x in st.sources.values()),
                 }
+            from simultan.media import stunpath
+
+            summary["stun"] = dict(stunpath.STATS)
             reply = {"cpu": time.process_time(), "rss": rss_bytes(), **summary}
         elif op == "rooms":  # {"rooms": {id: [member keys]}, "place": {session: id}}
             from simultan.media.plane import RoomMedia

@@ -108,6 +108,8 @@ from aiortc.rtp import (  # noqa: E402
 from pylibsrtp._binding import ffi as _srtp_ffi  # noqa: E402
 from pylibsrtp._binding import lib as _srtp_lib  # noqa: E402
 
+from simultan.media import stunpath  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 FORWARDED_MIME_TYPES = frozenset({"audio/opus", "video/vp8"})
@@ -850,9 +852,14 @@ def _send_keyframe(self: RTCRtpSender) -> None:
         listener()
 
 
-def install(*, low_latency_audio: bool = True) -> None:
-    """Install the hooks (idempotent). Affects receivers started afterwards."""
+def install(*, low_latency_audio: bool = True, fast_stun: bool = True) -> None:
+    """Install the hooks (idempotent). Affects receivers started afterwards. ``fast_stun``
+    also installs :mod:`simultan.media.stunpath` (ICE consent on a fast path)."""
     buffer: Any = _jitter_buffer if low_latency_audio else _ORIGINAL_JITTER_BUFFER
+    if fast_stun:
+        stunpath.install()
+    else:
+        stunpath.uninstall()
     _receiver_mod.get_decoder = _get_decoder  # type: ignore[attr-defined]
     _receiver_mod.JitterBuffer = buffer  # type: ignore[attr-defined]
     RTCRtpReceiver.receive = _receive  # type: ignore[method-assign]
@@ -865,7 +872,8 @@ def install(*, low_latency_audio: bool = True) -> None:
 
 
 def uninstall() -> None:
-    """Put aiortc back as it was (tests)."""
+    """Put aiortc (and aioice) back as they were (tests)."""
+    stunpath.uninstall()
     _receiver_mod.get_decoder = _ORIGINAL_GET_DECODER  # type: ignore[attr-defined]
     _receiver_mod.JitterBuffer = _ORIGINAL_JITTER_BUFFER  # type: ignore[attr-defined]
     RTCRtpReceiver.receive = _ORIGINAL_RECEIVE  # type: ignore[method-assign]
