@@ -208,7 +208,13 @@ def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> float:
 
 
 async def run(
-    mode: str, n: int, windows: int, window: float, warmup: float, profile: str | None = None
+    mode: str,
+    n: int,
+    windows: int,
+    window: float,
+    warmup: float,
+    profile: str | None = None,
+    cpu_profile: str | None = None,
 ) -> dict[str, Any]:
     video = mode == "av"
     server = ServerProcess("forward")
@@ -263,6 +269,8 @@ async def run(
         if profile:
             assert server.proc is not None
             profiler = start_profiler(server.proc.pid, window, profile)
+        if cpu_profile:
+            await server.call(op="cpuprof", action="start")
         for _ in range(windows):
             s0, l0, b0, t0 = (
                 await server.call(op="stats"),
@@ -308,6 +316,8 @@ async def run(
             )
         if profiler is not None:
             profiler.wait(timeout=60)
+        if cpu_profile:
+            await server.call(op="cpuprof", action="stop", path=cpu_profile)
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         # Listeners per core at this cost, with each listener's packet rate of this run.
         per_listener_pps = med["packets_per_s"] / n
@@ -351,11 +361,17 @@ async def main() -> None:
     parser.add_argument(
         "--profile", help="py-spy the server during the first window (raw stacks to this file)"
     )
+    parser.add_argument(
+        "--cpu-profile",
+        help="sample the server's stacks on its own CPU time during all windows (raw stacks "
+        "to this file; media_common.CpuProfiler)",
+    )
     args = parser.parse_args()
     ice.use_host_addresses(["127.0.0.1"])
     for n in (int(x) for x in args.listeners.split(",")):
         profile = f"{args.profile}.{args.mode}.{n}.txt" if args.profile else None
-        result = await run(args.mode, n, args.windows, args.window, args.warmup, profile)
+        cpu = f"{args.cpu_profile}.{args.mode}.{n}.txt" if args.cpu_profile else None
+        result = await run(args.mode, n, args.windows, args.window, args.warmup, profile, cpu)
         print(json.dumps(result), flush=True)
 
 

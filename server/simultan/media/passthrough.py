@@ -67,6 +67,8 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import heapq
+import itertools
 import logging
 import random
 import struct
@@ -662,6 +664,10 @@ class RtcpClock:
         # Transports on the audio interval that have a video sender: checked every
         # PEEK_EVERY ticks, so video that starts is reported at the video interval.
         self._long: set[Any] = set()
+        # (due, n, transport): only the transports due are visited at a tick; an entry whose
+        # due time is no longer the transport's is stale and skipped.
+        self._heap: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
         self._ticks = 0
         self._task: asyncio.Task[None] | None = None
         self.reports = 0  # SRs sent (tests, benchmarks)
@@ -684,8 +690,12 @@ class RtcpClock:
         transport = sender.transport
         if transport not in self._senders:
             self._senders[transport] = {}
-            self._due[transport] = now + self.jitter(self.FIRST_INTERVAL)
+            self._set_due(transport, now + self.jitter(self.FIRST_INTERVAL))
         self._senders[transport][sender] = -1
+
+    def _set_due(self, transport: Any, due: float) -> None:
+        self._due[transport] = due
+        heapq.heappush(self._heap, (due, next(self._seq), transport))
 
     def remove(self, sender: RTCRtpSender) -> None:
         transport = sender.transport
@@ -775,11 +785,18 @@ class RtcpClock:
         each transport rescheduled at its interval."""
         out: list[tuple[Any, bytes]] = []
         self._ticks += 1
-        peek = self._ticks % self.PEEK_EVERY == 0
-        for transport, senders in list(self._senders.items()):
-            if self._due.get(transport, now + 1) > now:
-                if not (peek and transport in self._long and self._video_started(senders)):
-                    continue
+        due: list[Any] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            at, _, transport = heapq.heappop(heap)
+            if self._due.get(transport) == at:
+                due.append(transport)
+        if self._ticks % self.PEEK_EVERY == 0:
+            for transport in list(self._long):
+                if transport not in due and self._video_started(self._senders[transport]):
+                    due.append(transport)
+        for transport in due:
+            senders = self._senders[transport]
             if transport.state in ("closed", "failed"):  # its senders never stopped
                 for sender in senders:
                     _release_wire(sender)
@@ -798,7 +815,7 @@ class RtcpClock:
                 interval = self.AUDIO_INTERVAL
             else:  # nothing sent yet (or all idle): look again soon, for a prompt first report
                 interval = self.FIRST_INTERVAL
-            self._due[transport] = now + self.jitter(interval)
+            self._set_due(transport, now + self.jitter(interval))
             if interval == self.AUDIO_INTERVAL and any(s.kind == "video" for s in senders):
                 self._long.add(transport)
             else:
