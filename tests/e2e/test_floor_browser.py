@@ -42,12 +42,13 @@ async def test_city_raises_hand_gets_the_floor_and_is_heard(
             "() => document.querySelector('[data-testid=hand-place]').textContent.includes('1')"
         )
         assert await city.locator("#raise-hand").get_attribute("aria-pressed") == "true"
-        # raising twice is idempotent: answered, nothing stored, no event
+        # raising twice: a typed error, nothing stored, no event, the page unchanged
         seq = server.app[SESSION].hub.seq
         again = await city.evaluate(
             "() => window.simultan.live.request({type: 'raise_hand'}).then(() => 'ok', e => e.code)"
         )
-        assert again == "ok" and server.app[SESSION].hub.seq == seq
+        assert again == "unchanged" and server.app[SESSION].hub.seq == seq
+        assert await city.locator("#raise-hand").get_attribute("aria-pressed") == "true"
 
         # the moderator sees the hand (name, city, language) and gives the floor from the queue
         await moderator.click("#tab-floor")  # the control page's floor section

@@ -253,7 +253,8 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     "timeline": (Capability.DRIVE_TIMELINE,),
     "notice": (Capability.BROADCAST,),
     "raise_hand": (Capability.RAISE_HAND,),
-    "floor": (Capability.GIVE_FLOOR,),
+    # A moderator's moves; a live city's own spoken language (session/floor.py checks which).
+    "floor": (Capability.GIVE_FLOOR, Capability.RAISE_HAND),
     "floor_language": (Capability.SET_FLOOR_LANGUAGE,),
     "booth": (Capability.BOOTH_MEMBER, Capability.FORCE_HANDOVER),
     "booth_chat": (Capability.BOOTH_MEMBER, Capability.SEE_ALL_BOOTH_CHAT),
