@@ -37,6 +37,7 @@ export function mountFloorPanel(page) {
     const place = (f.hands || []).findIndex((/** @type {any} */ h) => h.person_id === me()) + 1;
     const invited = (f.invited || []).includes(me());
     button.hidden = !!mine;
+    $("hand-control").hidden = !!mine; // live: "I am speaking" below says it instead
     button.setAttribute("aria-pressed", place ? "true" : "false");
     button.textContent = t(place ? "floor.lower_hand" : "floor.raise_hand");
     language.disabled = !!place;
