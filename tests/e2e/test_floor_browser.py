@@ -6,6 +6,7 @@ video, and taking the floor back stops the city's publishing."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,10 @@ async def test_city_raises_hand_gets_the_floor_and_is_heard(
         await runner.cleanup()
 
 
+def session_floor(server: Any) -> Any:
+    return server.app[SESSION].floor
+
+
 async def test_the_queue_and_the_live_box_on_both_pages(
     tmp_path: Path, clock: FakeClock, seminar, browser, playwright
 ) -> None:
@@ -158,13 +163,29 @@ async def test_the_queue_and_the_live_box_on_both_pages(
         await moderator.wait_for_function("() => document.querySelector('#lower-all').disabled")
         assert await hands.count() == 0
 
-        # Kyoto again, given the floor: its own preview and its microphone on the meter
-        await city.click("#raise-hand")
-        await hands.first.wait_for()
-        await moderator.click("[data-testid=hand-list] [data-testid=give-floor]")
-        await city.locator("[data-testid=live-box]").wait_for(state="visible")
+        # Kyoto invited as a panelist: "you are on next", and its camera and microphone
+        # check shows its own preview and its level before it is live
+        invited = await moderator.evaluate(
+            "id => window.simultan.live.request({type: 'floor', action: 'invite',"
+            " person_ids: [id]}).then(() => 'ok', e => e.code)",
+            city_id,
+        )
+        assert invited == "ok"
+        await city.locator("[data-testid=on-next]").wait_for(state="visible")
+        await city.click("#check-devices")
         await city.wait_for_function(
             "() => document.querySelector('#self-preview').videoWidth > 0", timeout=15000
+        )
+        await city.wait_for_function(
+            "() => document.querySelector('#self-level').value > 0.05", timeout=10000
+        )
+        assert not session_floor(server).may_publish(city_id)  # a check, not live yet
+        # the moderator takes it live from the invited list: live, still its own preview
+        await moderator.click("#invited-list li button")
+        await city.locator("[data-testid=live-box]").wait_for(state="visible")
+        await city.locator("[data-testid=on-next]").wait_for(state="hidden")
+        await city.wait_for_function(
+            "() => window.simultan.media && window.simultan.media.isPublishing()", timeout=15000
         )
         await city.wait_for_function(
             "() => document.querySelector('#self-level').value > 0.05", timeout=10000
