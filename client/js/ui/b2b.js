@@ -4,7 +4,7 @@
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
 import {
-  currentLanguage, followRegistration, mountLanguagePicker, onLanguageChange, startI18n, t,
+  currentLanguage, followRegistration, languageName, mountLanguagePicker, onLanguageChange, startI18n, t,
 } from "../i18n.js";
 import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 
@@ -17,6 +17,10 @@ const state = {
   /** @type {any} */ live: null, /** @type {any} */ you: null,
   /** Meetings the server closed (`b2b_room` closed): their card is gone at once. */
   closed: new Set(), moving: false,
+  /** The organizer's chosen meeting, and the one whose cancel awaits a second press. */
+  /** @type {string | null} */ omSelected: null, /** @type {string | null} */ cancelArmed: null,
+  /** The meeting whose controls the organizer has changed (kept over a refresh). */
+  /** @type {string | null} */ omEdited: null,
 };
 /** The room's media: joins over the live connection (b2b_room.js). */
 export const roomHooks = {
@@ -54,7 +58,9 @@ async function api(path, { method = "GET", body = undefined, raw = undefined, ty
   if (!response.ok) {
     let data = {};
     try { data = await response.json(); } catch { /* not JSON */ }
-    throw new Error(data.message || `${response.status} ${response.statusText}`);
+    const err = /** @type {any} */ (new Error(data.message || `${response.status} ${response.statusText}`));
+    err.reason = data.reason || data.error || "";
+    throw err;
   }
   return response;
 }
@@ -65,13 +71,20 @@ function say(text, kind = "info") {
   $("status").textContent = text;
 }
 
+/** A server refusal in the page's language: its typed reason's text, else the server's words. */
+export function errorText(/** @type {any} */ err) {
+  const key = `b2b.err_${err && err.reason}`;
+  const text = err && err.reason ? t(key) : key;
+  return text === key ? String(err && err.message) : text;
+}
+
 async function act(fn, done) {
   try {
     await fn();
     await refresh();
     if (done) say(done);
   } catch (err) {
-    say(err.message, "error");
+    say(errorText(err), "error");
   }
 }
 
@@ -361,6 +374,159 @@ async function renderOrganizer() {
     return el("tr", {}, el("th", {}, span(s.start, s.end)), ...cells);
   });
   $("grid").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
+  renderMeetingControls(data);
+}
+
+// --- organizer: move, cancel, book an interpreter ---------------------------------------------
+
+const CHANGEABLE = new Set(["upcoming", "open", "ending"]);
+
+function selectedMeeting() {
+  const id = $("om-meeting").value;
+  return (state.admin?.meetings || []).find((m) => m.id === id) || null;
+}
+
+function meetingLabel(m) {
+  return `${span(m.start, m.end)} · ${t("b2b.table_n", { n: m.table })} · ${m.participants.map(nameOf).join(" + ")}`;
+}
+
+const OM_FIELDS = ["om-slot", "om-table", "om-interp", "om-lang-a", "om-lang-b"];
+
+function renderMeetingControls(data) {
+  const meetings = data.meetings.slice().sort((a, b) => a.start.localeCompare(b.start) || a.table - b.table);
+  const keep = state.omSelected;
+  // A refresh (every 30 s, or a server event) keeps what the organizer has chosen so far.
+  const edited = keep && state.omEdited === keep ? OM_FIELDS.map((id) => $(id).value) : null;
+  $("om-meeting").replaceChildren(...(meetings.length ? meetings.map((m) => {
+    const o = el("option", { value: m.id }, meetingLabel(m));
+    o.selected = m.id === keep;
+    return o;
+  }) : [el("option", { value: "" }, t("b2b.om_none"))]));
+  $("om-meeting").disabled = !meetings.length;
+  slotOptions($("om-slot"), data.grid.slots, null);
+  $("om-table").replaceChildren(el("option", { value: "" }, t("b2b.first_free")),
+    ...Array.from({ length: data.grid.tables }, (_, i) => el("option", { value: String(i + 1) }, t("b2b.table_n", { n: i + 1 }))));
+  $("om-interp").replaceChildren(el("option", { value: "" }, t("b2b.om_choose_interpreter")),
+    ...data.interpreters.map((id) => el("option", { value: id }, nameOf(id))));
+  for (const id of ["om-lang-a", "om-lang-b"]) {
+    $(id).replaceChildren(el("option", { value: "" }, t("b2b.om_choose_language")),
+      ...data.languages.map((code) => el("option", { value: code }, `${languageName(code)} (${code})`)));
+  }
+  showMeeting();
+  if (edited && state.omSelected === keep) {
+    OM_FIELDS.forEach((id, i) => { $(id).value = edited[i]; });
+    state.omEdited = keep;
+    updateMeetingButtons();
+  }
+}
+
+/** Put the chosen meeting's slot, table and booking into the controls. */
+function showMeeting() {
+  const m = selectedMeeting();
+  state.omSelected = m ? m.id : null;
+  state.cancelArmed = null;
+  state.omEdited = null;
+  $("om-current").textContent = m ? t("b2b.om_current", {
+    when: span(m.start, m.end), table: m.table, names: m.participants.map(nameOf).join(", "),
+    interpretation: m.interpreter ? t("b2b.om_booked", { name: nameOf(m.interpreter), languages: m.languages.join("–") })
+      : t("b2b.om_no_interpreter"),
+  }) : t("b2b.om_none");
+  if (m) {
+    $("om-slot").value = m.start;
+    $("om-table").value = String(m.table);
+    $("om-interp").value = m.interpreter || "";
+    $("om-lang-a").value = m.languages[0] || "";
+    $("om-lang-b").value = m.languages[1] || "";
+  }
+  updateMeetingButtons();
+}
+
+/** Each button only where it makes sense for the chosen meeting and the controls' values. */
+function updateMeetingButtons() {
+  const m = selectedMeeting();
+  const changeable = !!m && CHANGEABLE.has(m.phase);
+  const slot = $("om-slot").value, table = $("om-table").value;
+  const moved = !!m && !!slot && (slot !== m.start || (table !== "" && Number(table) !== m.table));
+  $("om-move-button").disabled = !(m && m.phase === "upcoming" && moved);
+  for (const id of ["om-slot", "om-table"]) $(id).disabled = !(m && m.phase === "upcoming");
+  const who = $("om-interp").value, a = $("om-lang-a").value, b = $("om-lang-b").value;
+  const same = !!m && who === (m.interpreter || "") && a === (m.languages[0] || "") && b === (m.languages[1] || "");
+  $("om-book").disabled = !(changeable && who && a && b && a !== b && !same);
+  for (const id of ["om-interp", "om-lang-a", "om-lang-b"]) $(id).disabled = !changeable;
+  $("om-unbook").disabled = !(changeable && m.interpreter);
+  $("om-cancel").disabled = !changeable;
+  const armed = !!m && state.cancelArmed === m.id;
+  $("om-cancel").textContent = t(armed ? "b2b.om_cancel_confirm" : "b2b.om_cancel");
+  $("om-cancel-hint").hidden = !armed;
+  $("om-cancel-hint").textContent = armed ? t("b2b.om_cancel_hint") : "";
+  let hint = "";
+  if (m && !changeable) hint = t("b2b.om_over");
+  else if (m && m.phase !== "upcoming") hint = t("b2b.om_started");
+  else if (m && who && a && a === b) hint = t("b2b.om_two_languages");
+  $("om-hint").textContent = hint;
+  $("om-hint").hidden = !hint;
+}
+
+/** Run an organizer's change, then tell the result in the section's live region (and banner). */
+async function organizerAct(fn, done) {
+  const tell = (text, kind) => {
+    $("om-status").textContent = text;
+    $("om-status").dataset.kind = kind;
+    banner(text, kind);
+  };
+  try {
+    await fn();
+    await refresh();
+    tell(done, "info");
+  } catch (err) {
+    tell(errorText(err), "error");
+    await refresh().catch(() => {});
+  }
+  const focused = /** @type {any} */ (document.activeElement);
+  if (!focused || focused === document.body || focused.disabled) $("om-meeting").focus();
+}
+
+function wireMeetingControls() {
+  $("om-meeting").addEventListener("change", () => { $("om-status").textContent = ""; showMeeting(); });
+  for (const id of OM_FIELDS) {
+    $(id).addEventListener("change", () => { state.omEdited = state.omSelected; updateMeetingButtons(); });
+  }
+  $("om-move").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const m = selectedMeeting();
+    if (!m || $("om-move-button").disabled) return;
+    const table = $("om-table").value ? Number($("om-table").value) : null;
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/move`, { method: "POST", body: { start: $("om-slot").value, table } }),
+      t("b2b.om_moved"));
+  });
+  $("om-interpreter").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const m = selectedMeeting();
+    if (!m || $("om-book").disabled) return;
+    const body = { interpreter: $("om-interp").value, languages: [$("om-lang-a").value, $("om-lang-b").value] };
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/interpreter`, { method: "POST", body }),
+      t("b2b.om_booked_done", { name: nameOf(body.interpreter), languages: body.languages.join("–") }));
+  });
+  $("om-unbook").addEventListener("click", () => {
+    const m = selectedMeeting();
+    if (!m) return;
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/interpreter`, { method: "POST", body: { interpreter: null } }),
+      t("b2b.om_unbooked"));
+  });
+  $("om-cancel").addEventListener("click", () => {
+    const m = selectedMeeting();
+    if (!m) return;
+    if (state.cancelArmed !== m.id) {
+      // Cancelling mails everyone in the meeting: a second press confirms it.
+      state.cancelArmed = m.id;
+      updateMeetingButtons();
+      $("om-status").textContent = t("b2b.om_cancel_hint");
+      return;
+    }
+    state.cancelArmed = null;
+    state.omSelected = null;
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/cancel`, { method: "POST" }), t("b2b.cancelled_meeting"));
+  });
 }
 
 async function showReport() {
@@ -433,6 +599,7 @@ function wire() {
   });
   $("export").addEventListener("click", () => exportCsv().catch((err) => say(err.message, "error")));
   $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
+  wireMeetingControls();
   $("room-join").addEventListener("click", joinRoom);
   $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left")));
   setInterval(tick, 500);
