@@ -6,7 +6,7 @@ import { $, el, banner } from "./dom.js";
 import {
   currentLanguage, followRegistration, languageName, mountLanguagePicker, onLanguageChange, startI18n, t,
 } from "../i18n.js";
-import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
+import { connectLive, frequency, hearing, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
 const WARNING_MS = 60_000;
@@ -17,6 +17,8 @@ const state = {
   /** @type {any} */ live: null, /** @type {any} */ you: null,
   /** Meetings the server closed (`b2b_room` closed): their card is gone at once. */
   closed: new Set(), moving: false,
+  /** The next meeting this tab joins by itself when its room opens (after being in one). */
+  /** @type {string | null} */ autoJoin: null,
   /** The organizer's chosen meeting, and the one whose cancel awaits a second press. */
   /** @type {string | null} */ omSelected: null, /** @type {string | null} */ cancelArmed: null,
   /** The meeting whose controls the organizer has changed (kept over a refresh). */
@@ -26,7 +28,7 @@ const state = {
 export const roomHooks = {
   /** @type {null | ((m: any, opts: any) => Promise<any>)} */
   join: (m, { media, hearing }) => joinMeeting(m, {
-    live: state.live, you: state.you, box: media, hearing, nameOf,
+    live: state.live, you: state.you, box: media, hearing, nameOf, choice: $("room-hear"),
   }),
   /** @type {null | ((id: string) => void)} */
   leave: () => { leaveMeeting(); },
@@ -297,6 +299,10 @@ function tick() {
   const join = $("room-join");
   join.hidden = !!state.room;
   join.disabled = !(phase === "open" || phase === "ending") || !roomHooks.join || !state.you;
+  if (state.autoJoin === m.id && !state.room && !join.disabled) {
+    state.autoJoin = null; // the next meeting's room is open: in we go
+    joinRoom();
+  }
 }
 
 async function joinRoom() {
@@ -315,7 +321,8 @@ async function joinRoom() {
   tick();
 }
 
-function leaveRoom(reason) {
+/** Out of the room: the meeting closed (then on to the next one), or the person left it. */
+function leaveRoom(reason, closed = true) {
   if (!state.room) return;
   const id = state.room.id;
   state.room = null;
@@ -323,18 +330,25 @@ function leaveRoom(reason) {
   if (roomHooks.leave) roomHooks.leave(id);
   $("room-media").replaceChildren();
   $("room-hearing").textContent = "";
-  moveOn(reason, true);
+  $("room-hear").hidden = true;
+  if (closed) moveOn(reason, true);
+  else { state.autoJoin = null; say(reason); tick(); }
 }
 
-/** After a meeting: on to the next one (joined at once when it is open and this tab was in a
- * meeting), else the schedule. */
+/** After a meeting: on to the next one (a tab that was in the closed meeting joins the next
+ * one as soon as its room is open: at once, or when the server says it opened), else the
+ * schedule (scrolled to and focused). */
 function moveOn(reason, wasIn = false) {
   const next = currentMeeting();
   say(next ? `${reason} ${t("b2b.next_meeting", { when: span(next.start, next.end) })}`
     : `${reason} ${t("b2b.no_more")}`);
-  if (!next) { $("schedule-heading").scrollIntoView(); return; }
-  const at = now().getTime();
-  if (wasIn && new Date(next.start).getTime() <= at && at < new Date(next.end).getTime()) joinRoom();
+  if (!next) {
+    state.autoJoin = null;
+    $("schedule-heading").scrollIntoView();
+    $("schedule-heading").focus({ preventScroll: true });
+    return;
+  }
+  if (wasIn) state.autoJoin = next.id; // tick() joins it once its room is open
 }
 
 /** The server's clock: a meeting's room opened, its last minute, its end, its close. */
@@ -601,13 +615,13 @@ function wire() {
   $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
   wireMeetingControls();
   $("room-join").addEventListener("click", joinRoom);
-  $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left")));
+  $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left"), false));
   setInterval(tick, 500);
   setInterval(() => refresh().catch(() => {}), 30_000);
 }
 
 // For tests and the console: the page's state and a way to reload it now.
-/** @type {any} */ (window).simultanB2B = { state, refresh, frequency, inMeeting };
+/** @type {any} */ (window).simultanB2B = { state, refresh, frequency, hearing, inMeeting };
 
 if (!state.token) {
   say(t("b2b.open_from_mail"), "error");
