@@ -5,7 +5,8 @@ room to the next by itself, and each side of an interpreted meeting chooses what
   closes, her page leaves it, says when the next one is, and joins the second meeting's room
   by itself as soon as it opens (no click): its title names Cy and she hears Cy's tone. After
   the last meeting the page shows (scrolls to and focuses) her schedule.
-- Ana (Polish) and Bo (English) meet with Ivy interpreting Polish and English: by default both
+- Ana (Polish) and Bo (English) meet; the organizer books Ivy for Polish and English while
+  they are in the room (their pages join again, now with the channel); by default both
   hear the interpretation (the mix's dominant tone is Ivy's); Bo clicks "The original
   voices" and then hears Ana's tone, Ana keeps Ivy's; Ana chooses the original with the
   keyboard and then hears Bo's. The server's seats follow each choice (``b2b_hear``).
@@ -157,7 +158,6 @@ async def test_each_side_hears_the_interpretation_or_the_original(
     slot = schedule.state.grid.slots()[0]
     ana, bo = people["ana"][0], people["bo"][0]
     await schedule.run(b2b.Schedule("m1", (ana, bo), slot.start, 1), "org")
-    await schedule.run(b2b.BookInterpreter("m1", ivy, ("pl", "en")), "org")
     browsers, pages = [], {}
     try:
         for who, token in (("ana", people["ana"][1]), ("bo", people["bo"][1]),
@@ -167,11 +167,22 @@ async def test_each_side_hears_the_interpretation_or_the_original(
             pages[who] = await open_b2b(browser, forum, token)
         (a, a_errors), (b, b_errors), (i, i_errors) = pages["ana"], pages["bo"], pages["ivy"]
         forum.clock.now = slot.start + timedelta(minutes=1)
-        await refresh(a, b, i)
-        for page in (i, a, b):
+        await refresh(a, b)
+        for page in (a, b):
             await join(page)
+        # No interpreter yet: no choice, the original.
+        await a.get_by_text("You hear the other companies directly.").wait_for()
+        assert await a.locator("#room-hear").is_hidden()
+        await hears(a, TONES["bo"], "mix")
+        # The organizer books Ivy while they meet: both pages join again, with the channel.
+        await schedule.run(b2b.BookInterpreter("m1", ivy, ("pl", "en")), "org")
+        await refresh(a, b, i)
+        await join(i)
         rooms = forum.app[SESSION].b2b_rooms
-        assert rooms is not None and len(rooms.seats) == 3
+        assert rooms is not None
+        await a.wait_for_function(
+            "() => document.querySelectorAll('#room-media figure').length == 1"
+        )
 
         def chosen(person: str) -> str:
             assert rooms is not None

@@ -163,10 +163,14 @@ async def test_each_side_chooses_the_interpretation_or_the_original(
             rooms.hear("bo-tab", "ana", "interpretation")
         assert rooms.seats["bo-tab"].hear == "original"
         assert rooms.seats["ana-tab"].hear == "interpretation"
-        # Without an interpreter there is nothing to choose.
+        # The organizer removes the interpreter: the room re-points at once (no channel),
+        # and there is nothing to choose; booked again, Ana's choice holds.
         await schedule.run(b2b.BookInterpreter("m1", None), "org")
+        assert await heard() == (None, BO_HZ, None, ANA_HZ)
         with pytest.raises(CommandError) as none:
             rooms.hear("ana-tab", "ana", "original")
         assert none.value.details["reason"] == "no_interpretation"
+        await schedule.run(b2b.BookInterpreter("m1", "ivy", ("pl", "en")), "org")
+        assert await heard() == (IVY_HZ, BO_HZ, None, ANA_HZ)
     finally:
         await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)

@@ -7,6 +7,7 @@ import {
   currentLanguage, followRegistration, languageName, mountLanguagePicker, onLanguageChange, startI18n, t,
 } from "../i18n.js";
 import { connectLive, frequency, hearing, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
+import { errorText } from "./b2b_errors.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
 const WARNING_MS = 60_000;
@@ -71,13 +72,6 @@ const json = async (path, options) => (await api(path, options)).json();
 function say(text, kind = "info") {
   banner(text, kind);
   $("status").textContent = text;
-}
-
-/** A server refusal in the page's language: its typed reason's text, else the server's words. */
-export function errorText(/** @type {any} */ err) {
-  const key = `b2b.err_${err && err.reason}`;
-  const text = err && err.reason ? t(key) : key;
-  return text === key ? String(err && err.message) : text;
 }
 
 async function act(fn, done) {
@@ -302,6 +296,12 @@ function tick() {
   if (state.autoJoin === m.id && !state.room && !join.disabled) {
     state.autoJoin = null; // the next meeting's room is open: in we go
     joinRoom();
+  } else if (state.room && state.room.id === m.id && (m.interpreter || null) !== state.room.interpreter) {
+    // The organizer booked (or removed) an interpreter meanwhile: join again to get the
+    // channel and the choice of what to hear.
+    state.room.interpreter = m.interpreter || null;
+    $("room-media").replaceChildren();
+    joinRoom();
   }
 }
 
@@ -309,14 +309,14 @@ async function joinRoom() {
   const m = currentMeeting();
   if (!m || !roomHooks.join) return;
   try {
-    state.room = { id: m.id };
+    state.room = { id: m.id, interpreter: m.interpreter || null };
     $("room-leave").hidden = false;
     await roomHooks.join(m, { token: state.token, media: $("room-media"), hearing: $("room-hearing") });
     say(t("b2b.joined"));
   } catch (err) {
     state.room = null;
     $("room-leave").hidden = true;
-    say(err.message, "error");
+    say(errorText(err), "error");
   }
   tick();
 }

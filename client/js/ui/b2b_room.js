@@ -10,6 +10,7 @@ import { connectMedia } from "../media.js";
 import { Mixer, dominantFrequency, levelMeter } from "../audiomix.js";
 import { t } from "../i18n.js";
 import { el } from "./dom.js";
+import { errorText } from "./b2b_errors.js";
 
 const ORIGINAL_UNDER = 0.25; // the companies' own voices under an interpretation
 
@@ -123,7 +124,7 @@ export async function hear(what) {
     showHearing(room);
   } catch (/** @type {any} */ err) {
     for (const input of room.choice?.querySelectorAll("input") || []) input.checked = input.value === room.hear;
-    room.hearing.textContent = String(err && err.message);
+    room.hearing.textContent = errorText(err);
     throw err;
   }
 }

@@ -114,6 +114,13 @@ class B2BRooms:
         self._alive = alive
         self.seats: dict[str, Seat] = {}  # media session id -> seat
         self.phases: dict[str, Phase] = {}  # meeting id -> phase last told
+        # A change to the schedule (an interpreter booked or removed, a meeting moved or
+        # cancelled) re-points the open rooms at once.
+        schedule.on_change.append(self._schedule_changed)
+
+    async def _schedule_changed(self, state: Any, event: Any) -> None:
+        if self.seats:
+            self.sync()
 
     def seat(self, session_id: str) -> Seat | None:
         return self.seats.get(session_id)
