@@ -30,7 +30,7 @@ from simultan.web.session_key import SESSION
 from tests.conftest import FORUM, FakeClock, LiveServer, start_server
 from tests.e2e.b2b_pages import before_day, seed_companies
 from tests.e2e.conftest import CHROMIUM, chromium_args
-from tests.e2e.test_b2b_page import open_b2b, refresh
+from tests.e2e.test_b2b_page import open_b2b, refresh, shot
 from tests.e2e.test_media_browser import write_tone
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -206,6 +206,7 @@ async def test_each_side_hears_the_interpretation_or_the_original(
         assert chosen(bo) == "original"
         await hears(b, TONES["ana"], "mix")
         assert await b.evaluate("() => window.simultanB2B.hearing()") == "original"
+        await shot(b, "b2b-room-hear")
         await hears(a, TONES["ivy"], "mix")
 
         # Ana chooses the original with the keyboard (arrow keys in the radio group).

@@ -481,12 +481,13 @@ function updateMeetingButtons() {
   $("om-hint").hidden = !hint;
 }
 
-/** Run an organizer's change, then tell the result in the section's live region (and banner). */
+/** Run an organizer's change, then tell the result in the section's live region, next to
+ * the controls (not also in the page's banner: a screen reader would hear it twice). */
 async function organizerAct(fn, done) {
   const tell = (text, kind) => {
     $("om-status").textContent = text;
     $("om-status").dataset.kind = kind;
-    banner(text, kind);
+    $("om-status").scrollIntoView({ block: "nearest" }); // on a phone it may sit below the fold
   };
   try {
     await fn();
