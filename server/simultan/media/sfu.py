@@ -425,6 +425,9 @@ class EmbeddedSfu:
             for ch, key in room.routes.items():
                 check_channel(ch)
                 check_source_key(key)
+            for heard in room.channels.values():
+                if heard is not None:
+                    check_channel(heard)
         self._rooms.set_rooms(rooms, layer)
         for session in self._sessions.values():
             self._resolve(session)
