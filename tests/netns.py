@@ -218,8 +218,9 @@ class RemoteTab:
     """tests/integration/remote_tab.py running inside a :class:`VethHost`: an aiortc
     listener whose signaling the test relays over its own /ws client."""
 
-    def __init__(self, host: VethHost) -> None:
+    def __init__(self, host: VethHost, env: dict[str, str] | None = None) -> None:
         self.host = host
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> RemoteTab:
@@ -227,7 +228,7 @@ class RemoteTab:
             *self.host.command(sys.executable, str(REMOTE_TAB)),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **self.env},
         )
         return self
 
