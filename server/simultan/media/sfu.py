@@ -668,6 +668,14 @@ class EmbeddedSfu:
             out[feed.key] = out.get(feed.key, retired) + feed.counters.frames_in
         return out
 
+    def last_packets(self) -> dict[str, float]:
+        """When each live source key's last packet arrived (time.monotonic()), for the loss
+        watch: its delay is counted from there, not from the sample that saw it."""
+        out: dict[str, float] = {}
+        for feed in self._board.feeds():
+            out[feed.key] = max(out.get(feed.key, feed.last_in), feed.last_in)
+        return out
+
     def session_ids(self) -> list[str]:
         return list(self._sessions)
 
