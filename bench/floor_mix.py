@@ -11,10 +11,15 @@ mix-minus per speaker); ``--listeners`` down tracks take ``floor`` like listener
   leaves its source, and when a probe first decodes it from ``floor`` (mixed) and from
   ``speaker:1`` (forwarded, the path a single speaker took before the mix). Added latency is
   the difference, p50/p99 over the bursts.
-- **Fan-out**: packets per second each listener receives: one floor track whatever the
-  number of speakers.
+- **Fan-out**: packets per second each listener receives (one floor track whatever the
+  number of speakers), and the CPU each listener costs: the run with the mix and
+  ``--listeners`` down tracks minus the same run with the mix and none, per listener. It
+  must not grow with the number of live speakers.
 
-    python bench/floor_mix.py --seconds 8
+Each row is three runs (no mix; mix without listeners; mix with listeners) of ``--seconds``
+each; a burst every 0.3 s, so ``--seconds 12`` gives 40 bursts per row (p99 over 40).
+
+    python bench/floor_mix.py --seconds 12 --listeners 50
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ from simultan.media.mixer import FloorMixer
 RATE = 48000
 FRAME = 960
 BURST_HZ = 1000.0
-BURST_EVERY = 25  # frames (0.5 s)
-BURST_LEN = 10  # frames
+BURST_EVERY = 15  # frames (0.3 s)
+BURST_LEN = 8  # frames
 
 
 class Voice(MediaStreamTrack):
@@ -191,11 +196,15 @@ async def main() -> None:
     rows = []
     for n in range(1, args.max_speakers + 1):
         base = await run(n, args.seconds, args.listeners, mix=False)
+        alone = await run(n, args.seconds, 0, mix=True)
         with_mix = await run(n, args.seconds, args.listeners, mix=True)
         added = [m - d for m, d in zip(with_mix["mixed"], with_mix["direct"], strict=False)]
+        listeners = max(1, args.listeners)
         row = {
             "speakers": n,
+            # the same listeners on the forwarded ``speaker:1`` in ``base``: they cancel out
             "mix_cpu_ms_per_s": (with_mix["cpu_per_s"] - base["cpu_per_s"]) * 1000,
+            "listener_cpu_us_per_s": (with_mix["cpu_per_s"] - alone["cpu_per_s"]) / listeners * 1e6,
             "listener_packets_per_s": with_mix["listener_packets_per_s"],
             "added_latency_p50_ms": pct(added, 50),
             "added_latency_p99_ms": pct(added, 99),
@@ -209,6 +218,7 @@ async def main() -> None:
             f"speakers={n} mix_cpu={row['mix_cpu_ms_per_s']:.0f} ms/s "
             f"({row['mix_cpu_ms_per_s'] / 10:.1f}% of a core) "
             f"listener_pkts/s={row['listener_packets_per_s']:.1f} "
+            f"cpu/listener={row['listener_cpu_us_per_s']:.0f} us/s "
             f"added_latency p50={row['added_latency_p50_ms']:.1f} "
             f"p99={row['added_latency_p99_ms']:.1f} ms "
             f"(mixed p50 {row['mixed_latency_p50_ms']:.1f}, forwarded p50 "

@@ -95,6 +95,36 @@ class UdpBlock:
         self.stop()
 
 
+class UdpLoss:
+    """Drop every ``every``-th UDP packet sent from ``ports`` (a lossy link toward a peer,
+    evenly spread), removed on exit."""
+
+    def __init__(self, ports: Iterable[int], every: int) -> None:
+        self.ports = sorted(set(ports))
+        self.every = every
+        self.table = f"simultan_loss_{next(_n)}"
+        self.on = False
+
+    def __enter__(self) -> UdpLoss:
+        ports = ", ".join(str(p) for p in self.ports)
+        nft(
+            f"add table inet {self.table}",
+            f"add chain inet {self.table} out {{ type filter hook output priority 0; }}",
+            f"add rule inet {self.table} out udp sport {{ {ports} }} "
+            f"numgen inc mod {self.every} == 0 drop",
+        )
+        self.on = True
+        return self
+
+    def stop(self) -> None:
+        if self.on:
+            nft(f"delete table inet {self.table}")
+            self.on = False
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
 def local_ports(pc: Any) -> list[int]:
     """The UDP ports an aiortc peer connection's ICE gathered (bundled: one transport)."""
     ports: set[int] = set()
@@ -188,8 +218,9 @@ class RemoteTab:
     """tests/integration/remote_tab.py running inside a :class:`VethHost`: an aiortc
     listener whose signaling the test relays over its own /ws client."""
 
-    def __init__(self, host: VethHost) -> None:
+    def __init__(self, host: VethHost, env: dict[str, str] | None = None) -> None:
         self.host = host
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> RemoteTab:
@@ -197,7 +228,7 @@ class RemoteTab:
             *self.host.command(sys.executable, str(REMOTE_TAB)),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), **self.env},
         )
         return self
 

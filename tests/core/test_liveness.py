@@ -104,3 +104,20 @@ def test_a_lost_speaker_leaves_the_mix_and_the_screen_to_a_live_one() -> None:
     assert floor_shown(floor, frozenset({"c"})) == "a"
     assert floor_shown(_panel(("a", False), ("b", False), pinned="b"), frozenset({"b"})) == "a"
     assert floor_shown(fl.Floor(language="en"), frozenset({"a"})) is None
+
+
+def test_arrival_times_from_a_slow_sampler_still_date_by_the_packet() -> None:
+    # Samples 0.3 s apart (a busy loop): the counter moved at 0.6 (last packet 0.32), so the
+    # source is lost at 1.2 (0.88 s after its last packet), not at 1.5 (0.8 s after 0.6).
+    samples = [(0.0, 1, 0.0), (0.3, 5, 0.29), (0.6, 6, 0.32), (0.9, 6, 0.32), (1.2, 6, 0.32)]
+    watch, changes_at = Watch(), []
+    for now, frames, arrival in samples:
+        watch, changes = observe(watch, {KEY: frames}, now, arrivals={KEY: arrival})
+        changes_at += [(now, c.kind) for c in changes]
+    assert changes_at == [(0.0, "new"), (1.2, "lost")]
+
+
+def test_an_arrival_time_from_the_future_is_clamped_to_now() -> None:
+    watch, _ = observe(Watch(), {KEY: 1}, 0.0)
+    watch, _ = observe(watch, {KEY: 2}, 0.1, arrivals={KEY: 5.0})
+    assert watch.sources[KEY].since == 0.1

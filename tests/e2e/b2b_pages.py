@@ -42,23 +42,29 @@ def b2b_start(server: Any) -> Any:
 
 
 async def seed_companies(
-    server: Any, language: str = "en", zones: dict[str, str] | None = None
+    server: Any,
+    language: str = "en",
+    zones: dict[str, str] | None = None,
+    languages: dict[str, str] | None = None,
 ) -> dict[str, tuple[str, str]]:
     """name -> (registration id, token), each with a company profile, registered in
-    ``language`` (and in the time zone ``zones`` gives by first name, else Asia/Tokyo)."""
+    ``language`` (or the one ``languages`` gives by first name), in the time zone ``zones``
+    gives by first name, else Asia/Tokyo."""
     out: dict[str, tuple[str, str]] = {}
     store = B2BStore(server.app[DB], server.app[EVENT].event.id)
     for name, org, sector, country, city, langs in COMPANIES:
-        zone = (zones or {}).get(name.split()[0].lower(), "Asia/Tokyo")
+        first = name.split()[0].lower()
+        zone = (zones or {}).get(first, "Asia/Tokyo")
+        spoken = (languages or {}).get(first, language)
         rid, token = await server.person(
-            "participant", name, city=city, language=language, timezone=zone
+            "participant", name, city=city, language=spoken, timezone=zone
         )
         profile = Profile(
             org, sector, f"{sector} know-how", "Partners abroad", langs, country, city
         )
         await store.save_profile(rid, profile, server.clock())
         await store.set_logo(rid, tiny_png(), "image/png")
-        out[name.split()[0].lower()] = (rid, token)
+        out[first] = (rid, token)
     return out
 
 

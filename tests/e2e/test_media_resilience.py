@@ -209,3 +209,73 @@ async def test_media_that_cannot_connect_says_so_then_connects_by_itself(
         assert errors == []
     finally:
         await runner.cleanup()
+
+
+CITY_HZ = 659.0
+
+
+async def test_speaker_on_the_floor_survives_a_websocket_cut(
+    tmp_path: Path, clock: FakeClock, seminar: Any, browser: Any, playwright: Any
+) -> None:
+    """A city given the floor (hand raised, the moderator's grant over /ws) publishes its
+    fake microphone (659 Hz); the test closes the city's websocket: a listener keeps hearing
+    the city (any gap under 2 s), and the city stays live on the same peer connection (no
+    new media session, no reload, still on the floor)."""
+    from simultan.app import LOSS_WATCH
+    from simultan.media.plane import speaker_key
+
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    voice = write_tone(tmp_path / "city.wav", CITY_HZ, seconds=60.0)
+    city_browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=chromium_args(fake_audio=voice)
+    )
+    moderator = None
+    try:
+        sfu = sfu_of(server)
+        session = server.app[SESSION]
+        city_id, _ = await server.person(Role.PARTICIPANT, "Kyoto Delegate", language="ja")
+        _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+        city, city_errors = await open_join_link(city_browser, server, city_id)
+        await city.evaluate("() => window.simultan.live.request({type: 'raise_hand'})")
+        moderator = await server.connect(mod_token)
+        await moderator.recv_type("welcome")
+        reply = await moderator.request({"type": "floor", "action": "give", "person_id": city_id})
+        assert reply["type"] == "reply", reply
+        await city.wait_for_function(
+            "() => window.simultan.media && window.simultan.media.isPublishing()", timeout=15000
+        )
+        page = await listening(browser, server)
+        await heard(page, CITY_HZ, within=20.0)
+        await settled(page, CITY_HZ)
+        city_media = await city.evaluate("() => window.simultan.live.mediaSession")
+        sessions = set(sfu.session_ids())
+        assert city_media in sessions
+        await city.evaluate("() => { window.__notReloaded = true; }")
+
+        await city.evaluate("() => window.simultan.live.ws.close()")
+        cut = time.monotonic()
+        readings: list[tuple[float, float]] = []
+        while time.monotonic() - cut < 4.0:
+            readings.append((time.monotonic() - cut, await hz(page)))
+            await asyncio.sleep(0.2)
+        off = [at for at, r in readings if abs(r - CITY_HZ) > TOLERANCE_HZ]
+        gap = (max(off) - min(off) + 0.2) if off else 0.0
+        print(f"MEASURED speaker socket cut: tone off for {gap:.1f} s ({len(off)} readings)")
+        assert gap < 2.0, readings
+        assert all(abs(r - CITY_HZ) <= TOLERANCE_HZ for _, r in readings[-5:]), readings
+
+        # The speaker is still live: same page, same peer connection, still on the floor.
+        await city.wait_for_function("() => window.simultan.live.ws.readyState === 1")
+        assert await city.evaluate("() => window.__notReloaded === true")
+        assert await city.evaluate("() => window.simultan.media.isPublishing()")
+        assert await city.evaluate("() => window.simultan.media.session.renewals") == 0
+        assert await city.evaluate("() => window.simultan.live.mediaSession") == city_media
+        assert set(sfu.session_ids()) == sessions
+        assert session.floor.is_live(city_id)
+        assert speaker_key(city_id) not in server.app[LOSS_WATCH].lost
+        assert city_errors == [] and page.js_errors == []
+    finally:
+        if moderator is not None:
+            await moderator.close()
+        await city_browser.close()
+        await runner.cleanup()

@@ -2,7 +2,7 @@
 and the control page, a participant's stage and an interpreter's console count it down; the
 clock alone turns it to warning, cues the next item (its panelist's page says "you are on
 next"), then an overrun shows "running late" and the participant's local-time agenda moves,
-with no command. The moderator takes the invited panelist live from the floor panel and
+with no command, in each participant's own time zone (Tokyo and Guadalajara). The moderator takes the invited panelist live from the floor panel and
 the booth console names who speaks and what the booth will hear once the floor language
 follows them."""
 
@@ -46,7 +46,11 @@ async def test_the_pages_follow_the_run_of_show_with_no_command(
         mod_id, _ = await server.person(Role.MODERATOR, "Mo Derator")
         ana_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa")  # lives in Tokyo
         gdl_id, _ = await server.person(
-            Role.PANELIST, "Ana Ruiz", city="Guadalajara", language="es"
+            Role.PANELIST,
+            "Ana Ruiz",
+            city="Guadalajara",
+            language="es",
+            timezone="America/Mexico_City",
         )
         li_id, _ = await server.person(Role.INTERPRETER, "Li Wei", booth="zh")
         control, e1 = await open_join_link(browser, server, mod_id)
@@ -89,6 +93,13 @@ async def test_the_pages_follow_the_run_of_show_with_no_command(
         )
         row = stage.locator("tr[data-item=pairs-showcase] td.time").first
         assert (await row.text_content()).startswith("17:37")  # 08:37 UTC in Tokyo
+        # the same move, with no command, in another participant's time zone
+        await panelist.wait_for_function(
+            "() => document.querySelector('[data-testid=running-late]').textContent"
+            ".includes('7 min')"
+        )
+        there = panelist.locator("tr[data-item=pairs-showcase] td.time").first
+        assert (await there.text_content()).startswith("02:37")  # 08:37 UTC in Guadalajara
         await shoot(stage, "stage-runofshow")
 
         # the moderator takes the invited panelist live: the booth names her and says what

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from simultan.core.capabilities import Role
-from simultan.store.registrations import Registrations
+from simultan.core.registration import RegistrationForm
+from simultan.store.registrations import Registrations, Status
 from simultan.web.keys import DB
 from simultan.web.session_key import SESSION
 from tests.conftest import Client, LiveServer
@@ -65,6 +66,23 @@ async def test_hands_queue_then_grant_from_it_and_bad_commands(server: LiveServe
     await regs.revoke(revoked_id, now=server.clock())
     seq = session.hub.seq
     await refused({"type": "floor", "action": "give", "person_id": revoked_id}, "invalid_command")
+    # a registration waiting for the organizers' approval, even with a page open
+    pending = await regs.create(
+        RegistrationForm(
+            name="Pia Pending",
+            email="pia.pending@test.example",
+            city="Porto",
+            country="PT",
+            organization="Porto",
+            requested_role=Role.PARTICIPANT,
+            language="en",
+            timezone="Europe/Lisbon",
+        ),
+        now=server.clock(),
+        status=Status.PENDING,
+    )
+    await refused({"type": "floor", "action": "give", "person_id": pending.id}, "invalid_command")
+    await refused({"type": "floor", "action": "set", "person_id": pending.id}, "invalid_command")
     # a bad action is a typed protocol error, the socket stays open
     await refused({"type": "floor", "action": "explode"}, "bad_message")
     assert (await mod.request({"type": "ping"}))["type"] == "pong"
@@ -115,3 +133,57 @@ async def test_the_invited_panel_goes_live_all_together_or_not_at_all(server: Li
         "type"
     ] == "reply"
     assert session.hub.seq == seq
+
+
+async def test_a_live_speaker_sets_the_language_they_speak_and_the_floor_follows(
+    server: LiveServer,
+) -> None:
+    """The ``floor`` action ``language`` over /ws: a live city sets its own spoken language,
+    the moderator corrects anyone's; the floor language follows the shown speaker's after
+    the debounce; nobody else may set it, and a language the event lacks is refused."""
+    session = server.app[SESSION]
+    _, mod = await ready(server, Role.MODERATOR, "Mo Derator")
+    a_id, a = await ready(server, Role.PARTICIPANT, "Aiko Osaka", language="en", city="Osaka")
+    b_id, b = await ready(server, Role.PARTICIPANT, "Bea Lyon", city="Lyon")
+    assert (await mod.request({"type": "floor", "action": "give", "person_id": a_id}))[
+        "type"
+    ] == "reply"
+    assert session.floor.language == "en"
+
+    # the city speaks Japanese after all: its own move, then the floor follows (debounced)
+    reply = await a.request({"type": "floor", "action": "language", "language": "ja"})
+    assert reply["type"] == "reply", reply
+    assert session.floor.speaker(a_id).language == "ja"
+    assert session.floor.pending_language == "ja" and session.floor.language == "en"
+    server.clock.advance(seconds=4)
+    await session.floor_driver._observe({a_id: -20.0})  # the mixer's next levels tick
+    assert session.floor.language == "ja"
+    assert session.stage.routing("ja").to_dict()["booth_hears"]["es"] != "floor"
+
+    version, seq = session.floor.version, session.hub.seq
+
+    async def refused(by: Client, msg: dict[str, Any], code: str) -> None:
+        reply = await by.request(msg)
+        assert (reply["type"], reply["code"]) == ("error", code), reply
+        assert session.floor.version == version and session.hub.seq == seq
+
+    # someone not live may not set their spoken language; nor anyone else's
+    await refused(b, {"type": "floor", "action": "language", "language": "es"}, "forbidden")
+    await refused(
+        b,
+        {"type": "floor", "action": "language", "person_id": a_id, "language": "es"},
+        "forbidden",
+    )
+    # a language the event does not have; the same language again
+    await refused(a, {"type": "floor", "action": "language", "language": "fr"}, "invalid_command")
+    await refused(
+        mod,
+        {"type": "floor", "action": "language", "person_id": b_id, "language": "es"},
+        "invalid_command",
+    )
+    # the moderator corrects the live speaker's language
+    reply = await mod.request(
+        {"type": "floor", "action": "language", "person_id": a_id, "language": "en"}
+    )
+    assert reply["type"] == "reply", reply
+    assert session.floor.speaker(a_id).language == "en"

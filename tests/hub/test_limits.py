@@ -69,8 +69,10 @@ async def test_idempotent_commands_create_no_event(server: LiveServer) -> None:
     panelist = await server.connect(panelist_token)  # the floor goes to someone present
     assert (await panelist.recv())["type"] == "welcome"
     before = hub.seq
-    for _ in range(5):
-        assert (await pat.request({"type": "raise_hand", "raised": True}))["type"] == "reply"
+    assert (await pat.request({"type": "raise_hand", "raised": True}))["type"] == "reply"
+    for _ in range(4):  # raising again: a typed error, nothing stored
+        again = await pat.request({"type": "raise_hand", "raised": True})
+        assert again["type"] == "error" and again["code"] == "unchanged", again
     assert hub.seq == before + 1  # one hand event, not five
     for _ in range(3):
         reply = await mod.request({"type": "floor_language", "language": "en"})

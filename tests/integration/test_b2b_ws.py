@@ -7,6 +7,7 @@ its languages' channel there only (a plenary listener on that channel hears the 
 third party, a tab joining too early or after the end, and a company publishing before it
 joined get typed errors and change nothing; a late company still joins until the end; at the
 end plus the grace the room closes by itself and every page is told, with its next meeting.
+A company chooses the original over the interpretation (``b2b_hear``) and hears no channel.
 """
 
 from __future__ import annotations
@@ -150,6 +151,23 @@ async def test_a_meeting_over_the_websocket_opens_warns_and_closes_on_time(
     assert tone_since(plenary.channel_audio, judged) == FLOOR_HZ  # the interpreter: there only
     assert {tone_since(h, judged) for h in i_tab.members} == {ANA_HZ, BO_HZ}
     assert tone_since(a_tab.program, judged) is None  # no floor inside the meeting
+
+    # Ana chooses the original (``b2b_hear``): her channel falls silent, Bo keeps the
+    # interpretation. A bad choice, a tab in no meeting, the interpreter: typed errors.
+    reply = await ana.request({"type": "b2b_hear", "hear": "loud"})
+    assert (reply["type"], reply["code"]) == ("error", "bad_message"), reply
+    reply = await cy.request({"type": "b2b_hear", "hear": "original"})
+    assert (reply["code"], reply["details"]["reason"]) == ("forbidden", "no_seat"), reply
+    reply = await ivy.request({"type": "b2b_hear", "hear": "original"})
+    assert (reply["type"], reply["details"]["reason"]) == ("error", "interpreter"), reply
+    chose = await ana.ok({"type": "b2b_hear", "hear": "original"})
+    assert chose["data"] == {"meeting": "m1", "hear": "original", "channel": None}
+    judged = time.monotonic() + 0.5
+    await hearing([a_tab.members[0], b_tab.channel_audio], judged)
+    assert tone_since(a_tab.channel_audio, judged) is None
+    assert tone_since(a_tab.members[0], judged) == BO_HZ
+    assert tone_since(b_tab.channel_audio, judged) == IVY_HZ
+    await ana.ok({"type": "b2b_hear", "hear": "auto"})
 
     mark = len(ana.inbox)
     server.clock.now = start + timedelta(minutes=24, seconds=5)  # the last minute

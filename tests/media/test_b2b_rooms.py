@@ -101,3 +101,76 @@ async def test_two_companies_hear_each_other_and_the_room_closes_on_time(
             await rooms.join("ana-tab", "ana", "m1")  # over
     finally:
         await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)
+
+
+async def test_each_side_chooses_the_interpretation_or_the_original(
+    sfu: EmbeddedSfu, schedule: B2BSchedule
+) -> None:
+    """Both sides speak one of the pair (pl, en): by default both hear the interpreter on
+    their channel; Ana chooses the original (her channel falls silent, Bo's voice stays on her
+    member slot) while Bo keeps the interpretation; then they swap. Refusals change nothing."""
+    clock = schedule.clock
+    assert isinstance(clock, FakeClock)
+    await schedule.run(b2b.Schedule("m1", ("ana", "bo"), DAY), "org")
+    await schedule.run(b2b.BookInterpreter("m1", "ivy", ("pl", "en")), "org")
+    rooms = B2BRooms(schedule, lambda: sfu)
+    ana = Tab(sfu, "ana-tab", publish=member_key("ana"), channel="pl", audio=LoopedTone(ANA_HZ),
+              member_slots=1, decode_audio=False)  # fmt: skip
+    bo = Tab(sfu, "bo-tab", publish=member_key("bo"), channel="en", audio=LoopedTone(BO_HZ),
+             member_slots=1, decode_audio=False)  # fmt: skip
+    ivy = Tab(sfu, "ivy-tab", publish="interpreter:ivy", audio=LoopedTone(IVY_HZ),
+              member_slots=2, decode_audio=False)  # fmt: skip
+    tabs = [ana, bo, ivy]
+
+    async def heard() -> tuple[float | None, ...]:
+        judged = time.monotonic() + 0.5
+        await hearing([ana.members[0], bo.members[0]], judged)
+        await asyncio.sleep(0.3)  # a silent channel slot is judged after the others' frames
+        return (
+            tone_since(ana.channel_audio, judged),
+            tone_since(ana.members[0], judged),
+            tone_since(bo.channel_audio, judged),
+            tone_since(bo.members[0], judged),
+        )
+
+    try:
+        await asyncio.gather(*(t.connect() for t in tabs))
+        clock.now = DAY + timedelta(minutes=1)
+        with pytest.raises(ForbiddenError) as unseated:  # not in the meeting yet
+            rooms.hear("ana-tab", "ana", "original")
+        assert unseated.value.details["reason"] == "no_seat"
+        await rooms.join("ana-tab", "ana", "m1", "pl")
+        await rooms.join("bo-tab", "bo", "m1", "en")
+        await rooms.join("ivy-tab", "ivy", "m1", "pl")
+        assert await heard() == (IVY_HZ, BO_HZ, IVY_HZ, ANA_HZ)  # the automatic choice
+
+        assert rooms.hear("ana-tab", "ana", "original") == {
+            "meeting": "m1", "hear": "original", "channel": None}  # fmt: skip
+        assert await heard() == (None, BO_HZ, IVY_HZ, ANA_HZ)
+
+        assert rooms.hear("ana-tab", "ana", "interpretation")["channel"] == "pl"
+        rooms.hear("bo-tab", "bo", "original")
+        assert await heard() == (IVY_HZ, BO_HZ, None, ANA_HZ)
+
+        # Refusals: the interpreter, an unknown choice, someone else's tab; nothing changes.
+        with pytest.raises(CommandError) as interpreter:
+            rooms.hear("ivy-tab", "ivy", "original")
+        assert interpreter.value.details["reason"] == "interpreter"
+        with pytest.raises(CommandError) as bad:
+            rooms.hear("bo-tab", "bo", "loud")
+        assert bad.value.details["reason"] == "bad_choice"
+        with pytest.raises(ForbiddenError):
+            rooms.hear("bo-tab", "ana", "interpretation")
+        assert rooms.seats["bo-tab"].hear == "original"
+        assert rooms.seats["ana-tab"].hear == "interpretation"
+        # The organizer removes the interpreter: the room re-points at once (no channel),
+        # and there is nothing to choose; booked again, Ana's choice holds.
+        await schedule.run(b2b.BookInterpreter("m1", None), "org")
+        assert await heard() == (None, BO_HZ, None, ANA_HZ)
+        with pytest.raises(CommandError) as none:
+            rooms.hear("ana-tab", "ana", "original")
+        assert none.value.details["reason"] == "no_interpretation"
+        await schedule.run(b2b.BookInterpreter("m1", "ivy", ("pl", "en")), "org")
+        assert await heard() == (IVY_HZ, BO_HZ, None, ANA_HZ)
+    finally:
+        await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)

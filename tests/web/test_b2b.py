@@ -210,6 +210,12 @@ async def test_organizer_schedules_books_an_interpreter_exports_and_reports(day:
     assert (got, grid["reason"]) == (422, "grid_orphans")
     got, report = await day.call("org", "GET", "/api/b2b/admin/report")
     assert got == 200 and report["meetings"] == 1 and report["held"] == 0
+    # The organizer's page offers the interpreters and the languages a pair can be booked in.
+    got, view = await day.call("org", "GET", "/api/b2b/admin")
+    assert got == 200 and view["interpreters"] == [day.ids["ivy"]]
+    assert set(PROFILE["languages"]) <= set(view["languages"]) and view["languages"] == sorted(
+        view["languages"]
+    )
 
 
 async def test_logo_upload_checks_bytes_and_size(day: Day) -> None:

@@ -132,11 +132,14 @@ def test_the_literal_check_can_fail() -> None:
 
 @pytest.mark.parametrize("lang", ["pl", "cs"])
 def test_organizer_pages_and_mails_are_complete_in_the_organizers_languages(lang: str) -> None:
-    """The organizers' Polish and Czech: the organizer page, the registration form and every
-    mail (join link, B2B notices) have all their keys (participant pages fall back to en)."""
+    """The organizers' Polish and Czech: the organizer page, the B2B page's organizer controls,
+    the registration form and every mail (join link, B2B notices) have all their keys
+    (participant pages fall back to en)."""
     organizer = {
         k for k, files in keys_used().items() if files & {"organizer.js", "organizer.html"}
     }
     mails = {k for k in CATALOGS["en"] if k.startswith(("mail.", "register.", "role."))}
-    assert len(organizer) > 20 and len(mails) > 40
-    assert sorted((organizer | mails) - set(CATALOGS[lang])) == []
+    # the B2B page's organizer controls (change a meeting) and the refusals they can meet
+    b2b_organizer = {k for k in CATALOGS["en"] if k.startswith(("b2b.om_", "b2b.err_"))}
+    assert len(organizer) > 20 and len(mails) > 40 and len(b2b_organizer) > 30
+    assert sorted((organizer | mails | b2b_organizer) - set(CATALOGS[lang])) == []

@@ -4,9 +4,10 @@
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
 import {
-  currentLanguage, followRegistration, mountLanguagePicker, onLanguageChange, startI18n, t,
+  currentLanguage, followRegistration, languageName, mountLanguagePicker, onLanguageChange, startI18n, t,
 } from "../i18n.js";
-import { connectLive, frequency, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
+import { connectLive, frequency, hearing, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
+import { errorText } from "./b2b_errors.js";
 
 const TOKEN_KEY = "simultan.b2b.token";
 const WARNING_MS = 60_000;
@@ -17,12 +18,18 @@ const state = {
   /** @type {any} */ live: null, /** @type {any} */ you: null,
   /** Meetings the server closed (`b2b_room` closed): their card is gone at once. */
   closed: new Set(), moving: false,
+  /** The next meeting this tab joins by itself when its room opens (after being in one). */
+  /** @type {string | null} */ autoJoin: null,
+  /** The organizer's chosen meeting, and the one whose cancel awaits a second press. */
+  /** @type {string | null} */ omSelected: null, /** @type {string | null} */ cancelArmed: null,
+  /** The meeting whose controls the organizer has changed (kept over a refresh). */
+  /** @type {string | null} */ omEdited: null,
 };
 /** The room's media: joins over the live connection (b2b_room.js). */
 export const roomHooks = {
   /** @type {null | ((m: any, opts: any) => Promise<any>)} */
   join: (m, { media, hearing }) => joinMeeting(m, {
-    live: state.live, you: state.you, box: media, hearing, nameOf,
+    live: state.live, you: state.you, box: media, hearing, nameOf, choice: $("room-hear"),
   }),
   /** @type {null | ((id: string) => void)} */
   leave: () => { leaveMeeting(); },
@@ -54,7 +61,9 @@ async function api(path, { method = "GET", body = undefined, raw = undefined, ty
   if (!response.ok) {
     let data = {};
     try { data = await response.json(); } catch { /* not JSON */ }
-    throw new Error(data.message || `${response.status} ${response.statusText}`);
+    const err = /** @type {any} */ (new Error(data.message || `${response.status} ${response.statusText}`));
+    err.reason = data.reason || data.error || "";
+    throw err;
   }
   return response;
 }
@@ -71,7 +80,7 @@ async function act(fn, done) {
     await refresh();
     if (done) say(done);
   } catch (err) {
-    say(err.message, "error");
+    say(errorText(err), "error");
   }
 }
 
@@ -284,25 +293,36 @@ function tick() {
   const join = $("room-join");
   join.hidden = !!state.room;
   join.disabled = !(phase === "open" || phase === "ending") || !roomHooks.join || !state.you;
+  if (state.autoJoin === m.id && !state.room && !join.disabled) {
+    state.autoJoin = null; // the next meeting's room is open: in we go
+    joinRoom();
+  } else if (state.room && state.room.id === m.id && (m.interpreter || null) !== state.room.interpreter) {
+    // The organizer booked (or removed) an interpreter meanwhile: join again to get the
+    // channel and the choice of what to hear.
+    state.room.interpreter = m.interpreter || null;
+    $("room-media").replaceChildren();
+    joinRoom();
+  }
 }
 
 async function joinRoom() {
   const m = currentMeeting();
   if (!m || !roomHooks.join) return;
   try {
-    state.room = { id: m.id };
+    state.room = { id: m.id, interpreter: m.interpreter || null };
     $("room-leave").hidden = false;
     await roomHooks.join(m, { token: state.token, media: $("room-media"), hearing: $("room-hearing") });
     say(t("b2b.joined"));
   } catch (err) {
     state.room = null;
     $("room-leave").hidden = true;
-    say(err.message, "error");
+    say(errorText(err), "error");
   }
   tick();
 }
 
-function leaveRoom(reason) {
+/** Out of the room: the meeting closed (then on to the next one), or the person left it. */
+function leaveRoom(reason, closed = true) {
   if (!state.room) return;
   const id = state.room.id;
   state.room = null;
@@ -310,18 +330,25 @@ function leaveRoom(reason) {
   if (roomHooks.leave) roomHooks.leave(id);
   $("room-media").replaceChildren();
   $("room-hearing").textContent = "";
-  moveOn(reason, true);
+  $("room-hear").hidden = true;
+  if (closed) moveOn(reason, true);
+  else { state.autoJoin = null; say(reason); tick(); }
 }
 
-/** After a meeting: on to the next one (joined at once when it is open and this tab was in a
- * meeting), else the schedule. */
+/** After a meeting: on to the next one (a tab that was in the closed meeting joins the next
+ * one as soon as its room is open: at once, or when the server says it opened), else the
+ * schedule (scrolled to and focused). */
 function moveOn(reason, wasIn = false) {
   const next = currentMeeting();
   say(next ? `${reason} ${t("b2b.next_meeting", { when: span(next.start, next.end) })}`
     : `${reason} ${t("b2b.no_more")}`);
-  if (!next) { $("schedule-heading").scrollIntoView(); return; }
-  const at = now().getTime();
-  if (wasIn && new Date(next.start).getTime() <= at && at < new Date(next.end).getTime()) joinRoom();
+  if (!next) {
+    state.autoJoin = null;
+    $("schedule-heading").scrollIntoView();
+    $("schedule-heading").focus({ preventScroll: true });
+    return;
+  }
+  if (wasIn) state.autoJoin = next.id; // tick() joins it once its room is open
 }
 
 /** The server's clock: a meeting's room opened, its last minute, its end, its close. */
@@ -361,6 +388,160 @@ async function renderOrganizer() {
     return el("tr", {}, el("th", {}, span(s.start, s.end)), ...cells);
   });
   $("grid").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
+  renderMeetingControls(data);
+}
+
+// --- organizer: move, cancel, book an interpreter ---------------------------------------------
+
+const CHANGEABLE = new Set(["upcoming", "open", "ending"]);
+
+function selectedMeeting() {
+  const id = $("om-meeting").value;
+  return (state.admin?.meetings || []).find((m) => m.id === id) || null;
+}
+
+function meetingLabel(m) {
+  return `${span(m.start, m.end)} · ${t("b2b.table_n", { n: m.table })} · ${m.participants.map(nameOf).join(" + ")}`;
+}
+
+const OM_FIELDS = ["om-slot", "om-table", "om-interp", "om-lang-a", "om-lang-b"];
+
+function renderMeetingControls(data) {
+  const meetings = data.meetings.slice().sort((a, b) => a.start.localeCompare(b.start) || a.table - b.table);
+  const keep = state.omSelected;
+  // A refresh (every 30 s, or a server event) keeps what the organizer has chosen so far.
+  const edited = keep && state.omEdited === keep ? OM_FIELDS.map((id) => $(id).value) : null;
+  $("om-meeting").replaceChildren(...(meetings.length ? meetings.map((m) => {
+    const o = el("option", { value: m.id }, meetingLabel(m));
+    o.selected = m.id === keep;
+    return o;
+  }) : [el("option", { value: "" }, t("b2b.om_none"))]));
+  $("om-meeting").disabled = !meetings.length;
+  slotOptions($("om-slot"), data.grid.slots, null);
+  $("om-table").replaceChildren(el("option", { value: "" }, t("b2b.first_free")),
+    ...Array.from({ length: data.grid.tables }, (_, i) => el("option", { value: String(i + 1) }, t("b2b.table_n", { n: i + 1 }))));
+  $("om-interp").replaceChildren(el("option", { value: "" }, t("b2b.om_choose_interpreter")),
+    ...data.interpreters.map((id) => el("option", { value: id }, nameOf(id))));
+  for (const id of ["om-lang-a", "om-lang-b"]) {
+    $(id).replaceChildren(el("option", { value: "" }, t("b2b.om_choose_language")),
+      ...data.languages.map((code) => el("option", { value: code }, `${languageName(code)} (${code})`)));
+  }
+  showMeeting();
+  if (edited && state.omSelected === keep) {
+    OM_FIELDS.forEach((id, i) => { $(id).value = edited[i]; });
+    state.omEdited = keep;
+    updateMeetingButtons();
+  }
+}
+
+/** Put the chosen meeting's slot, table and booking into the controls. */
+function showMeeting() {
+  const m = selectedMeeting();
+  state.omSelected = m ? m.id : null;
+  state.cancelArmed = null;
+  state.omEdited = null;
+  $("om-current").textContent = m ? t("b2b.om_current", {
+    when: span(m.start, m.end), table: m.table, names: m.participants.map(nameOf).join(", "),
+    interpretation: m.interpreter ? t("b2b.om_booked", { name: nameOf(m.interpreter), languages: m.languages.join("–") })
+      : t("b2b.om_no_interpreter"),
+  }) : t("b2b.om_none");
+  if (m) {
+    $("om-slot").value = m.start;
+    $("om-table").value = String(m.table);
+    $("om-interp").value = m.interpreter || "";
+    $("om-lang-a").value = m.languages[0] || "";
+    $("om-lang-b").value = m.languages[1] || "";
+  }
+  updateMeetingButtons();
+}
+
+/** Each button only where it makes sense for the chosen meeting and the controls' values. */
+function updateMeetingButtons() {
+  const m = selectedMeeting();
+  const changeable = !!m && CHANGEABLE.has(m.phase);
+  const slot = $("om-slot").value, table = $("om-table").value;
+  const moved = !!m && !!slot && (slot !== m.start || (table !== "" && Number(table) !== m.table));
+  $("om-move-button").disabled = !(m && m.phase === "upcoming" && moved);
+  for (const id of ["om-slot", "om-table"]) $(id).disabled = !(m && m.phase === "upcoming");
+  const who = $("om-interp").value, a = $("om-lang-a").value, b = $("om-lang-b").value;
+  const same = !!m && who === (m.interpreter || "") && a === (m.languages[0] || "") && b === (m.languages[1] || "");
+  $("om-book").disabled = !(changeable && who && a && b && a !== b && !same);
+  for (const id of ["om-interp", "om-lang-a", "om-lang-b"]) $(id).disabled = !changeable;
+  $("om-unbook").disabled = !(changeable && m.interpreter);
+  $("om-cancel").disabled = !changeable;
+  const armed = !!m && state.cancelArmed === m.id;
+  $("om-cancel").textContent = t(armed ? "b2b.om_cancel_confirm" : "b2b.om_cancel");
+  $("om-cancel-hint").hidden = !armed;
+  $("om-cancel-hint").textContent = armed ? t("b2b.om_cancel_hint") : "";
+  let hint = "";
+  if (m && !changeable) hint = t("b2b.om_over");
+  else if (m && m.phase !== "upcoming") hint = t("b2b.om_started");
+  else if (m && who && a && a === b) hint = t("b2b.om_two_languages");
+  $("om-hint").textContent = hint;
+  $("om-hint").hidden = !hint;
+}
+
+/** Run an organizer's change, then tell the result in the section's live region, next to
+ * the controls (not also in the page's banner: a screen reader would hear it twice). */
+async function organizerAct(fn, done) {
+  const tell = (text, kind) => {
+    $("om-status").textContent = text;
+    $("om-status").dataset.kind = kind;
+    $("om-status").scrollIntoView({ block: "nearest" }); // on a phone it may sit below the fold
+  };
+  try {
+    await fn();
+    await refresh();
+    tell(done, "info");
+  } catch (err) {
+    tell(errorText(err), "error");
+    await refresh().catch(() => {});
+  }
+  const focused = /** @type {any} */ (document.activeElement);
+  if (!focused || focused === document.body || focused.disabled) $("om-meeting").focus();
+}
+
+function wireMeetingControls() {
+  $("om-meeting").addEventListener("change", () => { $("om-status").textContent = ""; showMeeting(); });
+  for (const id of OM_FIELDS) {
+    $(id).addEventListener("change", () => { state.omEdited = state.omSelected; updateMeetingButtons(); });
+  }
+  $("om-move").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const m = selectedMeeting();
+    if (!m || $("om-move-button").disabled) return;
+    const table = $("om-table").value ? Number($("om-table").value) : null;
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/move`, { method: "POST", body: { start: $("om-slot").value, table } }),
+      t("b2b.om_moved"));
+  });
+  $("om-interpreter").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const m = selectedMeeting();
+    if (!m || $("om-book").disabled) return;
+    const body = { interpreter: $("om-interp").value, languages: [$("om-lang-a").value, $("om-lang-b").value] };
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/interpreter`, { method: "POST", body }),
+      t("b2b.om_booked_done", { name: nameOf(body.interpreter), languages: body.languages.join("–") }));
+  });
+  $("om-unbook").addEventListener("click", () => {
+    const m = selectedMeeting();
+    if (!m) return;
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/interpreter`, { method: "POST", body: { interpreter: null } }),
+      t("b2b.om_unbooked"));
+  });
+  $("om-cancel").addEventListener("click", () => {
+    const m = selectedMeeting();
+    if (!m) return;
+    if (state.cancelArmed !== m.id) {
+      // Cancelling mails everyone in the meeting: a second press confirms it.
+      state.cancelArmed = m.id;
+      updateMeetingButtons();
+      $("om-status").textContent = t("b2b.om_cancel_hint");
+      return;
+    }
+    state.cancelArmed = null;
+    state.omSelected = null;
+    organizerAct(() => api(`/api/b2b/admin/meetings/${m.id}/cancel`, { method: "POST" }), t("b2b.cancelled_meeting"));
+  });
 }
 
 async function showReport() {
@@ -433,14 +614,15 @@ function wire() {
   });
   $("export").addEventListener("click", () => exportCsv().catch((err) => say(err.message, "error")));
   $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
+  wireMeetingControls();
   $("room-join").addEventListener("click", joinRoom);
-  $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left")));
+  $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left"), false));
   setInterval(tick, 500);
   setInterval(() => refresh().catch(() => {}), 30_000);
 }
 
 // For tests and the console: the page's state and a way to reload it now.
-/** @type {any} */ (window).simultanB2B = { state, refresh, frequency, inMeeting };
+/** @type {any} */ (window).simultanB2B = { state, refresh, frequency, hearing, inMeeting };
 
 if (!state.token) {
   say(t("b2b.open_from_mail"), "error");

@@ -70,7 +70,18 @@ export function mountControlFloor(page) {
       if (s.muted) parts.push(t("control.muted"));
       if (s.person_id === f.shown) parts.push(t("control.on_screen"));
       const li = el("li", { "data-person": s.person_id }, `${parts.join(" · ")} `);
+      // the moderator corrects what a live speaker speaks (the floor language follows)
+      const speaks = /** @type {HTMLSelectElement} */ (el("select", {
+        "data-testid": "speaker-language",
+        "aria-label": t("control.speaker_language", { name: name(s.person_id) }),
+      }, ...(state.snapshot?.event?.languages || []).map((/** @type {string} */ lang) =>
+        el("option", { value: lang, lang }, languageName(lang)))));
+      speaks.value = s.language;
+      speaks.addEventListener("change", () =>
+        send("language", { person_id: s.person_id, language: speaks.value }));
       li.append(
+        speaks,
+        " ",
         button(t(s.muted ? "control.unmute" : "control.mute"), () => send(s.muted ? "unmute" : "mute", { person_id: s.person_id }),
           { testid: "mute" }),
         " ",

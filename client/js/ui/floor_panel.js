@@ -37,12 +37,19 @@ export function mountFloorPanel(page) {
     const place = (f.hands || []).findIndex((/** @type {any} */ h) => h.person_id === me()) + 1;
     const invited = (f.invited || []).includes(me());
     button.hidden = !!mine;
+    $("hand-control").hidden = !!mine; // live: "I am speaking" below says it instead
     button.setAttribute("aria-pressed", place ? "true" : "false");
     button.textContent = t(place ? "floor.lower_hand" : "floor.raise_hand");
     language.disabled = !!place;
     $("hand-place").textContent = place ? t("floor.place", { n: place }) : "";
     $("on-next").hidden = !invited;
     $("live-box").hidden = !mine;
+    const speaking = /** @type {HTMLSelectElement} */ ($("live-language"));
+    if (!speaking.options.length) {
+      speaking.replaceChildren(...snap.event.languages.map((/** @type {string} */ lang) =>
+        el("option", { value: lang, lang }, nativeName(lang))));
+    }
+    if (mine && document.activeElement !== speaking) speaking.value = mine.language;
     $("live-state").textContent = mine
       ? t(mine.muted ? "floor.you_are_muted" : "floor.you_are_live") : "";
     // Who is speaking: every live speaker; the shown one first.
@@ -67,9 +74,23 @@ export function mountFloorPanel(page) {
       await live.request({ type: "raise_hand", raised: !raised, language: language.value });
       banner("");
     } catch (err) {
-      banner(err.message);
+      // "unchanged": the hand already is as asked (another tab did it); the next floor
+      // event shows it, nothing to say
+      if (err.code !== "unchanged") banner(err.message);
     }
   }
+
+  // Live: the language one speaks (the floor language follows the active speaker's).
+  const speaking = /** @type {HTMLSelectElement} */ ($("live-language"));
+  speaking.addEventListener("change", async () => {
+    try {
+      await live.request({ type: "floor", action: "language", language: speaking.value });
+      banner("");
+    } catch (err) {
+      banner(err.message);
+      render();
+    }
+  });
 
   button.addEventListener("click", toggleHand);
   document.addEventListener("keydown", (ev) => {

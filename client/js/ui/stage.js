@@ -56,10 +56,12 @@ function render() {
   const zone = state.you?.timezone || ownZone;
   renderAgenda($("agenda"), snap.timeline, { eventZone: snap.event.timezone, ownZone: zone });
   const holder = snap.floor?.holder;
+  // the language the shown speaker speaks (the floor's follows it after a debounce)
+  const shown = (snap.floor?.live || []).find((/** @type {any} */ s) => s.person_id === snap.floor.shown);
   $("floor-holder").textContent = holder
     ? t("stage.speaking", {
       name: holder.name, city: holder.city,
-      language: languageName(snap.floor.language || snap.event.floor_language),
+      language: languageName(shown?.language || snap.floor.language || snap.event.floor_language),
     })
     : t("stage.nobody_speaking");
   renderChannels(snap);

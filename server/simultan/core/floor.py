@@ -49,8 +49,12 @@ LANGUAGE_DEBOUNCE = timedelta(seconds=3)
 
 
 class AlreadySo(CommandError):
-    """The move would change nothing (a hand raised twice, the muted muted again): callers
-    answer it like a success and store nothing, so a retried message is harmless."""
+    """The move would change nothing (a hand raised twice, the muted muted again). Nothing
+    is stored either way: a participant's own hand answers it as a typed ``unchanged``
+    error (their page shows the state it already has); a moderator's move answers it like a
+    success, so a retried click is harmless."""
+
+    code = "unchanged"
 
 
 # --- state ----------------------------------------------------------------------------------

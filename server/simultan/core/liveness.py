@@ -2,9 +2,13 @@
 
 A source (an interpreter's mic, a speaker on the floor) whose packets stop without any close
 (a city hall's network drops silently) would otherwise keep its booth's mic for about 30 s,
-until ICE consent fails. The watcher samples every source's frames-in counter a few times a
-second; a counter that has not moved for ``lost_after`` seconds makes the source *lost*, and
-one that moves again makes it *back*. Pure: counters and times come in, transitions go out.
+until ICE consent fails. The watcher samples every source's frames-in counter many times a
+second, with the time its last packet arrived where the media plane knows it; a source
+whose last packet is ``lost_after`` seconds old makes the source *lost*, and one whose
+counter moves again makes it *back*. Timing from the packet's own arrival (not from the
+sample that saw the counter move) keeps the sampling period out of the delay: noticed at
+most ``lost_after`` + one period after the last packet. Pure: counters and times come in,
+transitions go out.
 
 The driver's own stalls must not look like a lost source: when the time since the previous
 sample is longer than ``lost_after`` (the process was starved, so nobody's frames were
@@ -25,14 +29,15 @@ from typing import Literal
 from simultan.core import booths as bc
 from simultan.core import floor as fl
 
-DEFAULT_LOST_AFTER = 0.8  # seconds without a frame: lost (noticed within 1 s, sampled at 10 Hz)
+DEFAULT_LOST_AFTER = 0.8  # seconds without a packet: lost
+SAMPLE_PERIOD = 0.05  # the driver samples at 20 Hz: noticed within 0.85 s (+ its own lag)
 RESTORE_WINDOW = 120.0  # a lost live interpreter back within this many seconds is restored
 
 
 @dataclass(frozen=True)
 class Source:
     frames: int
-    since: float  # when ``frames`` last changed (or the source was first seen)
+    since: float  # when its last packet arrived (or ``frames`` changed, or first seen)
     lost: bool = False
 
 
@@ -54,8 +59,12 @@ def observe(
     now: float,
     *,
     lost_after: float = DEFAULT_LOST_AFTER,
+    arrivals: Mapping[str, float] | None = None,
 ) -> tuple[Watch, tuple[Change, ...]]:
     """Take one sample of every source's frames-in counter at ``now`` (seconds, monotonic).
+
+    ``arrivals``: when each source's last packet arrived (same clock); a counter that
+    moved is dated by it (never later than ``now``), else by ``now``.
 
     A key missing from ``counters`` has gone (its publisher closed): it is forgotten
     without a change (the media plane reports gone sources itself).
@@ -70,7 +79,8 @@ def observe(
             changes.append(Change(key, "new"))
             continue
         if frames != old.frames:
-            sources[key] = Source(frames=frames, since=now)
+            arrived = arrivals.get(key, now) if arrivals is not None else now
+            sources[key] = Source(frames=frames, since=min(arrived, now))
             if old.lost:
                 changes.append(Change(key, "back"))
             continue

@@ -200,6 +200,7 @@ class Feed:
         self.track = track
         self.owner = owner
         self.counters = FeedCounters()
+        self.last_in = clock()  # when its last packet (or local frame) came: the loss watch
         self._board = board
         self._request_keyframe = request_keyframe
         self._on_ended = on_ended
@@ -225,6 +226,7 @@ class Feed:
         if self.ended or self._board.feed(self.key, self.kind) is not self:
             return
         self.counters.rtp_in += 1
+        self.last_in = self._clock()
         seq = packet.sequence_number
         if self._rtp_lag is not None:  # audio
             last = self._rtp_last_seq
@@ -308,6 +310,8 @@ class Feed:
                     continue  # superseded by another publisher of the key: drain only
                 self.counters.frames_in += 1
                 now = self._clock()
+                if not self.counters.rtp_in:  # a local feed (a remote one is dated on arrival)
+                    self.last_in = now
                 if (
                     self._lag is not None
                     and packet.pts is not None

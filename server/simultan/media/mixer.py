@@ -51,6 +51,12 @@ FRAME_S = FRAME / RATE
 # (a burst after a stall) the oldest samples go, so the added latency stays bounded.
 PRIME = 2 * FRAME
 MAX_BUFFER = 5 * FRAME
+# A frame that arrives after its tick (an underrun: silence that tick) leaves the buffer a
+# frame deeper for good, and each late arrival adds to it: the added latency would creep up
+# to MAX_BUFFER (measured: p50 50-70 ms with 4-6 speakers on a loaded machine). A buffer
+# that holds more than PRIME at its tick this many ticks in a row drops its oldest frame,
+# back towards PRIME.
+DRIFT_TICKS = 10  # 200 ms
 # After a stall longer than this the clock skips ahead (a gap) instead of bursting.
 MAX_CATCH_UP_S = 0.1
 LEVEL_EVERY = 5  # frames: levels reported every 100 ms
@@ -123,6 +129,8 @@ class _Input:
     task: asyncio.Task[None] | None = None
     underruns: int = 0
     primed: bool = False
+    deep: int = 0  # ticks in a row with more than PRIME buffered
+    trimmed: int = 0  # frames dropped to bring the buffer back to PRIME
 
     def take(self) -> np.ndarray | None:
         """One frame of samples, or None (not primed yet, or nothing arrived in time)."""
@@ -132,7 +140,13 @@ class _Input:
             self.primed = True
         if self.buffer.size < FRAME:
             self.underruns += 1
+            self.deep = 0
             return None
+        self.deep = self.deep + 1 if self.buffer.size > PRIME else 0
+        if self.deep >= DRIFT_TICKS:  # late frames piled up: one goes, latency comes back
+            self.buffer = self.buffer[FRAME:]
+            self.deep = 0
+            self.trimmed += 1
         frame, self.buffer = self.buffer[:FRAME], self.buffer[FRAME:]
         return frame
 
@@ -157,6 +171,7 @@ class MixerStats:
     outputs: int
     ticks: int
     underruns: int
+    trimmed: int  # frames dropped to bring a speaker's buffer back to PRIME
     frames_mixed: int
     skipped: int
 
@@ -229,6 +244,7 @@ class FloorMixer:
             outputs=len(self._outputs),
             ticks=self._ticks,
             underruns=sum(i.underruns for i in self._inputs.values()),
+            trimmed=sum(i.trimmed for i in self._inputs.values()),
             frames_mixed=self._ticks,
             skipped=self._skipped,
         )

@@ -92,11 +92,14 @@ class RoomMedia:
 
     ``members`` are source keys in slot order (a session's member slot ``i`` carries the
     ``i``-th member other than itself); ``routes`` are the room's own channel -> source key
-    (an interpreter assigned to the group), heard on the channel slot.
+    (an interpreter assigned to the group), heard on the channel slot. ``channels`` overrides,
+    per session id, the channel a session hears in this room: a channel of ``routes``, or
+    None for the original only (a B2B side's choice; a session not named keeps its own).
     """
 
     members: tuple[str, ...] = ()
     routes: Mapping[str, str] = field(default_factory=dict)
+    channels: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,10 @@ class MediaPlane(Protocol):
 
     def frames_in(self) -> Mapping[str, int]:
         """Frames received so far per live source key (the loss watch samples it often)."""
+        ...
+
+    def last_packets(self) -> Mapping[str, float]:
+        """When each live source key's last packet arrived (time.monotonic() seconds)."""
         ...
 
     async def close(self) -> None: ...

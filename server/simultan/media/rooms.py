@@ -9,7 +9,8 @@ slot and every further video m-line a *member video* slot, numbered from 0 in of
 In a room, member slot ``i`` (audio and video alike) carries the ``i``-th of the room's
 ``members`` other than the session's own published key; the plenary slots are silent,
 except the channel slot, which carries the room's own route for the listener's channel
-(an interpreter assigned to the group) or, for an interpreter, the booth partner.
+(an interpreter assigned to the group; a B2B side may choose the interpretation or the
+original, ``RoomMedia.channels``) or, for an interpreter, the booth partner.
 Moving a session between rooms re-points its slots: a dictionary move, no renegotiation.
 """
 
@@ -128,7 +129,8 @@ class RoomTable:
                 if interpreter:
                     out[slot] = plenary.get("channel")  # the booth partner
                 else:
-                    out[slot] = room.routes.get(channel) if channel else None
+                    heard = room.channels.get(session_id, channel)  # a side's own choice
+                    out[slot] = room.routes.get(heard) if heard else None
             else:
                 out[slot] = None  # no floor inside a group
         return out

@@ -425,6 +425,9 @@ class EmbeddedSfu:
             for ch, key in room.routes.items():
                 check_channel(ch)
                 check_source_key(key)
+            for heard in room.channels.values():
+                if heard is not None:
+                    check_channel(heard)
         self._rooms.set_rooms(rooms, layer)
         for session in self._sessions.values():
             self._resolve(session)
@@ -663,6 +666,14 @@ class EmbeddedSfu:
         for feed in self._board.feeds():
             retired = self._retired.get(feed.key, (0, 0, 0, 0))[0]
             out[feed.key] = out.get(feed.key, retired) + feed.counters.frames_in
+        return out
+
+    def last_packets(self) -> dict[str, float]:
+        """When each live source key's last packet arrived (time.monotonic()), for the loss
+        watch: its delay is counted from there, not from the sample that saw it."""
+        out: dict[str, float] = {}
+        for feed in self._board.feeds():
+            out[feed.key] = max(out.get(feed.key, feed.last_in), feed.last_in)
         return out
 
     def session_ids(self) -> list[str]:

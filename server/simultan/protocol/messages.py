@@ -226,6 +226,15 @@ class B2BJoin(_Message):
     meeting: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class B2BHear(_Message):
+    """In a B2B meeting with an interpreter: hear the interpretation, the original voices, or
+    the automatic choice (the interpretation when one's language is one of the pair)."""
+
+    type: Literal["b2b_hear"]
+    request_id: RequestId | None = None
+    hear: Literal["auto", "interpretation", "original"]
+
+
 class B2BLeave(_Message):
     """This tab leaves its B2B meeting (back to the plenary)."""
 
@@ -252,6 +261,7 @@ ClientMessage = Annotated[
     | RoomsCommand
     | RoomNotice
     | B2BJoin
+    | B2BHear
     | B2BLeave,
     Field(discriminator="type"),
 ]
@@ -259,7 +269,7 @@ ClientMessage = Annotated[
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = (
     "hello ping timeline rtc_offer rtc_config select_channel floor floor_language raise_hand booth "
-    "booth_chat booth_source slow_down record notice rooms room_notice b2b_join b2b_leave"
+    "booth_chat booth_source slow_down record notice rooms room_notice b2b_join b2b_hear b2b_leave"
 ).split()
 
 

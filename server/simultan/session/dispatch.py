@@ -203,7 +203,7 @@ async def _b2b_join(
 ) -> dict[str, Any]:
     """This tab into one of the person's B2B meetings (typed errors: not a participant,
     too early, over; nothing changes)."""
-    meeting = await _b2b_rooms(session).join(conn.media_id, person.id, msg.meeting)
+    meeting = await _b2b_rooms(session).join(conn.media_id, person.id, msg.meeting, person.language)
     return {
         "meeting": meeting.id,
         "end": meeting.end.isoformat(),
@@ -211,6 +211,14 @@ async def _b2b_join(
         "interpreter": meeting.interpretation.interpreter if meeting.interpretation else None,
         "languages": list(meeting.interpretation.languages) if meeting.interpretation else [],
     }
+
+
+async def _b2b_hear(
+    session: LiveSession, person: Person, msg: m.B2BHear, conn: Any
+) -> dict[str, Any]:
+    """The interpretation or the original in this tab's B2B meeting (typed errors)."""
+    result: dict[str, Any] = _b2b_rooms(session).hear(conn.media_id, person.id, msg.hear)
+    return result
 
 
 async def _b2b_leave(
@@ -244,6 +252,7 @@ CONNECTION_HANDLERS: dict[str, Any] = {
     "rtc_offer": _rtc_offer,
     "select_channel": _select_channel,
     "b2b_join": _b2b_join,
+    "b2b_hear": _b2b_hear,
     "b2b_leave": _b2b_leave,
 }
 
@@ -253,7 +262,8 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     "timeline": (Capability.DRIVE_TIMELINE,),
     "notice": (Capability.BROADCAST,),
     "raise_hand": (Capability.RAISE_HAND,),
-    "floor": (Capability.GIVE_FLOOR,),
+    # A moderator's moves; a live city's own spoken language (session/floor.py checks which).
+    "floor": (Capability.GIVE_FLOOR, Capability.RAISE_HAND),
     "floor_language": (Capability.SET_FLOOR_LANGUAGE,),
     "booth": (Capability.BOOTH_MEMBER, Capability.FORCE_HANDOVER),
     "booth_chat": (Capability.BOOTH_MEMBER, Capability.SEE_ALL_BOOTH_CHAT),
@@ -268,6 +278,7 @@ CAPABILITY: dict[str, tuple[Capability, ...]] = {
     "room_notice": (Capability.BROADCAST,),
     # A company or the interpreter booked into the meeting: core.b2b.admit checks which.
     "b2b_join": (Capability.B2B,),
+    "b2b_hear": (Capability.B2B,),
     "b2b_leave": (Capability.B2B,),
 }
 

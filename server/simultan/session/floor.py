@@ -89,7 +89,8 @@ class FloorDriver:
         lang = self._language(language or person.language, fallback=True)
         cmd: fl.FloorCommand = fl.RaiseHand(person.id, lang) if raised else fl.LowerHand(person.id)
         self.people[person.id] = person_view(person)
-        return await self._run(person, cmd)
+        # raising twice (or lowering a hand that is down) is a typed ``unchanged`` error
+        return await self._run(person, cmd, idempotent=False)
 
     async def command(self, person: Person, req: FloorRequest) -> dict[str, Any]:
         if (
@@ -226,7 +227,9 @@ class FloorDriver:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def _run(self, by: Person | None, *cmds: fl.FloorCommand) -> dict[str, Any]:
+    async def _run(
+        self, by: Person | None, *cmds: fl.FloorCommand, idempotent: bool = True
+    ) -> dict[str, Any]:
         session = self.session
         async with session.lock:
             now = session.now()
@@ -236,6 +239,8 @@ class FloorDriver:
                     floor, events = fl.apply(floor, cmd, now)
                     changes += events
             except fl.AlreadySo:
+                if not idempotent:
+                    raise
                 # idempotent: already so, nothing stored, no event (a retried message)
                 return {"floor": self.view(), "version": self.floor.version}
             await self._publish(floor, changes, now, by=by, persist=True)

@@ -100,8 +100,11 @@ class LossWatch:
         if media is None:
             return
         counters = media.frames_in()
+        arrivals = media.last_packets()
         now = self.clock()
-        self.watch, changes = lv.observe(self.watch, counters, now, lost_after=self.lost_after)
+        self.watch, changes = lv.observe(
+            self.watch, counters, now, lost_after=self.lost_after, arrivals=arrivals
+        )
         self._floor_follows()  # also when a lost speaker's source went without a change
         for change in changes:
             if change.kind == "lost":
@@ -156,7 +159,7 @@ class LossWatch:
         if was is not None:
             self.was_live.pop(person, None)
 
-    async def run(self, interval: float = 0.1) -> None:
+    async def run(self, interval: float = lv.SAMPLE_PERIOD) -> None:
         while True:
             await asyncio.sleep(interval)
             try:

@@ -10,7 +10,8 @@ POST /api/b2b/requests                      {invitee, start, message}
 POST /api/b2b/requests/{id}/{accept|decline|withdraw}
 POST /api/b2b/requests/{id}/propose         {start, message}
 POST /api/b2b/meetings/{id}/cancel
-GET  /api/b2b/admin                         organizer: grid, every meeting and request
+GET  /api/b2b/admin                         organizer: grid, every meeting and request, the
+                                            interpreters and the languages one can be booked for
 PUT  /api/b2b/admin/grid                    {meeting_minutes, break_minutes, tables}
 POST /api/b2b/admin/meetings                {participants, start, table?}
 POST /api/b2b/admin/meetings/{id}/move      {start, table?}
@@ -39,7 +40,7 @@ from aiohttp import web
 from simultan.core import b2b
 from simultan.core.b2b import B2BEvent, B2BState, Meeting, MeetingRequest, Rules
 from simultan.core.b2b_profiles import Profile, check_logo, matches
-from simultan.core.capabilities import Capability
+from simultan.core.capabilities import Capability, Role
 from simultan.errors import CommandError, MailError, NotFoundError, ValidationError
 from simultan.mail.b2b import b2b_notice
 from simultan.mail.mailer import MAILER
@@ -366,13 +367,25 @@ async def _organizer(request: web.Request) -> tuple[Person, B2BSchedule]:
 async def admin_view(request: web.Request) -> web.Response:
     _, schedule = await _organizer(request)
     state, now = schedule.state, request.app[CLOCK]()
+    profiles = await _store(request.app).all_profiles()
+    interpreters = [
+        r.id
+        for r in await registrations(request.app).list()
+        if r.status is Status.APPROVED and r.role is Role.INTERPRETER
+    ]
+    # The language pairs an interpreter can be booked for: the event's and the companies'.
+    languages = set(request.app[EVENT].languages)
+    for p in profiles:
+        languages.update(p.profile.languages)
     return web.json_response(
         {
             "grid": grid_json(state, now),
             "meetings": [meeting_json(m, now, schedule.grace) for m in state.live_meetings()],
             "requests": [request_json(r, now) for r in state.requests.values()],
             "names": await _names(request.app),
-            "profiles": [p.person_id for p in await _store(request.app).all_profiles()],
+            "profiles": [p.person_id for p in profiles],
+            "interpreters": interpreters,
+            "languages": sorted(languages),
         },
         headers=_NO_STORE,
     )
