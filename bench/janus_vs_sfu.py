@@ -79,11 +79,17 @@ int getifaddrs(struct ifaddrs **ifap) {
 """
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads (``/proc/PID/stat``)."""
+def proc_cpu_times(pid: int) -> tuple[float, float]:
+    """utime and stime of a process, all its threads (``/proc/PID/stat``), in seconds."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads."""
+    return sum(proc_cpu_times(pid))
 
 
 def proc_rss_bytes(pid: int) -> int:
@@ -268,8 +274,10 @@ class Tee(MediaStreamTrack):
 
 
 def _figures(
-    cpu: float, l1: dict[str, Any], l0: dict[str, Any], elapsed: float
+    cpu: float, l1: dict[str, Any], l0: dict[str, Any], elapsed: float, kernel: float = 0.0
 ) -> dict[str, float]:
+    """``cpu``: the server's CPU seconds in the window; ``kernel``: the part of it in the
+    kernel (stime: on loopback, a ``sendto`` also runs the listener's side of the stack)."""
     audio_rx = _delta(l1, l0, "audio_packets")
     video_rx = _delta(l1, l0, "video_packets")
     audio_expected = _delta(l1, l0, "audio_ts") / 960
@@ -278,6 +286,7 @@ def _figures(
     return {
         "cpu_core": cpu / elapsed,
         "us_per_packet": 1e6 * cpu / max(packets, 1),
+        "kernel_us_per_packet": 1e6 * kernel / max(packets, 1),
         "packets_per_s": packets / elapsed,
         "audio_lost_pct": 100 * max(0.0, audio_expected - audio_rx) / max(audio_expected, 1),
         "video_lost_pct": 100 * max(0.0, video_expected - video_rx) / max(video_expected, 1),
@@ -331,21 +340,21 @@ async def run(
         rows: list[dict[str, float]] = []
         profiler = start_profiler(sfu_pid, window, profile) if profile else None
         for _ in range(windows):
-            c0 = (proc_cpu_seconds(sfu_pid), proc_cpu_seconds(janus_pid))
+            c0 = (proc_cpu_times(sfu_pid), proc_cpu_times(janus_pid))
             s0, j0 = await sfu_load.totals(), await janus_load.totals()
             b0, t0 = machine_busy_seconds(), time.monotonic()
             src0 = audio.sent + (replay.sent if replay is not None else 0)
             measuring = True
             await asyncio.sleep(window)
             measuring = False
-            c1 = (proc_cpu_seconds(sfu_pid), proc_cpu_seconds(janus_pid))
+            c1 = (proc_cpu_times(sfu_pid), proc_cpu_times(janus_pid))
             s1, j1 = await sfu_load.totals(), await janus_load.totals()
             b1, t1 = machine_busy_seconds(), time.monotonic()
             elapsed = t1 - t0
             row: dict[str, float] = {}
             for name, f in (
-                ("sfu", _figures(c1[0] - c0[0], s1, s0, elapsed)),
-                ("janus", _figures(c1[1] - c0[1], j1, j0, elapsed)),
+                ("sfu", _figures(sum(c1[0]) - sum(c0[0]), s1, s0, elapsed, c1[0][1] - c0[0][1])),
+                ("janus", _figures(sum(c1[1]) - sum(c0[1]), j1, j0, elapsed, c1[1][1] - c0[1][1])),
             ):
                 row.update({f"{name}_{k}": v for k, v in f.items()})
             row["ratio"] = row["sfu_us_per_packet"] / max(row["janus_us_per_packet"], 1e-9)
@@ -374,6 +383,7 @@ async def run(
             result[name] = {
                 "us_per_packet": round(med[f"{name}_us_per_packet"], 2),
                 "us_per_packet_windows": [round(r[f"{name}_us_per_packet"], 2) for r in rows],
+                "kernel_us_per_packet": round(med[f"{name}_kernel_us_per_packet"], 2),
                 "cpu_core": round(med[f"{name}_cpu_core"], 3),
                 "listeners_per_core": round(1e6 / max(med[f"{name}_us_per_packet"] * pps, 1e-9)),
                 "packets_per_s": round(med[f"{name}_packets_per_s"]),

@@ -147,6 +147,22 @@ async def _serve(path: str, mode: str) -> None:
             from simultan.media import stunpath
 
             stunpath.uninstall()
+        if os.environ.get("SIMULTAN_BENCH_ALWAYS_FRAMES"):  # A/B: assemble frames nobody reads
+            from simultan.media import fanout
+
+            on_rtp = fanout.Feed.on_rtp
+
+            def always_frames(self: Any, packet: Any, arrival_ms: int) -> bool:
+                on_rtp(self, packet, arrival_ms)
+                return True
+
+            fanout.Feed.on_rtp = always_frames  # type: ignore[method-assign]
+        if os.environ.get("SIMULTAN_BENCH_QUEUED_RX"):  # A/B: aiortc's receive queue and task
+            from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+            from simultan.media import passthrough
+
+            RTCDtlsTransport.start = passthrough._ORIGINAL_DTLS_START  # type: ignore[method-assign]
         if os.environ.get("SIMULTAN_BENCH_RTCP_AUDIO_INTERVAL"):  # A/B: e.g. 1 (as before)
             from simultan.media import passthrough
 

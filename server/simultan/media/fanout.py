@@ -221,27 +221,35 @@ class Feed:
 
     # -- the direct path -----------------------------------------------------------------
 
-    def on_rtp(self, packet: RtpLike, arrival_ms: int) -> None:
-        """A received RTP packet of this feed's track (the receiver's tap)."""
-        if self.ended or self._board.feed(self.key, self.kind) is not self:
-            return
-        self.counters.rtp_in += 1
+    def on_rtp(self, packet: RtpLike, arrival_ms: int) -> bool:
+        """A received RTP packet of this feed's track (the receiver's tap). Returns whether
+        the track's frames are wanted (a subscriber takes frames, not RTP): if not, the
+        receiver need not assemble them (:class:`~.passthrough._TapBuffer`)."""
+        board = self._board
+        if self.ended or board.feed(self.key, self.kind) is not self:
+            return False
+        frames = bool(board.frame_subscribers(self.key, self.kind))
+        counters = self.counters
+        counters.rtp_in += 1
+        if not frames and (self._rtp_lag is not None or packet.marker):
+            counters.frames_in += 1  # the frame path, which counts them, is skipped
         self.last_in = self._clock()
         seq = packet.sequence_number
         if self._rtp_lag is not None:  # audio
             last = self._rtp_last_seq
             if last is not None and ((last - seq) & 0xFFFF) < 100:
-                return  # a duplicate or a late one: never send time backwards
+                return frames  # a duplicate or a late one: never send time backwards
             self._rtp_last_seq = seq
             if self._rtp_lag.late(packet.timestamp / AUDIO_CLOCK, arrival_ms / 1000):
-                self.counters.late_drops += 1
-                return
+                counters.late_drops += 1
+                return frames
             keyframe = False
         else:
             keyframe = self._keyframe_start(packet.payload)
             assert self._cache is not None
             self._cache[seq % RTP_CACHE] = packet
         self._forward(packet, arrival_ms, keyframe)
+        return frames
 
     def _forward(self, packet: RtpLike, arrival_ms: int, keyframe: bool) -> None:
         subs, routes = self._board.rtp_routes(self.key, self.kind)

@@ -53,6 +53,19 @@ neither. Three hooks, all checked against the pinned version (aiortc 1.16.0):
    transport whose video starts (or resumes) while it is on the audio interval is
    reported within about a second.
 
+6. **Direct receive path.** Once a DTLS transport is connected (``RTCDtlsTransport.start``,
+   wrapped by :func:`_dtls_start`), its ICE connection gets a :class:`_MediaSink`
+   (:func:`~.stunpath.set_media_sink`): each SRTP/SRTCP datagram is unprotected and handled in
+   the datagram callback, as ``_recv_next`` would (aiortc's byte and packet counters, its
+   ``_handle_rtp_data``/``_handle_rtcp_data``, run by :func:`run_eagerly`), instead of going
+   through aioice's queue and one wakeup of the transport's task per packet. DTLS keeps that
+   path. The receiver's tap also says whether anyone reads the track's frames
+   (:class:`_TapBuffer`): while nobody does, packets skip the jitter buffer, so no frame is
+   assembled, wrapped in an ``av.Packet`` and queued for nothing. Internals relied on: the
+   DTLS transport's ``_state``, ``_rx_srtp``, ``__rx_bytes``, ``__rx_packets``, the ICE
+   transport's ``_connection``, aiortc's ``JitterBuffer.remove``/``_origin``
+   (tests/media/test_receive_path.py).
+
 Optionally (``low_latency_audio``, on by default) the audio receiver's jitter buffer, which
 holds four frames (~80 ms) before releasing one, is replaced by :class:`ForwardingAudioBuffer`:
 an Opus RTP packet is a whole frame, and reordering and loss concealment are the listener's
@@ -91,10 +104,12 @@ if aiortc.__version__ != REQUIRED_AIORTC:  # pragma: no cover - depends on the e
     )
 
 import aiortc.rtcrtpreceiver as _receiver_mod  # noqa: E402
+from aiortc import clock as _aiortc_clock  # noqa: E402
 from aiortc.codecs.base import Decoder  # noqa: E402
 from aiortc.codecs.opus import OpusEncoder  # noqa: E402
 from aiortc.codecs.vpx import Vp8Encoder  # noqa: E402
 from aiortc.jitterbuffer import JitterFrame  # noqa: E402
+from aiortc.rtcdtlstransport import RTCDtlsTransport  # noqa: E402
 from aiortc.rtcdtlstransport import State as _DtlsState  # noqa: E402
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
@@ -127,6 +142,7 @@ _ORIGINAL_SEND = RTCRtpSender.send
 _ORIGINAL_REPLACE_TRACK = RTCRtpSender.replaceTrack
 _ORIGINAL_RETRANSMIT = RTCRtpSender._retransmit
 _ORIGINAL_RUN_RTCP = RTCRtpSender._run_rtcp
+_ORIGINAL_DTLS_START = RTCDtlsTransport.start
 
 for _name, _owner in (
     ("_send_rtcp_pli", RTCRtpReceiver),
@@ -139,6 +155,9 @@ for _name, _owner in (
     ("replaceTrack", RTCRtpSender),
     ("_run_rtcp", RTCRtpSender),
     ("_send_rtcp", RTCRtpSender),
+    ("start", RTCDtlsTransport),
+    ("_handle_rtp_data", RTCDtlsTransport),
+    ("_handle_rtcp_data", RTCDtlsTransport),
 ):
     if not callable(getattr(_owner, _name, None)):  # pragma: no cover
         raise ImportError(f"aiortc {aiortc.__version__}: {_owner.__name__}.{_name} is missing")
@@ -274,17 +293,32 @@ async def _receive(self: RTCRtpReceiver, parameters: Any) -> None:
 
 # -- receive tap ---------------------------------------------------------------------------
 
-RtpTap = Callable[[RtpPacket, int], None]
+RtpTap = Callable[[RtpPacket, int], "bool | None"]
 """Called with each received RTP packet (RTX unwrapped) and aiortc's arrival time in ms
-(wall clock, since the NTP epoch)."""
+(wall clock, since the NTP epoch). Returning False says nobody reads the track's frames
+now: the packet skips the jitter buffer, and frames are not assembled."""
+
+
+def vp8_frame_start(payload: bytes) -> bool:
+    """An RTP payload that starts a VP8 frame: S bit set, partition 0 (RFC 7741 4.2)."""
+    return len(payload) > 0 and (payload[0] & 0x1F) == 0x10
 
 
 class _TapBuffer:
-    """Wraps a receiver's jitter buffer: the receiver's tap sees each packet first."""
+    """Wraps a receiver's jitter buffer: the receiver's tap sees each packet first.
+
+    While the tap says no frames are wanted (every reader takes RTP), packets skip the
+    jitter buffer: no frame assembly, no ``av.Packet``, no wakeup of the track's reader for
+    each one. When frames are wanted again, the buffer starts afresh, and a video one at the
+    first packet of a frame, so a reader never gets a frame without its beginning."""
 
     def __init__(self, inner: Any, receiver: RTCRtpReceiver) -> None:
         self._inner = inner
         self._receiver = receiver
+        self._video = bool(getattr(inner, "_is_video", False))
+        self._paused = False
+        self._wait_for_start = False
+        self.skipped = 0  # packets that bypassed the buffer (tests)
 
     @property
     def capacity(self) -> int:
@@ -293,10 +327,28 @@ class _TapBuffer:
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         receiver: Any = self._receiver
         tap = receiver._simultan_tap
-        if tap is not None:
-            tap(packet, receiver._simultan_arrival)
+        if tap is not None and tap(packet, receiver._simultan_arrival) is False:
+            self._paused = True
+            self.skipped += 1
+            return False, None
+        if self._paused:
+            self._paused = False
+            self._reset()
+            self._wait_for_start = self._video
+        if self._wait_for_start:
+            if not vp8_frame_start(packet.payload):
+                return False, None
+            self._wait_for_start = False
         result: tuple[bool, JitterFrame | None] = self._inner.add(packet)
         return result
+
+    def _reset(self) -> None:
+        inner = self._inner
+        if isinstance(inner, ForwardingAudioBuffer):
+            inner._last_seq = None
+        elif getattr(inner, "_origin", None) is not None:  # aiortc's JitterBuffer
+            inner.remove(inner.capacity)
+            inner._origin = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -389,15 +441,16 @@ def _mid_extension(parameters: Any) -> bytes:
 _SRTP_TRAILER = 16 + 128  # pylibsrtp.SRTP_MAX_TRAILER_LEN
 
 
-def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
-    """``session.protect`` for RTP, without pylibsrtp's per-call allocation."""
+def _fast_srtp(
+    session: pylibsrtp.Session, function: Any, trailer: int, name: str
+) -> Callable[[bytes], bytes]:
+    """One of ``session``'s four operations, without pylibsrtp's per-call allocation."""
     s: Any = session
     context = s._srtp[0]
     cdata = s._cdata
     buffer = s._buffer
-    limit = len(cdata) - _SRTP_TRAILER
+    limit = len(cdata) - trailer
     length = _srtp_ffi.new("int *")
-    protect = _srtp_lib.srtp_protect
     ok = _srtp_lib.srtp_err_status_ok
 
     def fast(data: bytes, _session: Any = session) -> bytes:  # _session: keeps it alive
@@ -406,13 +459,23 @@ def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
             raise ValueError("packet is too long")
         length[0] = n
         buffer[0:n] = data
-        rc = protect(context, cdata, length)
+        rc = function(context, cdata, length)
         if rc != ok:
-            raise pylibsrtp.Error(f"srtp_protect failed ({rc})")
+            raise pylibsrtp.Error(f"{name} failed ({rc})")
         out: bytes = buffer[0 : length[0]]
         return out
 
     return fast
+
+
+def fast_protect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
+    """``session.protect`` for RTP, without pylibsrtp's per-call allocation."""
+    return _fast_srtp(session, _srtp_lib.srtp_protect, _SRTP_TRAILER, "srtp_protect")
+
+
+def fast_unprotect(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
+    """``session.unprotect`` (SRTP), without pylibsrtp's per-call allocation."""
+    return _fast_srtp(session, _srtp_lib.srtp_unprotect, 0, "srtp_unprotect")
 
 
 _SRTP_PROTECT = int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(_srtp_lib, "srtp_protect")))
@@ -869,9 +932,86 @@ def _send_keyframe(self: RTCRtpSender) -> None:
         listener()
 
 
-def install(*, low_latency_audio: bool = True, fast_stun: bool = True) -> None:
+# -- direct receive path -------------------------------------------------------------------
+
+
+def run_eagerly(coro: Any) -> None:
+    """Run a coroutine now, on the caller's stack, as far as it goes without waiting.
+
+    aiortc's packet handlers are coroutines only because they may send RTCP, and sending
+    never waits (aioice's ``send`` ends in a plain ``sendto``). The common case runs to the
+    end here; should one wait on a future after all, a task finishes it, so nothing is lost.
+    An exception is logged, never raised into the caller (a datagram callback)."""
+    try:
+        waited = coro.send(None)
+    except StopIteration:
+        return
+    except Exception:
+        logger.exception("packet handler failed")
+        return
+    task = asyncio.ensure_future(_finish(coro, waited))
+    task.add_done_callback(_log_failure)
+
+
+async def _finish(coro: Any, waited: Any) -> None:
+    while True:
+        if waited is None:  # a bare yield (asyncio.sleep(0))
+            await asyncio.sleep(0)
+        else:
+            waited._asyncio_future_blocking = False
+            try:
+                await waited
+            except BaseException:  # noqa: S110 - the coroutine sees it in result()
+                pass
+        try:
+            waited = coro.send(None)
+        except StopIteration:
+            return
+
+
+class _MediaSink:
+    """What :func:`_dtls_start` gives a connected DTLS transport's ICE connection
+    (:func:`~.stunpath.set_media_sink`): SRTP and SRTCP are unprotected and handled as each
+    datagram arrives, as ``RTCDtlsTransport._recv_next`` would, but without its queue and
+    one task wakeup per packet."""
+
+    __slots__ = ("_dtls", "_srtp", "_unprotect")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._srtp: Any = dtls._rx_srtp
+        self._unprotect = fast_unprotect(self._srtp)
+
+    def __call__(self, data: bytes) -> bool:
+        dtls: Any = self._dtls
+        if dtls._state is not _DtlsState.CONNECTED or dtls._rx_srtp is not self._srtp:
+            return False  # closing, or re-keyed: aiortc's own path
+        dtls._RTCDtlsTransport__rx_bytes += len(data)
+        dtls._RTCDtlsTransport__rx_packets += 1
+        try:
+            if len(data) >= 2 and 192 <= data[1] <= 208:  # RTCP (aiortc.rtp.is_rtcp)
+                run_eagerly(dtls._handle_rtcp_data(self._srtp.unprotect_rtcp(data)))
+            else:
+                arrival = _aiortc_clock.current_ms()
+                run_eagerly(dtls._handle_rtp_data(self._unprotect(data), arrival))
+        except (pylibsrtp.Error, ValueError):
+            pass  # as aiortc: a packet that fails authentication is dropped
+        return True
+
+
+async def _dtls_start(self: RTCDtlsTransport, remoteParameters: Any) -> None:
+    await _ORIGINAL_DTLS_START(self, remoteParameters)
+    ice: Any = self.transport
+    if self._state is _DtlsState.CONNECTED and self._rx_srtp is not None:
+        stunpath.set_media_sink(ice._connection, _MediaSink(self))
+
+
+def install(
+    *, low_latency_audio: bool = True, fast_stun: bool = True, fast_receive: bool = True
+) -> None:
     """Install the hooks (idempotent). Affects receivers started afterwards. ``fast_stun``
-    also installs :mod:`simultan.media.stunpath` (ICE consent on a fast path)."""
+    also installs :mod:`simultan.media.stunpath` (ICE consent on a fast path);
+    ``fast_receive`` (with it) the direct receive path (6.)."""
     buffer: Any = _jitter_buffer if low_latency_audio else _ORIGINAL_JITTER_BUFFER
     if fast_stun:
         stunpath.install()
@@ -886,6 +1026,10 @@ def install(*, low_latency_audio: bool = True, fast_stun: bool = True) -> None:
     RTCRtpSender.replaceTrack = _replace_track  # type: ignore[method-assign]
     RTCRtpSender._retransmit = _retransmit  # type: ignore[method-assign]
     RTCRtpSender._run_rtcp = _run_rtcp  # type: ignore[method-assign]
+    if fast_stun and fast_receive:  # the sink is offered by stunpath's datagram hook
+        RTCDtlsTransport.start = _dtls_start  # type: ignore[method-assign]
+    else:
+        RTCDtlsTransport.start = _ORIGINAL_DTLS_START  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -900,6 +1044,7 @@ def uninstall() -> None:
     RTCRtpSender.replaceTrack = _ORIGINAL_REPLACE_TRACK  # type: ignore[method-assign]
     RTCRtpSender._retransmit = _ORIGINAL_RETRANSMIT  # type: ignore[method-assign]
     RTCRtpSender._run_rtcp = _ORIGINAL_RUN_RTCP  # type: ignore[method-assign]
+    RTCDtlsTransport.start = _ORIGINAL_DTLS_START  # type: ignore[method-assign]
 
 
 def is_installed() -> bool:

@@ -8,7 +8,7 @@ every 4-6 s per connection), each a task wakeup, a request packed three times, a
 transaction with a timer, the response parsed and the task woken again. Measured on this
 machine: ~25 µs and ~45 µs of CPU per check (bench/RESULTS.md). Two hooks, checked
 against the pinned version (aioice 0.13.0), cut that to a few µs each, with the same bytes
-on the wire and the same semantics:
+on the wire and the same semantics; a third saves the receive queue for SRTP:
 
 1. **Answering the remote's checks.** ``StunProtocol.datagram_received`` is wrapped by
    :func:`_datagram_received`. Datagrams that cannot be STUN (first byte above 3, RFC 7983:
@@ -32,6 +32,10 @@ on the wire and the same semantics:
    (about 30 s) close the connection. ``aioice.ice.CONSENT_INTERVAL`` and
    ``CONSENT_FAILURES`` are read at each check, so a setting (or a test's) still applies.
 
+3. **SRTP handed over at once.** A connection given a media sink (:func:`set_media_sink`,
+   by :mod:`simultan.media.passthrough` once DTLS is up) gets RTP and RTCP datagrams in
+   ``datagram_received`` itself, not through its queue.
+
 Internals relied on (tests/media/test_stunpath.py pins them): ``StunProtocol``'s
 ``receiver``, ``local_candidate`` and ``transport``; ``Connection``'s ``_nominated``,
 ``_closing``, ``_early_checks_done``, ``_check_list``, ``_check_list_done``, ``_tie_breaker``,
@@ -54,6 +58,7 @@ import os
 import random
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import aioice
@@ -297,7 +302,11 @@ def _answer(protocol: Any, data: bytes, addr: tuple[str, int]) -> bool:
 
 def _datagram_received(self: Any, data: bytes, addr: tuple[Any, ...]) -> None:
     if data and data[0] > 3:  # RFC 7983: RTP, RTCP or DTLS, never STUN
-        self.receiver.data_received(data, self.local_candidate.component)
+        connection = self.receiver
+        sink = connection._simultan_media_sink
+        if sink is not None and 127 < data[0] < 192 and sink(data):
+            return
+        connection.data_received(data, self.local_candidate.component)
         return
     if len(data) >= 20:
         kind = (data[0] << 8) | data[1]
@@ -455,6 +464,22 @@ async def _query_consent(self: Any) -> None:
     logger.info("%s Consent to send expired", self)
     self._query_consent_task = None
     await self.close()
+
+
+# -- SRTP and SRTCP handed over at once ----------------------------------------------------
+
+MediaSink = Callable[[bytes], bool]
+"""Takes an SRTP or SRTCP datagram as it arrives; False hands it back to aioice's queue."""
+
+_Connection._simultan_media_sink = None
+
+
+def set_media_sink(connection: Any, sink: MediaSink | None) -> None:
+    """Datagrams whose first byte is 128-191 (RFC 7983: RTP and RTCP) that reach
+    ``connection`` through a :class:`StunProtocol` go to ``sink`` on the spot, in
+    ``datagram_received``, instead of into the connection's queue, which the DTLS transport's
+    task reads one packet per wakeup. DTLS and STUN keep their paths. None removes it."""
+    connection._simultan_media_sink = sink
 
 
 def install() -> None:

@@ -1,0 +1,229 @@
+"""The direct receive path: SRTP handled as each datagram arrives, frames assembled only when
+someone reads them (passthrough hook 6, stunpath's media sink)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+from typing import Any
+
+import av
+import pylibsrtp
+import pytest
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RtpPacket
+
+from simultan.media import passthrough, stunpath
+from simultan.media.encode import EncodedTrack
+from simultan.media.fanout import DownTrack
+from simultan.media.sfu import EmbeddedSfu
+from simultan.media.synthetic import TestPatternTrack
+from tests.media.tones import FLOOR_HZ, Tab, ToneTrack, wait_until
+
+
+def test_fast_unprotect_gives_the_bytes_of_pylibsrtp() -> None:
+    key = os.urandom(30)
+
+    def session(direction: int) -> pylibsrtp.Session:
+        return pylibsrtp.Session(pylibsrtp.Policy(key=key, ssrc_type=direction))
+
+    sender = session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    reference = session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    fast = passthrough.fast_unprotect(session(pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    for seq, size in enumerate((120, 1100, 1, 1200) * 5):
+        clear = struct.pack("!BBHII", 0x80, 111, seq, seq * 960, 0x1234) + os.urandom(size)
+        protected = sender.protect(clear)
+        assert fast(protected) == reference.unprotect(protected) == clear
+    tampered = sender.protect(struct.pack("!BBHII", 0x80, 111, 99, 0, 0x1234) + b"x" * 50)
+    with pytest.raises(pylibsrtp.Error, match="srtp_unprotect"):
+        fast(tampered[:-1] + bytes([tampered[-1] ^ 1]))
+
+
+def test_the_internals_the_receive_path_relies_on() -> None:
+    """aiortc 1.16.0: what _MediaSink does in place of RTCDtlsTransport._recv_next."""
+    assert callable(RTCDtlsTransport._handle_rtp_data)
+    assert callable(RTCDtlsTransport._handle_rtcp_data)
+    names = RTCDtlsTransport.__init__.__code__.co_names
+    assert "_RTCDtlsTransport__rx_bytes" in names
+    assert "_RTCDtlsTransport__rx_packets" in names
+    assert "_rx_srtp" in names
+    assert stunpath._Connection._simultan_media_sink is None  # the default: aioice's queue
+
+
+async def test_run_eagerly_finishes_what_does_not_wait_at_once() -> None:
+    done: list[str] = []
+
+    async def send() -> str:  # as aioice's send: async, but it never waits
+        return "now"
+
+    async def handler() -> None:
+        done.append(await send())
+
+    passthrough.run_eagerly(handler())
+    assert done == ["now"]  # on the caller's stack, no task
+
+
+async def test_run_eagerly_hands_what_waits_to_a_task() -> None:
+    loop = asyncio.get_running_loop()
+    gate: asyncio.Future[int] = loop.create_future()
+    done: list[object] = []
+
+    async def handler() -> None:
+        done.append(await gate)
+        await asyncio.sleep(0)
+        done.append("after a bare yield")
+
+    passthrough.run_eagerly(handler())
+    assert done == []
+    gate.set_result(7)
+    await wait_until(lambda: len(done) == 2, timeout=1)
+    assert done == [7, "after a bare yield"]
+
+
+async def test_run_eagerly_logs_a_failure_and_does_not_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def handler() -> None:
+        raise RuntimeError("bad packet")
+
+    with caplog.at_level(logging.ERROR, logger=passthrough.__name__):
+        passthrough.run_eagerly(handler())
+    assert "packet handler failed" in caplog.text
+
+
+def _rtp(seq: int, ts: int, payload: bytes, marker: int = 0) -> RtpPacket:
+    packet = RtpPacket(payload_type=97, sequence_number=seq, timestamp=ts, marker=marker)
+    packet.payload = payload
+    packet._data = payload[1:]  # type: ignore[attr-defined]  # the depayloaded VP8
+    return packet
+
+
+class _Receiver:
+    def __init__(self) -> None:
+        self.want = False
+        self.seen: list[int] = []
+        self._simultan_arrival = 0
+        self._simultan_tap = self.tap
+
+    def tap(self, packet: RtpPacket, arrival_ms: int) -> bool:
+        self.seen.append(packet.sequence_number)
+        return self.want
+
+
+def test_tap_buffer_skips_frames_nobody_reads_and_restarts_at_a_frame_start() -> None:
+    receiver = _Receiver()
+    inner = passthrough._ORIGINAL_JITTER_BUFFER(capacity=128, is_video=True)
+    buffer = passthrough._TapBuffer(inner, receiver)  # type: ignore[arg-type]
+    start, middle = b"\x10", b"\x00"  # VP8 descriptor: S=1 PID=0, and a continuation
+    seq = 0
+
+    def frame(ts: int) -> list[Any]:
+        nonlocal seq
+        out = []
+        for i, head in enumerate((start, middle, middle)):
+            out.append(buffer.add(_rtp(seq, ts, head + bytes([ts % 256, i]), int(i == 2))))
+            seq += 1
+        return out
+
+    for ts in range(5):  # nobody reads frames: each packet is tapped, none buffered
+        assert all(result == (False, None) for result in frame(ts * 3000))
+    assert buffer.skipped == 15 and receiver.seen == list(range(15))
+    assert all(p is None for p in inner._packets)
+
+    receiver.want = True  # a frame reader came: wait for a frame's first packet
+    assert buffer.add(_rtp(seq, 90000, middle + b"late", 1)) == (False, None)
+    seq += 1
+    emitted = [f for f in frame(93000) + frame(96000) if f[1] is not None]
+    # The first complete frame comes out when the next one starts, beginning at its start.
+    assert len(emitted) == 1
+    assert emitted[0][1].timestamp == 93000
+    assert emitted[0][1].data == bytes([93000 % 256, 0, 93000 % 256, 1, 93000 % 256, 2])
+
+
+def test_tap_buffer_passes_everything_when_the_tap_says_nothing() -> None:
+    receiver = _Receiver()
+    receiver._simultan_tap = lambda packet, arrival: None  # type: ignore[assignment,return-value]
+    buffer = passthrough._TapBuffer(passthrough.ForwardingAudioBuffer(capacity=16), receiver)  # type: ignore[arg-type]
+    results = [buffer.add(_rtp(s, s * 960, b"\x00opus")) for s in range(4)]
+    assert all(frame is not None for _, frame in results)
+    assert buffer.skipped == 0
+
+
+def _receivers(sfu: EmbeddedSfu, session_id: str) -> list[Any]:
+    return [
+        t.receiver
+        for t in sfu._sessions[session_id].pc.getTransceivers()
+        if t.currentDirection in ("recvonly", "sendrecv")
+    ]
+
+
+async def test_publisher_media_takes_the_direct_receive_path(
+    sfu: EmbeddedSfu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A floor with audio and video, listeners that take RTP only: every SRTP packet is
+    handled in the datagram callback, no frame is assembled, and a frame reader that comes
+    later gets whole frames from a keyframe on."""
+    calls = {"sink": 0, "queued": 0}
+    sink_call = passthrough._MediaSink.__call__
+
+    def counting_sink(self: Any, data: bytes) -> bool:
+        calls["sink"] += 1
+        return sink_call(self, data)
+
+    queued = stunpath._Connection.data_received
+
+    def counting_queue(self: Any, data: bytes, component: int) -> None:
+        if 127 < data[0] < 192:
+            calls["queued"] += 1
+        queued(self, data, component)
+
+    monkeypatch.setattr(passthrough._MediaSink, "__call__", counting_sink)
+    monkeypatch.setattr(stunpath._Connection, "data_received", counting_queue)
+    sfu.set_routes({"en": "floor"})
+    camera = EncodedTrack(TestPatternTrack("FLOOR", width=320, height=180, fps=15))
+    floor = Tab(sfu, "floor", publish="floor", audio=ToneTrack(FLOOR_HZ), video=camera)
+    listener = Tab(sfu, "l1", channel="en")
+    reader = DownTrack("video", sfu._board, queue_size=64, name="frames")
+    try:
+        await floor.connect()
+        await listener.connect()
+        await wait_until(
+            lambda: listener.channel_audio.packets > 50 and listener.video.packets > 20, timeout=8
+        )
+        assert abs(listener.channel_audio.frequency() - FLOOR_HZ) < 5
+        receivers = _receivers(sfu, "floor")
+        assert len(receivers) == 2
+        for receiver in receivers:
+            ice = receiver.transport.transport._connection
+            assert isinstance(ice._simultan_media_sink, passthrough._MediaSink)
+            assert receiver._RTCRtpReceiver__jitter_buffer.skipped > 20
+        assert calls["sink"] > 100
+        assert calls["queued"] == 0  # nothing went through aioice's queue and aiortc's task
+
+        def received() -> int:  # aiortc's own transport counters still count
+            stats = receivers[0].transport._get_stats()
+            return int(next(iter(stats.values())).packetsReceived)
+
+        before = received()
+        await asyncio.sleep(0.5)
+        assert received() - before > 20  # ~50 audio + 15+ video packets a second
+        # The tech panel still counts frames in, from the RTP path.
+        source = sfu.stats().sources["floor"]
+        assert source.frames_in > 50
+
+        # A frame reader (as the recorder is) attaches: frames are assembled again, and the
+        # first it gets is a whole keyframe that decodes.
+        sfu._board.attach(reader, "floor")
+        first = await asyncio.wait_for(reader.recv(), timeout=4)
+        assert isinstance(first, av.Packet) and first.is_keyframe
+        assert passthrough.vp8_dimensions(bytes(first)) == (320, 180)
+        decoder = av.CodecContext.create("vp8", "r")
+        frames = decoder.decode(first)
+        for _ in range(5):
+            frames += decoder.decode(await asyncio.wait_for(reader.recv(), timeout=2))
+        assert len(frames) == 6 and (frames[0].width, frames[0].height) == (320, 180)
+    finally:
+        sfu._board.detach(reader)
+        await asyncio.gather(listener.close(), floor.close())
