@@ -399,6 +399,8 @@ async def run(
         result["load_cpu_core"] = round(med["load_cpu_core"], 3)
         result["source_pps"] = [round(r["source_pps"], 1) for r in rows]
         result["machine_busy_cores"] = round(med["machine_busy_cores"], 2)
+        if os.environ.get("SIMULTAN_BENCH_BATCH_RX"):
+            result["sfu_receive_batches"] = (await server.call(op="stats"))["receive_batches"]
         return result
     finally:
         await probe.close()

@@ -147,6 +147,13 @@ async def _serve(path: str, mode: str) -> None:
             from simultan.media import stunpath
 
             stunpath.uninstall()
+        if os.environ.get("SIMULTAN_BENCH_BATCH_RX"):  # A/B: read up to N datagrams a wakeup
+            install_batched_reads(int(os.environ["SIMULTAN_BENCH_BATCH_RX"]))
+        if os.environ.get("SIMULTAN_BENCH_NO_LEAN"):  # A/B: aiortc's handler for every packet
+            from simultan.media import passthrough
+
+            tap_receiver = passthrough.tap_receiver
+            passthrough.tap_receiver = lambda r, tap, wanted=None: tap_receiver(r, tap)  # type: ignore[assignment]
         if os.environ.get("SIMULTAN_BENCH_ALWAYS_FRAMES"):  # A/B: assemble frames nobody reads
             from simultan.media import fanout
 
@@ -212,6 +219,7 @@ async def _serve(path: str, mode: str) -> None:
             else:
                 st = engine.stats()
                 summary = {
+                    "receive_batches": dict(batch_counts),
                     "sessions": st.sessions,
                     "drops": st.drops,
                     "frames_in": st.frames_in,
@@ -276,6 +284,35 @@ class CpuProfiler:
 
 
 cpu_profiler = CpuProfiler()
+
+# Datagrams per readiness wakeup with SIMULTAN_BENCH_BATCH_RX (the batching experiment).
+batch_counts = {"wakeups": 0, "datagrams": 0}
+
+
+def install_batched_reads(most: int) -> None:
+    """Receive-side batching, for measuring only: a datagram transport that is readable
+    reads up to ``most`` datagrams (until the socket would block) in one wakeup instead of
+    asyncio's one. Applies to transports made afterwards."""
+    from asyncio import selector_events
+
+    cls: Any = selector_events._SelectorDatagramTransport
+
+    def read_ready(self: Any) -> None:
+        batch_counts["wakeups"] += 1
+        for _ in range(most):
+            if self._conn_lost:
+                return
+            try:
+                data, addr = self._sock.recvfrom(self.max_size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            batch_counts["datagrams"] += 1
+            self._protocol.datagram_received(data, addr)
+
+    cls._read_ready = read_ready
 
 
 class ServerProcess:

@@ -4,6 +4,8 @@ someone reads them (passthrough hook 6, stunpath's media sink)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import logging
 import os
 import struct
@@ -13,6 +15,7 @@ import av
 import pylibsrtp
 import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import RtpPacket
 
 from simultan.media import passthrough, stunpath
@@ -199,6 +202,7 @@ async def test_publisher_media_takes_the_direct_receive_path(
             ice = receiver.transport.transport._connection
             assert isinstance(ice._simultan_media_sink, passthrough._MediaSink)
             assert receiver._RTCRtpReceiver__jitter_buffer.skipped > 20
+            assert receiver._simultan_lean.handled > 20  # aiortc's handler not run for them
         assert calls["sink"] > 100
         assert calls["queued"] == 0  # nothing went through aioice's queue and aiortc's task
 
@@ -226,4 +230,74 @@ async def test_publisher_media_takes_the_direct_receive_path(
         assert len(frames) == 6 and (frames[0].width, frames[0].height) == (320, 180)
     finally:
         sfu._board.detach(reader)
+        await asyncio.gather(listener.close(), floor.close())
+
+
+def test_lean_receive_is_pinned_to_aiortcs_handler() -> None:
+    """LeanReceive repeats what aiortc 1.16.0's RTCRtpReceiver._handle_rtp_packet does with a
+    forwarded packet. Any change to that handler must be read again before this passes."""
+    source = inspect.getsource(passthrough._ORIGINAL_HANDLE_RTP)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "4e54983d021a6336d80c29490f82f9a6dd531c0d3179b2daed818120c5ece238"
+    )
+    names = passthrough._ORIGINAL_HANDLE_RTP.__code__.co_names
+    for name in (
+        "_enabled",
+        "_RTCRtpReceiver__remote_bitrate_estimator",
+        "_RTCRtpReceiver__rtcp_ssrc",
+        "_RTCRtpReceiver__active_ssrc",
+        "_RTCRtpReceiver__codecs",
+        "_RTCRtpReceiver__remote_streams",
+        "_RTCRtpReceiver__nack_generator",
+        "_send_rtcp",
+        "_send_rtcp_nack",
+    ):
+        assert name in names, name
+
+
+async def test_a_packet_lost_on_the_way_in_is_nacked_on_the_lean_path(
+    sfu: EmbeddedSfu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SFU's receiver of a publisher's video still asks for what it missed (NACK), from
+    the lean path; its statistics and bitrate estimate go on."""
+    retransmits: list[int] = []
+    retransmit = RTCRtpSender._retransmit
+
+    async def counting(self: RTCRtpSender, sequence_number: int) -> None:
+        retransmits.append(sequence_number)
+        await retransmit(self, sequence_number)
+
+    monkeypatch.setattr(RTCRtpSender, "_retransmit", counting)
+    lost: list[int] = []
+    rtp = passthrough._MediaSink._rtp
+
+    def losing(dtls: Any, data: bytes, arrival: int) -> None:
+        seq = int.from_bytes(data[2:4], "big")
+        if data[1] & 0x7F == video_pt[0] and len(lost) < 3 and seq % 7 == 0:
+            lost.append(seq)
+            return
+        rtp(dtls, data, arrival)
+
+    video_pt = [-1]
+    monkeypatch.setattr(passthrough._MediaSink, "_rtp", staticmethod(losing))
+    sfu.set_routes({"en": "floor"})
+    camera = EncodedTrack(TestPatternTrack("FLOOR", width=320, height=180, fps=15))
+    floor = Tab(sfu, "floor", publish="floor", audio=ToneTrack(FLOOR_HZ), video=camera)
+    listener = Tab(sfu, "l1", channel="en")
+    try:
+        await floor.connect()
+        await listener.connect()
+        await wait_until(lambda: listener.video.packets > 10, timeout=8)
+        video = next(r for r in _receivers(sfu, "floor") if r.track.kind == "video")
+        codecs = video._RTCRtpReceiver__codecs
+        video_pt[0] = next(pt for pt, c in codecs.items() if c.mimeType.lower() == "video/vp8")
+        await wait_until(lambda: len(lost) == 3, timeout=8)
+        await wait_until(lambda: set(lost) <= set(retransmits), timeout=4)
+        assert video._simultan_lean.handled > 20
+        # The statistics behind the receiver reports, per SSRC: the media one counts on the
+        # lean path (aiortc's getStats shows only one SSRC, here the RTX one, under one id).
+        streams = video._RTCRtpReceiver__remote_streams
+        media = streams[passthrough.remote_ssrc(video)]
+        assert media.packets_received > 20 and media.packets_lost >= 0
+    finally:
         await asyncio.gather(listener.close(), floor.close())

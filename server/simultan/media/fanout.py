@@ -251,6 +251,15 @@ class Feed:
         self._forward(packet, arrival_ms, keyframe)
         return frames
 
+    def frames_wanted(self) -> bool:
+        """Whether a subscriber reads this feed's frames (not RTP) now."""
+        board = self._board
+        return (
+            not self.ended
+            and board.feed(self.key, self.kind) is self
+            and bool(board.frame_subscribers(self.key, self.kind))
+        )
+
     def _forward(self, packet: RtpLike, arrival_ms: int, keyframe: bool) -> None:
         subs, routes = self._board.rtp_routes(self.key, self.kind)
         if not subs:

@@ -61,7 +61,10 @@ neither. Three hooks, all checked against the pinned version (aiortc 1.16.0):
    through aioice's queue and one wakeup of the transport's task per packet. DTLS keeps that
    path. The receiver's tap also says whether anyone reads the track's frames
    (:class:`_TapBuffer`): while nobody does, packets skip the jitter buffer, so no frame is
-   assembled, wrapped in an ``av.Packet`` and queued for nothing. Internals relied on: the
+   assembled, wrapped in an ``av.Packet`` and queued for nothing; and a receiver whose feed
+   says so up front (``frames_wanted``) takes :class:`LeanReceive` instead of aiortc's
+   handler (the same REMB, statistics and NACK bookkeeping, without a coroutine, a
+   depayload and the jitter buffer per packet). Internals relied on: the
    DTLS transport's ``_state``, ``_rx_srtp``, ``__rx_bytes``, ``__rx_packets``, the ICE
    transport's ``_connection``, aiortc's ``JitterBuffer.remove``/``_origin``
    (tests/media/test_receive_path.py).
@@ -115,12 +118,15 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters  # noqa: E402
 from aiortc.rtcrtpreceiver import RTCRtpReceiver  # noqa: E402
 from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
 from aiortc.rtp import (  # noqa: E402
+    RTCP_PSFB_APP,
     RtcpByePacket,
+    RtcpPsfbPacket,
     RtcpSdesPacket,
     RtcpSenderInfo,
     RtcpSourceInfo,
     RtcpSrPacket,
     RtpPacket,
+    pack_remb_fci,
 )
 from pylibsrtp._binding import ffi as _srtp_ffi  # noqa: E402
 from pylibsrtp._binding import lib as _srtp_lib  # noqa: E402
@@ -342,6 +348,11 @@ class _TapBuffer:
         result: tuple[bool, JitterFrame | None] = self._inner.add(packet)
         return result
 
+    def bypassed(self) -> None:
+        """A packet went past this buffer (:class:`LeanReceive`): as if the tap said no."""
+        self._paused = True
+        self.skipped += 1
+
     def _reset(self) -> None:
         inner = self._inner
         if isinstance(inner, ForwardingAudioBuffer):
@@ -359,18 +370,91 @@ async def _handle_rtp_packet(self: RTCRtpReceiver, packet: RtpPacket, arrival_ti
     await _ORIGINAL_HANDLE_RTP(self, packet, arrival_time_ms)
 
 
-def tap_receiver(receiver: RTCRtpReceiver, tap: RtpTap | None) -> None:
-    """Give ``receiver`` a tap (None removes it). Works before or after it starts."""
+def tap_receiver(
+    receiver: RTCRtpReceiver,
+    tap: RtpTap | None,
+    frames_wanted: Callable[[], bool] | None = None,
+) -> None:
+    """Give ``receiver`` a tap (None removes it). Works before or after it starts.
+
+    With ``frames_wanted`` (whether anyone reads the track's frames now), packets that
+    arrive on the direct receive path while it says no take :class:`LeanReceive`."""
     receiver._simultan_tap = tap  # type: ignore[attr-defined]
+    receiver._simultan_lean = (  # type: ignore[attr-defined]
+        LeanReceive(receiver, tap, frames_wanted)
+        if tap is not None and frames_wanted is not None
+        else None
+    )
 
 
 def untap_receiver(receiver: RTCRtpReceiver, tap: RtpTap) -> None:
     """Remove ``tap`` from ``receiver`` unless another tap replaced it meanwhile."""
     if getattr(receiver, "_simultan_tap", None) == tap:
         receiver._simultan_tap = None  # type: ignore[attr-defined]
+        receiver._simultan_lean = None  # type: ignore[attr-defined]
+
+
+class LeanReceive:
+    """What ``RTCRtpReceiver._handle_rtp_packet`` does with a packet, for a receiver whose
+    frames nobody reads: the same bitrate estimate (REMB), source, statistics and NACK
+    bookkeeping, then the tap; no depayloading, no jitter buffer, and no coroutine per
+    packet (the RTCP it may send goes through :func:`run_eagerly`). Anything else (RTX, an
+    unknown payload type, a disabled receiver, frames wanted) returns False: aiortc's own
+    handler takes it. Pinned to aiortc 1.16.0's handler by tests/media/test_receive_path.py."""
+
+    __slots__ = ("_frames_wanted", "_receiver", "_tap", "handled")
+
+    def __init__(
+        self, receiver: RTCRtpReceiver, tap: RtpTap, frames_wanted: Callable[[], bool]
+    ) -> None:
+        self._receiver: Any = receiver
+        self._tap = tap
+        self._frames_wanted = frames_wanted
+        self.handled = 0
+
+    def __call__(self, packet: RtpPacket, arrival_ms: int) -> bool:
+        r = self._receiver
+        if not r._enabled or self._frames_wanted():
+            return False
+        codec = r._RTCRtpReceiver__codecs.get(packet.payload_type)
+        if codec is None or codec.mimeType.lower() not in FORWARDED_MIME_TYPES:
+            return False  # unknown or RTX: aiortc's handler logs, unwraps, drops
+        estimator = r._RTCRtpReceiver__remote_bitrate_estimator
+        if estimator is not None:
+            abs_send_time = packet.extensions.abs_send_time
+            if abs_send_time is not None:
+                remb = estimator.add(
+                    abs_send_time=abs_send_time,
+                    arrival_time_ms=arrival_ms,
+                    payload_size=len(packet.payload) + packet.padding_size,
+                    ssrc=packet.ssrc,
+                )
+                rtcp_ssrc = r._RTCRtpReceiver__rtcp_ssrc
+                if rtcp_ssrc is not None and remb is not None:
+                    feedback = RtcpPsfbPacket(
+                        fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
+                    )
+                    run_eagerly(r._send_rtcp(feedback))
+        ssrc = packet.ssrc
+        r._RTCRtpReceiver__active_ssrc[ssrc] = _aiortc_clock.current_datetime()
+        streams = r._RTCRtpReceiver__remote_streams
+        stats = streams.get(ssrc)
+        if stats is None:
+            stats = streams[ssrc] = _receiver_mod.StreamStatistics(codec.clockRate)
+        stats.add(packet)
+        nack = r._RTCRtpReceiver__nack_generator
+        if nack is not None and nack.add(packet):
+            run_eagerly(r._send_rtcp_nack(ssrc, sorted(nack.missing)))
+        self._tap(packet, arrival_ms)
+        buffer = r._RTCRtpReceiver__jitter_buffer
+        if type(buffer) is _TapBuffer:
+            buffer.bypassed()  # it starts afresh when frames are wanted again
+        self.handled += 1
+        return True
 
 
 RTCRtpReceiver._simultan_tap = None  # type: ignore[attr-defined]
+RTCRtpReceiver._simultan_lean = None  # type: ignore[attr-defined]
 RTCRtpReceiver._simultan_arrival = 0  # type: ignore[attr-defined]
 
 
@@ -993,10 +1077,23 @@ class _MediaSink:
                 run_eagerly(dtls._handle_rtcp_data(self._srtp.unprotect_rtcp(data)))
             else:
                 arrival = _aiortc_clock.current_ms()
-                run_eagerly(dtls._handle_rtp_data(self._unprotect(data), arrival))
+                self._rtp(dtls, self._unprotect(data), arrival)
         except (pylibsrtp.Error, ValueError):
-            pass  # as aiortc: a packet that fails authentication is dropped
+            pass  # as aiortc: a packet that fails authentication (or parsing) is dropped
         return True
+
+    @staticmethod
+    def _rtp(dtls: Any, data: bytes, arrival: int) -> None:
+        """``RTCDtlsTransport._handle_rtp_data``, then the receiver's lean path if it has
+        one (:class:`LeanReceive`), else its own handler."""
+        packet = RtpPacket.parse(data, dtls._rtp_header_extensions_map)
+        receiver = dtls._rtp_router.route_rtp(packet)
+        if receiver is None:
+            return
+        lean = receiver._simultan_lean
+        if lean is not None and lean(packet, arrival):
+            return
+        run_eagerly(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival))
 
 
 async def _dtls_start(self: RTCDtlsTransport, remoteParameters: Any) -> None:

@@ -97,7 +97,7 @@ class _KeyframeRequester:
 def _tap(receiver: RTCRtpReceiver, feed: Feed) -> None:
     """Hand the receiver's RTP packets to ``feed`` until it ends."""
     tap = feed.on_rtp
-    passthrough.tap_receiver(receiver, tap)
+    passthrough.tap_receiver(receiver, tap, feed.frames_wanted)
 
     feed.on_finish = lambda: passthrough.untap_receiver(receiver, tap)
 
