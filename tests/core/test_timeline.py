@@ -82,6 +82,14 @@ def do(
     return new, events
 
 
+def after_setup(setup: list[tuple[type[Command], dict[str, Any]]]) -> Timeline:
+    """PLAN's timeline after the commands of ``setup`` (class, fields), each at 09:00."""
+    tl = initial_timeline(PLAN)
+    for cls, fields in setup:
+        tl, _ = do(tl, cls, at("09:00"), **fields)
+    return tl
+
+
 def views(timeline: Timeline, now: datetime) -> dict[str, Any]:
     return {v.id: v for v in agenda_view(timeline, now)}
 
@@ -232,9 +240,7 @@ def test_start_out_of_turn_moves_the_item_up() -> None:
 def test_start_rejects(
     setup: list[tuple[type[Command], dict[str, Any]]], target: str, message: str
 ) -> None:
-    tl = initial_timeline(PLAN)
-    for cls, fields in setup:
-        tl, _ = do(tl, cls, at("09:00"), **fields)
+    tl = after_setup(setup)
     with pytest.raises(CommandError, match=message):
         apply(tl, Start(base_version=tl.version, item_id=target), at("09:05"))
 
@@ -334,9 +340,7 @@ def test_a_skipped_items_idle_time_stays() -> None:
 def test_skip_rejects(
     setup: list[tuple[type[Command], dict[str, Any]]], target: str, message: str
 ) -> None:
-    tl = initial_timeline(PLAN)
-    for cls, fields in setup:
-        tl, _ = do(tl, cls, at("09:00"), **fields)
+    tl = after_setup(setup)
     with pytest.raises(CommandError, match=message):
         apply(tl, Skip(base_version=tl.version, item_id=target), at("09:05"))
 

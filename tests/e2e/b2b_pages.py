@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from simultan.core.b2b_profiles import Profile
-from simultan.eventdef import ItemKind
+from simultan.eventdef import ItemKind, load_event
 from simultan.store.b2b import B2BStore
 from simultan.web.keys import DB, EVENT
+from tests.conftest import FORUM, FakeClock, LiveServer, start_server
 
 COMPANIES = (
     ("Ana Nowak", "Widzew Energy", "Energy", "Poland", "Łódź", ("pl", "en")),
     ("Bo Jensen", "Aarhus Water", "Water", "Denmark", "Aarhus", ("da", "en")),
     ("Cy Larsen", "Odense Bikes", "Mobility", "Denmark", "Odense", ("da", "en")),
 )
+
+
+@asynccontextmanager
+async def forum_server(
+    tmp_path: Path, clock: FakeClock, *, media_enabled: bool, b2b_grace_seconds: int
+) -> AsyncIterator[LiveServer]:
+    """The forum's server (the B2B event), with ``b2b_grace_seconds`` after a meeting's end;
+    cleaned up at the end."""
+    runner, live = await start_server(
+        tmp_path,
+        clock,
+        load_event(FORUM),
+        media_enabled=media_enabled,
+        b2b_grace_seconds=b2b_grace_seconds,
+    )
+    try:
+        yield live
+    finally:
+        await runner.cleanup()
 
 
 def tiny_png(width: int = 8, height: int = 8) -> bytes:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from simultan.eventdef import EventDefinition
+from tests.conftest import FakeClock, LiveServer, start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BASE_ARGS = [
@@ -49,6 +53,23 @@ async def browser(playwright: Any) -> AsyncIterator[Any]:
         yield browser
     finally:
         await browser.close()
+
+
+@asynccontextmanager
+async def media_server_and_mic_browser(
+    tmp_path: Path, clock: FakeClock, defn: EventDefinition, playwright: Any, voice: Path
+) -> AsyncIterator[tuple[LiveServer, Any]]:
+    """A server with media, and a Chromium of its own whose fake microphone plays ``voice``
+    (a WAV file); at the end the browser is closed, then the server."""
+    runner, server = await start_server(tmp_path, clock, defn, media_enabled=True)
+    mic_browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=chromium_args(fake_audio=voice)
+    )
+    try:
+        yield server, mic_browser
+    finally:
+        await mic_browser.close()
+        await runner.cleanup()
 
 
 async def open_join_link(browser: Any, server: Any, registration_id: str) -> tuple[Any, list[str]]:

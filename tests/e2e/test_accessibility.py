@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from simultan.core.capabilities import Role
-from tests.conftest import FakeClock, start_server
+from tests.conftest import LiveServer
 from tests.e2e.conftest import open_join_link
 
 pytestmark = pytest.mark.browser
@@ -43,46 +43,38 @@ async def check(page: Any, name: str) -> list[str]:
 
 
 @pytest.mark.timeout(180)
-async def test_no_serious_violation_on_any_page(
-    tmp_path: Path, clock: FakeClock, seminar, browser
-) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        found: list[str] = []
-        page = await browser.new_page()
-        await page.goto(server.url + "/register")
-        found += await check(page, "register")
-        await page.goto(server.url + "/register?lang=ja")
-        found += await check(page, "register (ja)")
-        await page.goto(server.url + "/join/not-a-token")
-        found += await check(page, "join error")
-        await page.close()
-        for role, name, kw in [
-            (Role.PARTICIPANT, "Pat One", {"language": "ja"}),
-            (Role.INTERPRETER, "Li Wei", {"booth": "zh", "language": "zh"}),
-            (Role.MODERATOR, "Mo Derator", {}),
-        ]:
-            reg_id, _ = await server.person(role, name, **kw)
-            page, errors = await open_join_link(browser, server, reg_id)
-            await page.wait_for_timeout(300)  # the first render after the welcome
-            found += await check(page, f"{role.value} {page.url.split('#')[0]}")
-            assert errors == []
-            await page.context.close()
-        # the organizer page is no live page (no websocket): it loads registrations over HTTP
-        from simultan.store.registrations import Registrations
-        from simultan.web.auth import link_for
-        from simultan.web.keys import DB
-        from simultan.web.session_key import SESSION
+async def test_no_serious_violation_on_any_page(browser, server: LiveServer) -> None:
+    found: list[str] = []
+    page = await browser.new_page()
+    await page.goto(server.url + "/register")
+    found += await check(page, "register")
+    await page.goto(server.url + "/register?lang=ja")
+    found += await check(page, "register (ja)")
+    await page.goto(server.url + "/join/not-a-token")
+    found += await check(page, "join error")
+    await page.close()
+    for role, name, kw in [
+        (Role.PARTICIPANT, "Pat One", {"language": "ja"}),
+        (Role.INTERPRETER, "Li Wei", {"booth": "zh", "language": "zh"}),
+        (Role.MODERATOR, "Mo Derator", {}),
+    ]:
+        reg_id, _ = await server.person(role, name, **kw)
+        page, errors = await open_join_link(browser, server, reg_id)
+        await page.wait_for_timeout(300)  # the first render after the welcome
+        found += await check(page, f"{role.value} {page.url.split('#')[0]}")
+        assert errors == []
+        await page.context.close()
+    # the organizer page is no live page (no websocket): it loads registrations over HTTP
+    from simultan.store.registrations import Registrations
+    from simultan.web.auth import link_for
+    from simultan.web.keys import DB
+    from simultan.web.session_key import SESSION
 
-        org_id, _ = await server.person(Role.ORGANIZER, "Olga Organizer")
-        reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(org_id)
-        page = await browser.new_page()
-        await page.goto(link_for(server.app, reg))
-        await page.locator("#registrations tbody tr").first.wait_for()
-        found += await check(page, "organizer")
-        await page.close()
-        assert not found, "\n".join(found)
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+    org_id, _ = await server.person(Role.ORGANIZER, "Olga Organizer")
+    reg = await Registrations(server.app[DB], server.app[SESSION].event_id).get(org_id)
+    page = await browser.new_page()
+    await page.goto(link_for(server.app, reg))
+    await page.locator("#registrations tbody tr").first.wait_for()
+    found += await check(page, "organizer")
+    await page.close()
+    assert not found, "\n".join(found)

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from simultan.eventdef import load_event
 from simultan.web.session_key import SESSION
-from tests.conftest import FORUM, FakeClock, LiveServer, start_server
-from tests.e2e.b2b_pages import b2b_start, before_day, seed_companies
+from tests.conftest import FakeClock, LiveServer
+from tests.e2e.b2b_pages import b2b_start, before_day, forum_server, seed_companies
 from tests.e2e.conftest import CHROMIUM, chromium_args
 from tests.e2e.test_b2b_page import open_b2b, refresh, shot
 from tests.e2e.test_media_browser import write_tone
@@ -29,12 +28,8 @@ GRACE = 30
 
 @pytest.fixture
 async def forum(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveServer]:
-    runner, live = await start_server(tmp_path, clock, load_event(FORUM), media_enabled=True,
-                                      b2b_grace_seconds=GRACE)  # fmt: skip
-    try:
+    async with forum_server(tmp_path, clock, media_enabled=True, b2b_grace_seconds=GRACE) as live:
         yield live
-    finally:
-        await runner.cleanup()
 
 
 async def hears(page: Any, target: float, *, within: float = 30.0) -> float:

@@ -11,32 +11,22 @@ meeting on the server. Every button is enabled only where it makes sense.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simultan.core import b2b
-from simultan.eventdef import load_event
 from simultan.web.b2b import SCHEDULE
-from tests.conftest import FORUM, FakeClock, LiveServer, start_server
+from tests.conftest import LiveServer
 from tests.e2e.b2b_pages import before_day, seed_companies
 from tests.e2e.test_accessibility import check
+from tests.e2e.test_b2b_page import forum as forum_fixture
 from tests.e2e.test_b2b_page import open_b2b
 
 pytestmark = pytest.mark.browser
 SHOTS = os.environ.get("SIMULTAN_SHOTS")  # a folder: also take screenshots there
 
-
-@pytest.fixture
-async def forum(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveServer]:
-    runner, live = await start_server(tmp_path, clock, load_event(FORUM), media_enabled=False,
-                                      b2b_grace_seconds=30)  # fmt: skip
-    try:
-        yield live
-    finally:
-        await runner.cleanup()
+forum = forum_fixture  # the forum's server, shared with test_b2b_page
 
 
 async def disabled(page: Any, element_id: str) -> bool:

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from simultan.eventdef import load_event
-from tests.conftest import FORUM, FakeClock, LiveServer, start_server
-from tests.e2e.b2b_pages import b2b_start, before_day, seed_companies
+from tests.conftest import FakeClock, LiveServer
+from tests.e2e.b2b_pages import b2b_start, before_day, forum_server, seed_companies
 from tests.e2e.test_accessibility import check
 
 pytestmark = pytest.mark.browser
@@ -22,12 +21,8 @@ SHOTS = os.environ.get("SIMULTAN_SHOTS")  # a folder: also take screenshots ther
 
 @pytest.fixture
 async def forum(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LiveServer]:
-    runner, live = await start_server(tmp_path, clock, load_event(FORUM), media_enabled=False,
-                                      b2b_grace_seconds=30)  # fmt: skip
-    try:
+    async with forum_server(tmp_path, clock, media_enabled=False, b2b_grace_seconds=30) as live:
         yield live
-    finally:
-        await runner.cleanup()
 
 
 async def open_b2b(browser: Any, server: LiveServer, token: str) -> tuple[Any, list[str]]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simultan.core.capabilities import Role
 from simultan.i18n import CATALOG_DIR
-from tests.conftest import FakeClock, start_server
+from tests.conftest import FakeClock, LiveServer
 from tests.e2e.conftest import open_join_link
 
 pytestmark = pytest.mark.browser
@@ -73,97 +72,91 @@ async def visible_panel(page: Any) -> str:
 
 @pytest.mark.timeout(120)
 async def test_control_page_runs_the_show_in_japanese_by_keyboard(
-    tmp_path: Path, clock: FakeClock, seminar, browser
+    clock: FakeClock, browser, server: LiveServer
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        li_id, li_token = await server.person(
-            Role.INTERPRETER, "Li Wei", booth="zh", language="zh", city="Suzhou"
-        )
-        interpreter = await server.connect(li_token)
-        await interpreter.recv_type("welcome")
-        mod_id, _ = await server.person(Role.MODERATOR, "Mo Derator", language="ja")
-        page, errors = await open_join_link(browser, server, mod_id)
-        await page.wait_for_function("() => document.documentElement.lang === 'ja'")
-        assert await page.locator("#tab-floor").inner_text() == "発言"
+    li_id, li_token = await server.person(
+        Role.INTERPRETER, "Li Wei", booth="zh", language="zh", city="Suzhou"
+    )
+    interpreter = await server.connect(li_token)
+    await interpreter.recv_type("welcome")
+    mod_id, _ = await server.person(Role.MODERATOR, "Mo Derator", language="ja")
+    page, errors = await open_join_link(browser, server, mod_id)
+    await page.wait_for_function("() => document.documentElement.lang === 'ja'")
+    assert await page.locator("#tab-floor").inner_text() == "発言"
 
-        # tabs: one panel at a time, arrows, Home and End move between them
-        assert await visible_panel(page) == "panel-timeline"
-        await page.focus("#tab-timeline")
-        await page.keyboard.press("ArrowRight")
-        assert await visible_panel(page) == "panel-floor"
-        assert await page.evaluate("() => document.activeElement.id") == "tab-floor"
-        await page.keyboard.press("End")
-        assert await visible_panel(page) == "panel-notices"
-        await page.keyboard.press("ArrowRight")  # wraps round
-        assert await visible_panel(page) == "panel-timeline"
-        assert await page.locator("#tab-floor").get_attribute("tabindex") == "-1"
+    # tabs: one panel at a time, arrows, Home and End move between them
+    assert await visible_panel(page) == "panel-timeline"
+    await page.focus("#tab-timeline")
+    await page.keyboard.press("ArrowRight")
+    assert await visible_panel(page) == "panel-floor"
+    assert await page.evaluate("() => document.activeElement.id") == "tab-floor"
+    await page.keyboard.press("End")
+    assert await visible_panel(page) == "panel-notices"
+    await page.keyboard.press("ArrowRight")  # wraps round
+    assert await visible_panel(page) == "panel-timeline"
+    assert await page.locator("#tab-floor").get_attribute("tabindex") == "-1"
 
-        # before the first item: only "start" and "next" can work, and no countdown runs
-        def button(action: str) -> Any:
-            return page.locator(f"#timeline-controls button[data-action={action}]")
+    # before the first item: only "start" and "next" can work, and no countdown runs
+    def button(action: str) -> Any:
+        return page.locator(f"#timeline-controls button[data-action={action}]")
 
-        for action in ["pause", "resume", "extend", "finish", "skip", "jump", "up"]:
-            assert await button(action).is_disabled(), action
-        assert await button("start").is_enabled()
-        assert await page.locator("#countdown").inner_text() == ""
+    for action in ["pause", "resume", "extend", "finish", "skip", "jump", "up"]:
+        assert await button(action).is_disabled(), action
+    assert await button("start").is_enabled()
+    assert await page.locator("#countdown").inner_text() == ""
 
-        # start by keyboard: the countdown runs (mm:ss), pause and extend apply, resume not
-        await button("start").focus()
-        await page.keyboard.press("Enter")
-        countdown = page.locator("[data-testid=countdown]")
-        await page.wait_for_function(
-            "() => document.querySelector('#countdown').dataset.phase === 'normal'"
-        )
-        assert re.fullmatch(r"残り \d+:\d\d", await countdown.inner_text())
-        assert await button("pause").is_enabled() and await button("extend").is_enabled()
-        assert await button("resume").is_disabled() and await button("start").is_disabled()
-        # time runs out (the page's clock moved on): danger, then overrun in red
-        item = await page.evaluate(
-            "() => { const tl = window.simultan.state.snapshot.timeline;"
-            " return tl.items.find(i => i.id === tl.current); }"
-        )
-        minutes = round((_ms(item["planned_end"]) - _ms(item["planned_start"])) / 60000)
-        await page.evaluate(f"() => {{ window.simultan.state.skew += {(minutes - 0.5) * 60000}; }}")
-        await page.wait_for_function(
-            "() => document.querySelector('#countdown').dataset.phase === 'danger'"
-        )
-        await page.evaluate("() => { window.simultan.state.skew += 90000; }")
-        await page.wait_for_function(
-            "() => document.querySelector('#countdown').dataset.phase === 'overrun'"
-        )
-        assert re.fullmatch(r"\d+:\d\d 超過", await countdown.inner_text())
-        assert (
-            await page.locator("#countdown").evaluate("el => getComputedStyle(el).backgroundColor")
-            == "rgb(185, 28, 28)"
-        )
-        assert await page.locator("#next-items li").count() >= 1
+    # start by keyboard: the countdown runs (mm:ss), pause and extend apply, resume not
+    await button("start").focus()
+    await page.keyboard.press("Enter")
+    countdown = page.locator("[data-testid=countdown]")
+    await page.wait_for_function(
+        "() => document.querySelector('#countdown').dataset.phase === 'normal'"
+    )
+    assert re.fullmatch(r"残り \d+:\d\d", await countdown.inner_text())
+    assert await button("pause").is_enabled() and await button("extend").is_enabled()
+    assert await button("resume").is_disabled() and await button("start").is_disabled()
+    # time runs out (the page's clock moved on): danger, then overrun in red
+    item = await page.evaluate(
+        "() => { const tl = window.simultan.state.snapshot.timeline;"
+        " return tl.items.find(i => i.id === tl.current); }"
+    )
+    minutes = round((_ms(item["planned_end"]) - _ms(item["planned_start"])) / 60000)
+    await page.evaluate(f"() => {{ window.simultan.state.skew += {(minutes - 0.5) * 60000}; }}")
+    await page.wait_for_function(
+        "() => document.querySelector('#countdown').dataset.phase === 'danger'"
+    )
+    await page.evaluate("() => { window.simultan.state.skew += 90000; }")
+    await page.wait_for_function(
+        "() => document.querySelector('#countdown').dataset.phase === 'overrun'"
+    )
+    assert re.fullmatch(r"\d+:\d\d 超過", await countdown.inner_text())
+    assert (
+        await page.locator("#countdown").evaluate("el => getComputedStyle(el).backgroundColor")
+        == "rgb(185, 28, 28)"
+    )
+    assert await page.locator("#next-items li").count() >= 1
 
-        # alarms on top, in Japanese and naming nobody by seat; booths by interpreter name
-        alarm = page.locator("[data-testid=alarms] li[data-kind=booth_unstaffed]")
-        await alarm.wait_for()
-        assert "誰もいません" in await alarm.inner_text()
-        await page.click("#tab-booths")
-        row = page.locator("[data-testid=tech-booths] tr[data-booth=zh]")
-        await row.wait_for()
-        cells = await row.locator("td").all_inner_texts()
-        assert cells[1] == "Li Wei" and "席" not in " ".join(cells)
-        await interpreter.request({"type": "booth", "booth": "zh", "action": "take"})
-        await page.wait_for_function(
-            "() => document.querySelector('[data-booth=zh] [data-testid=on-mic]').textContent === 'Li Wei'"
-        )
+    # alarms on top, in Japanese and naming nobody by seat; booths by interpreter name
+    alarm = page.locator("[data-testid=alarms] li[data-kind=booth_unstaffed]")
+    await alarm.wait_for()
+    assert "誰もいません" in await alarm.inner_text()
+    await page.click("#tab-booths")
+    row = page.locator("[data-testid=tech-booths] tr[data-booth=zh]")
+    await row.wait_for()
+    cells = await row.locator("td").all_inner_texts()
+    assert cells[1] == "Li Wei" and "席" not in " ".join(cells)
+    await interpreter.request({"type": "booth", "booth": "zh", "action": "take"})
+    await page.wait_for_function(
+        "() => document.querySelector('[data-booth=zh] [data-testid=on-mic]').textContent === 'Li Wei'"
+    )
 
-        # no English left anywhere: every tab in turn
-        left: list[str] = []
-        for tab in TABS:
-            await page.click(f"#tab-{tab}")
-            left += [f"{tab}: {w}" for w in await leftover_english(page)]
-        assert not left, "\n".join(left)
-        assert errors == []
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+    # no English left anywhere: every tab in turn
+    left: list[str] = []
+    for tab in TABS:
+        await page.click(f"#tab-{tab}")
+        left += [f"{tab}: {w}" for w in await leftover_english(page)]
+    assert not left, "\n".join(left)
+    assert errors == []
 
 
 def _ms(iso: str) -> float:
@@ -179,43 +172,29 @@ def _ms(iso: str) -> float:
     ids=["stage", "booth"],
 )
 async def test_stage_and_booth_show_no_english_in_japanese(
-    tmp_path: Path, clock: FakeClock, seminar, browser, role: Role, kw: dict[str, str]
+    browser, server: LiveServer, role: Role, kw: dict[str, str]
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        reg_id, _ = await server.person(role, "Sato Hana", language="ja", city="Kyoto", **kw)
-        page, errors = await open_join_link(browser, server, reg_id)
-        await page.wait_for_function("() => document.documentElement.lang === 'ja'")
-        await page.wait_for_timeout(300)  # the first render after the welcome
-        left = await leftover_english(page)
-        assert not left, "\n".join(left)
-        assert errors == []
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+    reg_id, _ = await server.person(role, "Sato Hana", language="ja", city="Kyoto", **kw)
+    page, errors = await open_join_link(browser, server, reg_id)
+    await page.wait_for_function("() => document.documentElement.lang === 'ja'")
+    await page.wait_for_timeout(300)  # the first render after the welcome
+    left = await leftover_english(page)
+    assert not left, "\n".join(left)
+    assert errors == []
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("lang", ["pl", "cs"])
 async def test_control_page_follows_an_organizers_polish_or_czech_registration(
-    tmp_path: Path, clock: FakeClock, seminar, browser, lang: str
+    browser, server: LiveServer, lang: str
 ) -> None:
     catalog = json.loads((CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        mod_id, _ = await server.person(Role.MODERATOR, "Ola Nowak", language=lang)
-        page, errors = await open_join_link(browser, server, mod_id)
-        await page.wait_for_function(f"() => document.documentElement.lang === '{lang}'")
-        for tab in TABS:
-            text = await page.locator(f"#tab-{tab}").inner_text()
-            assert text == catalog[f"control.tab_{tab}"], tab
-        offered = await page.locator("#page-language option").evaluate_all(
-            "os => os.map(o => o.value)"
-        )
-        assert {"pl", "cs"} <= set(offered)
-        assert errors == []
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+    mod_id, _ = await server.person(Role.MODERATOR, "Ola Nowak", language=lang)
+    page, errors = await open_join_link(browser, server, mod_id)
+    await page.wait_for_function(f"() => document.documentElement.lang === '{lang}'")
+    for tab in TABS:
+        text = await page.locator(f"#tab-{tab}").inner_text()
+        assert text == catalog[f"control.tab_{tab}"], tab
+    offered = await page.locator("#page-language option").evaluate_all("os => os.map(o => o.value)")
+    assert {"pl", "cs"} <= set(offered)
+    assert errors == []

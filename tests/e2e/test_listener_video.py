@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 
 from simultan.core.capabilities import Role
-from simultan.media.synthetic import TestPatternTrack, ToneTrack
-from tests.conftest import FakeClock, start_server
+from tests.conftest import FakeClock
 from tests.e2e.conftest import open_join_link
 from tests.e2e.test_media_browser import heard
-from tests.e2e.test_media_resilience import FLOOR_HZ, TOLERANCE_HZ, hz, sfu_of
+from tests.e2e.test_media_resilience import FLOOR_HZ, TOLERANCE_HZ, floor_server, hz
 from tests.integration.test_stage_media import until
 from tests.netns import UdpLoss, local_ports, require_nft
 
@@ -73,10 +72,7 @@ async def listening(browser: Any, server: Any, language: str) -> tuple[Any, list
 async def test_sound_only_stops_the_video_and_keeps_the_tone(
     tmp_path: Path, clock: FakeClock, seminar: Any, browser: Any
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
-    try:
-        sfu = sfu_of(server)
-        sfu.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
+    async with floor_server(tmp_path, clock, seminar) as (server, sfu):
         page, errors, media_id = await listening(browser, server, "en")
         flowing = await frames_over(page, 1.0)
         assert flowing > 5, flowing  # the control: video frames arrive before the choice
@@ -114,23 +110,16 @@ async def test_sound_only_stops_the_video_and_keeps_the_tone(
         assert "video" in session.bound
         assert await page.evaluate("() => window.simultan.media.session.renewals") == 0
         assert errors == []
-    finally:
-        await runner.cleanup()
 
 
 async def test_video_paused_for_a_weak_link_is_said_in_the_persons_language(
     tmp_path: Path, clock: FakeClock, seminar: Any, browser: Any
 ) -> None:
     require_nft()
-    runner, server = await start_server(
-        tmp_path, clock, seminar, media_enabled=True, video_resume_seconds=2.0
-    )
     note_es = json.loads((CATALOGS / "es.json").read_text("utf-8"))["media.video_paused"]
     note_en = json.loads((CATALOGS / "en.json").read_text("utf-8"))["media.video_paused"]
     assert note_es != note_en
-    try:
-        sfu = sfu_of(server)
-        sfu.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
+    async with floor_server(tmp_path, clock, seminar, video_resume_seconds=2.0) as (server, sfu):
         page, errors, media_id = await listening(browser, server, "es")
         note = page.locator("#media-note")
         assert await note.is_hidden()
@@ -167,5 +156,3 @@ async def test_video_paused_for_a_weak_link_is_said_in_the_persons_language(
         assert abs(await hz(page) - FLOOR_HZ) <= TOLERANCE_HZ
         assert await note.inner_text() == ""
         assert errors == []
-    finally:
-        await runner.cleanup()

@@ -14,8 +14,8 @@ import pytest
 from simultan.core.capabilities import Role
 from simultan.media.synthetic import TestPatternTrack, ToneTrack
 from simultan.web.session_key import SESSION
-from tests.conftest import FakeClock, start_server
-from tests.e2e.conftest import CHROMIUM, chromium_args, open_join_link
+from tests.conftest import FakeClock
+from tests.e2e.conftest import media_server_and_mic_browser, open_join_link
 
 CLIENT = Path(__file__).resolve().parents[2] / "client"
 
@@ -60,12 +60,9 @@ async def heard(page, target: float, *, within: float = 12.0, tolerance: float =
 async def test_interpreter_page_publishes_participant_page_hears(
     tmp_path: Path, clock: FakeClock, seminar, browser, playwright
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
     tone = write_tone(tmp_path / "zh.wav", ZH_HZ)
-    interp_browser = await playwright.chromium.launch(
-        executable_path=CHROMIUM, args=chromium_args(fake_audio=tone)
-    )
-    try:
+    mic_server = media_server_and_mic_browser(tmp_path, clock, seminar, playwright, tone)
+    async with mic_server as (server, interp_browser):
         media = server.app[SESSION].stage.media
         media.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
 
@@ -103,20 +100,14 @@ async def test_interpreter_page_publishes_participant_page_hears(
         assert hear_floor in await interp.locator("[data-testid=hearing]").inner_text()
         print(f"MEASURED participant heard zh {zh:.1f} Hz, floor {floor:.1f} Hz")
         assert interp_errors == [] and part_errors == []
-    finally:
-        await interp_browser.close()
-        await runner.cleanup()
 
 
 async def test_speaker_given_the_floor_publishes_camera_and_microphone(
     tmp_path: Path, clock: FakeClock, seminar, browser, playwright
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
     voice = write_tone(tmp_path / "speaker.wav", FLOOR_HZ)
-    speaker_browser = await playwright.chromium.launch(
-        executable_path=CHROMIUM, args=chromium_args(fake_audio=voice)
-    )
-    try:
+    mic_server = media_server_and_mic_browser(tmp_path, clock, seminar, playwright, voice)
+    async with mic_server as (server, speaker_browser):
         spk_id, _ = await server.person(Role.PANELIST, "Speaker Sam", language="en")
         part_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="en")
         _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
@@ -144,6 +135,3 @@ async def test_speaker_given_the_floor_publishes_camera_and_microphone(
         await moderator.request({"type": "floor", "person_id": None})
         await speaker.wait_for_function("() => !window.simultan.media.isPublishing()")
         assert spk_errors == [] and part_errors == []
-    finally:
-        await speaker_browser.close()
-        await runner.cleanup()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,21 @@ def sfu_of(server: Any) -> EmbeddedSfu:
     return media
 
 
+@asynccontextmanager
+async def floor_server(
+    tmp_path: Path, clock: FakeClock, seminar: Any, **overrides: Any
+) -> AsyncIterator[tuple[Any, EmbeddedSfu]]:
+    """A server with media whose floor plays FLOOR_HZ and a test pattern, and its SFU;
+    cleaned up at the end."""
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True, **overrides)
+    try:
+        sfu = sfu_of(server)
+        sfu.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
+        yield server, sfu
+    finally:
+        await runner.cleanup()
+
+
 async def listening(browser: Any, server: Any, language: str = "en") -> Any:
     part_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language=language)
     page, errors = await open_join_link(browser, server, part_id)
@@ -76,10 +93,7 @@ async def listening(browser: Any, server: Any, language: str = "en") -> Any:
 async def test_listener_tone_survives_a_websocket_cut_and_a_network_loss(
     tmp_path: Path, clock: FakeClock, seminar: Any, browser: Any
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
-    try:
-        sfu = sfu_of(server)
-        sfu.add_local_source("floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR"))
+    async with floor_server(tmp_path, clock, seminar) as (server, sfu):
         page = await listening(browser, server)
         await heard(page, FLOOR_HZ)
         media_id = await page.evaluate("() => window.simultan.live.mediaSession")
@@ -112,8 +126,6 @@ async def test_listener_tone_survives_a_websocket_cut_and_a_network_loss(
         print(f"MEASURED tone back {took * 1000:.0f} ms after unblocking ({back:.1f} Hz)")
         assert took < 2.0
         assert page.js_errors == []
-    finally:
-        await runner.cleanup()
 
 
 async def test_pages_reestablish_media_after_a_server_restart(

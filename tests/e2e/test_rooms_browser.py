@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 from simultan.core.capabilities import Role
 from simultan.media.synthetic import TestPatternTrack, ToneTrack
 from simultan.web.session_key import SESSION
-from tests.conftest import FakeClock, start_server
+from tests.conftest import FakeClock, LiveServer, start_server
 from tests.e2e.conftest import CHROMIUM, chromium_args, open_join_link
 from tests.e2e.test_media_browser import write_tone
 from tests.hub.test_rooms_ws import FACILITATORS
@@ -37,6 +39,63 @@ async def hears(page: Any, target: float, *, within: float = 30.0) -> float:
     raise AssertionError(f"expected {target} Hz from the other member, heard {last:.1f} Hz")
 
 
+@asynccontextmanager
+async def media_server_and_browsers(
+    tmp_path: Path, clock: FakeClock, seminar: Any
+) -> AsyncIterator[tuple[LiveServer, list[Any]]]:
+    """A server with media, and a list for the test's own browsers: at the end each of
+    them is closed, then the server."""
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
+    browsers: list[Any] = []
+    try:
+        yield server, browsers
+    finally:
+        for browser in browsers:
+            await browser.close()
+        await runner.cleanup()
+
+
+async def moderator_socket(server: LiveServer) -> tuple[str, Any]:
+    """The moderator, registered and welcomed on a plain /ws socket: its id and the socket."""
+    mod_id, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+    ws = await server.connect(mod_token)
+    await ws.recv_type("welcome")
+    return mod_id, ws
+
+
+async def mic_browser(playwright: Any, browsers: list[Any], tmp_path: Path, hz: float) -> Any:
+    """A Chromium of its own whose fake microphone plays ``hz`` (a WAV under ``tmp_path``),
+    kept in ``browsers`` to be closed at the end."""
+    wav = write_tone(tmp_path / f"{hz:.0f}.wav", hz)
+    browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=chromium_args(fake_audio=wav)
+    )
+    browsers.append(browser)
+    return browser
+
+
+async def listening_on_stage(
+    browser: Any, server: LiveServer, name: str
+) -> tuple[str, Any, list[str]]:
+    """A participant ``name``, registered, whose stage page in ``browser`` listens: its id,
+    the page and the page's JS errors."""
+    person_id, _ = await server.person(Role.PARTICIPANT, name)
+    page, errors = await open_join_link(browser, server, person_id)
+    await page.click("#listen")
+    await page.wait_for_function("() => window.simultan.state.media")
+    return person_id, page, errors
+
+
+async def cities_on_plain_sockets(server: LiveServer, *names: str) -> list[str]:
+    """Participants ``names``, registered and welcomed on plain /ws sockets: their ids."""
+    ids = []
+    for name in names:
+        pid, token = await server.person(Role.PARTICIPANT, name)
+        await (await server.connect(token)).recv_type("welcome")
+        ids.append(pid)
+    return ids
+
+
 async def plan_two_groups(server: Any, mod: Any) -> list[dict[str, Any]]:
     """The morning's discussion item starts; a preview of two groups, filled by hand."""
     for email in FACILITATORS:  # the event file's facilitators are registered
@@ -53,31 +112,15 @@ async def plan_two_groups(server: Any, mod: Any) -> list[dict[str, Any]]:
 async def test_two_pages_in_one_group_hear_each_other_and_come_back(
     tmp_path: Path, clock: FakeClock, seminar: Any, playwright: Any
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
-    browsers = []
-    try:
-        _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
-        mod = await server.connect(mod_token)
-        await mod.recv_type("welcome")
+    async with media_server_and_browsers(tmp_path, clock, seminar) as (server, browsers):
+        _, mod = await moderator_socket(server)
         pages = {}
         for name, hz in TONES.items():
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=chromium_args(fake_audio=write_tone(tmp_path / f"{hz:.0f}.wav", hz)),
-            )
-            browsers.append(browser)
-            person_id, _ = await server.person(Role.PARTICIPANT, name)
-            page, errors = await open_join_link(browser, server, person_id)
-            await page.click("#listen")
-            await page.wait_for_function("() => window.simultan.state.media")
+            browser = await mic_browser(playwright, browsers, tmp_path, hz)
+            person_id, page, errors = await listening_on_stage(browser, server, name)
             pages[person_id] = (page, errors)
         # Two more cities on plain sockets make the second group.
-        others = []
-        for name in ("Cy One", "Di Two"):
-            pid, token = await server.person(Role.PARTICIPANT, name)
-            client = await server.connect(token)
-            await client.recv_type("welcome")
-            others.append(pid)
+        others = await cities_on_plain_sockets(server, "Cy One", "Di Two")
 
         first, second = (r["id"] for r in await plan_two_groups(server, mod))
         for pid in pages:
@@ -131,10 +174,6 @@ async def test_two_pages_in_one_group_hear_each_other_and_come_back(
             sorted([*pages, *others])
         )
         assert a_err == [] and b_err == []
-    finally:
-        for browser in browsers:
-            await browser.close()
-        await runner.cleanup()
 
 
 FLOOR_HZ = 440.0
@@ -168,15 +207,11 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
 ) -> None:
     """An interpreter's console, its booth assigned to a group, hears a group member's tone
     (not the floor's), at the floor volume, and says so; after the call back, the floor."""
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
-    browsers = []
-    try:
+    async with media_server_and_browsers(tmp_path, clock, seminar) as (server, browsers):
         server.app[SESSION].stage.media.add_local_source(
             "floor", ToneTrack(FLOOR_HZ), TestPatternTrack("FLOOR")
         )
-        _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
-        mod = await server.connect(mod_token)
-        await mod.recv_type("welcome")
+        _, mod = await moderator_socket(server)
         member_browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=chromium_args(fake_audio=write_tone(tmp_path / "member.wav", MEMBER_HZ)),
@@ -192,15 +227,10 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
         await booth_hears(console, FLOOR_HZ)  # the plenary: the floor
         assert await console.locator("#hearing").inner_text() == "the floor"
 
-        member_id, _ = await server.person(Role.PARTICIPANT, "Bo Lind")
-        member, member_errors = await open_join_link(member_browser, server, member_id)
-        await member.click("#listen")
-        await member.wait_for_function("() => window.simultan.state.media")
-        cities = []
-        for name in ("Cy One", "Di Two", "Ed Three"):
-            pid, token = await server.person(Role.PARTICIPANT, name)
-            await (await server.connect(token)).recv_type("welcome")
-            cities.append(pid)
+        member_id, member, member_errors = await listening_on_stage(
+            member_browser, server, "Bo Lind"
+        )
+        cities = await cities_on_plain_sockets(server, "Cy One", "Di Two", "Ed Three")
         groups = await plan_two_groups(server, mod)
         first, second = (r["id"] for r in groups)
         title = groups[0]["title"]
@@ -257,10 +287,6 @@ async def test_the_booth_console_hears_the_group_it_serves_then_the_floor_again(
         mic = await console.locator("#booth-state").inner_text()
         assert mic == "Nobody holds the mic: the channel carries the floor.", mic
         assert console_errors == [] and member_errors == []
-    finally:
-        for b in browsers:
-            await b.close()
-        await runner.cleanup()
 
 
 ANA_HZ, BO_HZ, MOD_HZ = 523.0, 784.0, 659.0
@@ -279,33 +305,14 @@ async def test_the_moderator_runs_the_groups_from_the_control_page_and_visits_on
     hand, a facilitator and a rapporteur, a booth, open; the members hear each other (the one
     whose tone plays highlighted, the room's countdown shown); the moderator listens in
     (hears both, heard by nobody), speaks (heard by both), leaves; calls everyone back."""
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True)
-    browsers = []
-    try:
-        mod_id, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
-        ws = await server.connect(mod_token)
-        await ws.recv_type("welcome")
-
-        async def launch(hz: float) -> Any:
-            wav = write_tone(tmp_path / f"{hz:.0f}.wav", hz)
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=chromium_args(fake_audio=wav)
-            )
-            browsers.append(browser)
-            return browser
-
+    async with media_server_and_browsers(tmp_path, clock, seminar) as (server, browsers):
+        mod_id, ws = await moderator_socket(server)
         members = {}
         for name, hz in (("Ana Costa", ANA_HZ), ("Bo Lind", BO_HZ)):
-            pid, _ = await server.person(Role.PARTICIPANT, name)
-            page, errors = await open_join_link(await launch(hz), server, pid)
-            await page.click("#listen")
-            await page.wait_for_function("() => window.simultan.state.media")
+            browser = await mic_browser(playwright, browsers, tmp_path, hz)
+            pid, page, errors = await listening_on_stage(browser, server, name)
             members[pid] = (page, errors)
-        others = []
-        for name in ("Cy One", "Di Two"):
-            pid, token = await server.person(Role.PARTICIPANT, name)
-            await (await server.connect(token)).recv_type("welcome")
-            others.append(pid)
+        others = await cities_on_plain_sockets(server, "Cy One", "Di Two")
         (ana_id, (ana, ana_err)), (bo_id, (bo, bo_err)) = members.items()
         reply = await ws.request(
             {
@@ -317,7 +324,9 @@ async def test_the_moderator_runs_the_groups_from_the_control_page_and_visits_on
         )
         assert reply["type"] == "reply", reply
 
-        control, control_err = await open_join_link(await launch(MOD_HZ), server, mod_id)
+        control, control_err = await open_join_link(
+            await mic_browser(playwright, browsers, tmp_path, MOD_HZ), server, mod_id
+        )
         # A loopback-only namespace has no default route: Chromium gathers ICE candidates on
         # loopback only for a page granted a device (as after a device check), so grant one.
         await control.evaluate(
@@ -434,10 +443,6 @@ async def test_the_moderator_runs_the_groups_from_the_control_page_and_visits_on
             "() => document.querySelector('[data-testid=rooms-phase]').textContent === 'plenary'"
         )
         assert ana_err == [] and bo_err == [] and control_err == []
-    finally:
-        for b in browsers:
-            await b.close()
-        await runner.cleanup()
 
 
 async def hears_slot(page: Any, slot: int, target: float, *, within: float = 20.0) -> None:

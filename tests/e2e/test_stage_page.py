@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from simultan.core.capabilities import Role
-from tests.conftest import FakeClock, start_server
+from tests.conftest import LiveServer
 from tests.e2e.conftest import open_join_link
 
 pytestmark = pytest.mark.browser
@@ -22,96 +22,75 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 async def test_stage_speaks_japanese_when_the_registration_does(
-    tmp_path: Path, clock: FakeClock, seminar, browser
+    browser, server: LiveServer
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        reg_id, _ = await server.person(Role.PARTICIPANT, "Kenji Mori", language="ja")
-        page, errors = await open_join_link(browser, server, reg_id)  # browser set to en-US
-        ja = catalog("ja")
-        await page.wait_for_function("() => document.documentElement.lang === 'ja'")
-        assert await page.locator("label[for=channel]").inner_text() == ja["stage.listen_in"]
-        assert await page.locator("#agenda-heading").inner_text() == ja["agenda.title"]
-        assert await page.locator("#listen").inner_text() == ja["stage.start"]
-        status = page.locator("tr[data-item=opening] .item-status")
-        assert await status.inner_text() == ja["status.scheduled"]
-        # language names in their own form; the registration's language is preselected
-        options = await page.locator("#channel option").all_inner_texts()
-        floor_option = ja["stage.floor_option"].replace("{language}", "English")
-        assert "日本語" in options and "中文" in options and floor_option in options
-        assert await page.locator("#channel").input_value() == "ja"
+    reg_id, _ = await server.person(Role.PARTICIPANT, "Kenji Mori", language="ja")
+    page, errors = await open_join_link(browser, server, reg_id)  # browser set to en-US
+    ja = catalog("ja")
+    await page.wait_for_function("() => document.documentElement.lang === 'ja'")
+    assert await page.locator("label[for=channel]").inner_text() == ja["stage.listen_in"]
+    assert await page.locator("#agenda-heading").inner_text() == ja["agenda.title"]
+    assert await page.locator("#listen").inner_text() == ja["stage.start"]
+    status = page.locator("tr[data-item=opening] .item-status")
+    assert await status.inner_text() == ja["status.scheduled"]
+    # language names in their own form; the registration's language is preselected
+    options = await page.locator("#channel option").all_inner_texts()
+    floor_option = ja["stage.floor_option"].replace("{language}", "English")
+    assert "日本語" in options and "中文" in options and floor_option in options
+    assert await page.locator("#channel").input_value() == "ja"
 
-        # switched on the page, the choice sticks over a reload (and beats the registration)
-        await page.select_option("#page-language", "es")
-        await page.wait_for_function("() => document.documentElement.lang === 'es'")
-        assert await page.locator("#listen").inner_text() == catalog("es")["stage.start"]
-        await page.reload()
-        await page.wait_for_function("() => window.simultan && window.simultan.state.you")
-        assert await page.evaluate("document.documentElement.lang") == "es"
-        assert errors == []
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+    # switched on the page, the choice sticks over a reload (and beats the registration)
+    await page.select_option("#page-language", "es")
+    await page.wait_for_function("() => document.documentElement.lang === 'es'")
+    assert await page.locator("#listen").inner_text() == catalog("es")["stage.start"]
+    await page.reload()
+    await page.wait_for_function("() => window.simultan && window.simultan.state.you")
+    assert await page.evaluate("document.documentElement.lang") == "es"
+    assert errors == []
 
 
 async def test_fallback_indicator_appears_when_the_booth_empties(
-    tmp_path: Path, clock: FakeClock, seminar, browser
+    browser, server: LiveServer
 ) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        reg_id, _ = await server.person(Role.PARTICIPANT, "Wang Fang", language="zh")
-        _, interpreter_token = await server.person(
-            Role.INTERPRETER, "Li Wei", booth="zh", language="zh"
-        )
-        page, errors = await open_join_link(browser, server, reg_id)
-        hearing = page.locator("[data-testid=hearing-status]")
-        zh = catalog("zh")
-        # nobody in the zh booth yet: the zh listener hears the original, and is told so
-        assert await hearing.get_attribute("data-kind") == "fallback"
-        assert await hearing.inner_text() == zh["stage.fallback"]
+    reg_id, _ = await server.person(Role.PARTICIPANT, "Wang Fang", language="zh")
+    _, interpreter_token = await server.person(
+        Role.INTERPRETER, "Li Wei", booth="zh", language="zh"
+    )
+    page, errors = await open_join_link(browser, server, reg_id)
+    hearing = page.locator("[data-testid=hearing-status]")
+    zh = catalog("zh")
+    # nobody in the zh booth yet: the zh listener hears the original, and is told so
+    assert await hearing.get_attribute("data-kind") == "fallback"
+    assert await hearing.inner_text() == zh["stage.fallback"]
 
-        interpreter = await server.connect(interpreter_token)
-        await interpreter.recv_type("welcome")
-        reply = await interpreter.request({"type": "booth", "booth": "zh", "action": "take"})
-        assert reply["type"] == "reply", reply
-        await page.wait_for_function(
-            "() => document.querySelector('[data-testid=hearing-status]').dataset.kind"
-            " === 'interpretation'"
-        )
-        assert "中文" in await hearing.inner_text() or "汉语" in await hearing.inner_text()
+    interpreter = await server.connect(interpreter_token)
+    await interpreter.recv_type("welcome")
+    reply = await interpreter.request({"type": "booth", "booth": "zh", "action": "take"})
+    assert reply["type"] == "reply", reply
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=hearing-status]').dataset.kind"
+        " === 'interpretation'"
+    )
+    assert "中文" in await hearing.inner_text() or "汉语" in await hearing.inner_text()
 
-        await interpreter.close()  # the booth empties: the channel falls back to the floor
-        await page.wait_for_function(
-            "() => document.querySelector('[data-testid=hearing-status]').dataset.kind"
-            " === 'fallback'"
-        )
-        assert await hearing.inner_text() == zh["stage.fallback"]
-        assert await hearing.get_attribute("role") == "status"  # announced, not only shown
-        assert errors == []
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+    await interpreter.close()  # the booth empties: the channel falls back to the floor
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=hearing-status]').dataset.kind === 'fallback'"
+    )
+    assert await hearing.inner_text() == zh["stage.fallback"]
+    assert await hearing.get_attribute("role") == "status"  # announced, not only shown
+    assert errors == []
 
 
 @pytest.mark.parametrize("width", [360, 390])
-async def test_phone_layout_does_not_overflow(
-    tmp_path: Path, clock: FakeClock, seminar, browser, width: int
-) -> None:
-    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=False)
-    try:
-        reg_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="es")
-        page, errors = await open_join_link(browser, server, reg_id)
-        await page.set_viewport_size({"width": width, "height": 844})
-        await page.locator("tr[data-item=opening]").wait_for()
-        scroll = await page.evaluate("document.documentElement.scrollWidth")
-        assert scroll <= width, f"{scroll} px of content in {width} px"
-        # the agenda's status column stays on screen
-        box = await page.locator("tr[data-item=opening] .item-status").bounding_box()
-        assert box is not None and box["x"] + box["width"] <= width
-        assert errors == []
-    finally:
-        for c in server.clients:
-            await c.close()
-        await runner.cleanup()
+async def test_phone_layout_does_not_overflow(browser, server: LiveServer, width: int) -> None:
+    reg_id, _ = await server.person(Role.PARTICIPANT, "Ana Costa", language="es")
+    page, errors = await open_join_link(browser, server, reg_id)
+    await page.set_viewport_size({"width": width, "height": 844})
+    await page.locator("tr[data-item=opening]").wait_for()
+    scroll = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{scroll} px of content in {width} px"
+    # the agenda's status column stays on screen
+    box = await page.locator("tr[data-item=opening] .item-status").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= width
+    assert errors == []

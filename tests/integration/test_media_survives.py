@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,19 +129,27 @@ async def test_websocket_cut_keeps_the_listeners_and_the_interpreters_media(
     stage.peers.append(b2)
 
 
-@pytest.fixture
-async def short_grace(
-    tmp_path: Path, clock: FakeClock, seminar: EventDefinition
+@asynccontextmanager
+async def media_stage(
+    tmp_path: Path, clock: FakeClock, seminar: EventDefinition, **overrides: Any
 ) -> AsyncIterator[Stage]:
-    runner, server = await start_server(
-        tmp_path, clock, seminar, media_enabled=True, media_grace_seconds=1.0
-    )
+    """A server with media (``overrides`` its settings) and a Stage on it; at the end the
+    stage's peers close, then the server."""
+    runner, server = await start_server(tmp_path, clock, seminar, media_enabled=True, **overrides)
     st = Stage(server)
     try:
         yield st
     finally:
         await st.close()
         await runner.cleanup()
+
+
+@pytest.fixture
+async def short_grace(
+    tmp_path: Path, clock: FakeClock, seminar: EventDefinition
+) -> AsyncIterator[Stage]:
+    async with media_stage(tmp_path, clock, seminar, media_grace_seconds=1.0) as st:
+        yield st
 
 
 async def test_no_reconnect_within_the_grace_then_the_interpreter_leaves(
@@ -175,15 +184,8 @@ async def test_no_reconnect_within_the_grace_then_the_interpreter_leaves(
 async def quick_loss(
     tmp_path: Path, clock: FakeClock, seminar: EventDefinition
 ) -> AsyncIterator[Stage]:
-    runner, server = await start_server(
-        tmp_path, clock, seminar, media_enabled=True, media_loss_seconds=0.8
-    )
-    st = Stage(server)
-    try:
+    async with media_stage(tmp_path, clock, seminar, media_loss_seconds=0.8) as st:
         yield st
-    finally:
-        await st.close()
-        await runner.cleanup()
 
 
 async def test_interpreter_packets_dropped_without_close_fall_back_then_restore(

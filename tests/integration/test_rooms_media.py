@@ -52,6 +52,21 @@ async def not_hearing(peer: Peer, tone: float, seconds: float = 1.5) -> None:
     assert heard != tone, f"{peer.name} hears {tone} Hz on its channel"
 
 
+async def open_two_groups(
+    mod: Peer, neutrality: tuple[Peer, Peer], governance: tuple[Peer, Peer]
+) -> None:
+    """The moderator starts the afternoon's groups, plans two by hand, moves the cities
+    into them (``neutrality``, then ``governance``) and opens them."""
+    await mod.ok(
+        {"type": "timeline", "action": "start", "item_id": "afternoon-groups", "base_version": 0}
+    )
+    await mod.ok({"type": "rooms", "action": "plan", "method": "hand", "count": 2})
+    for room, members in (("neutrality", neutrality), ("governance", governance)):
+        for peer in members:
+            await mod.ok({"type": "rooms", "action": "move", "person_id": peer.id, "room": room})
+    await mod.ok({"type": "rooms", "action": "open"})
+
+
 async def test_a_booth_serving_a_group_is_heard_there_only_by_those_who_chose_it(
     stage: Stage,
 ) -> None:
@@ -71,18 +86,7 @@ async def test_a_booth_serving_a_group_is_heard_there_only_by_those_who_chose_it
         await until(lambda p=peer: p.tab.channel_audio.packets > 30, WARM_UP)
         await settled(peer.tab.channel_audio, ES_HZ, timeout=WARM_UP)  # the plenary: es booth
 
-    await mod.ok(
-        {"type": "timeline", "action": "start", "item_id": "afternoon-groups", "base_version": 0}
-    )
-    await mod.ok({"type": "rooms", "action": "plan", "method": "hand", "count": 2})
-    for peer, room in (
-        (ana, "neutrality"),
-        (bo, "neutrality"),
-        (cy, "governance"),
-        (di, "governance"),
-    ):
-        await mod.ok({"type": "rooms", "action": "move", "person_id": peer.id, "room": room})
-    await mod.ok({"type": "rooms", "action": "open"})
+    await open_two_groups(mod, neutrality=(ana, bo), governance=(cy, di))
     await mod.ok({"type": "rooms", "action": "booth", "room": "neutrality", "booth": "es"})
 
     assert ana.tab is not None and bo.tab is not None and mod.tab is not None
@@ -124,18 +128,7 @@ async def test_the_moderator_visits_a_group_listening_then_speaking(stage: Stage
     mod = await stage.join(Role.MODERATOR, "Mo Derator")
     peers = {n: await stage.join(Role.PARTICIPANT, f"{n} City") for n in ("ana", "bo", "cy", "di")}
     ana, bo, cy, di = peers.values()
-    await mod.ok(
-        {"type": "timeline", "action": "start", "item_id": "afternoon-groups", "base_version": 0}
-    )
-    await mod.ok({"type": "rooms", "action": "plan", "method": "hand", "count": 2})
-    for peer, room in (
-        (ana, "neutrality"),
-        (bo, "neutrality"),
-        (cy, "governance"),
-        (di, "governance"),
-    ):
-        await mod.ok({"type": "rooms", "action": "move", "person_id": peer.id, "room": room})
-    await mod.ok({"type": "rooms", "action": "open"})
+    await open_two_groups(mod, neutrality=(ana, bo), governance=(cy, di))
     tones = {ana: ANA_HZ, bo: BO_HZ, cy: FLOOR_HZ, di: FLOOR_HZ}
     for peer, hz in tones.items():
         await peer.offer(publish="member", audio=ToneTrack(hz), member_slots=2)

@@ -44,6 +44,18 @@ async def schedule(tmp_path: Path) -> B2BSchedule:
     await engine.dispose()
 
 
+def meeting_tabs(sfu: EmbeddedSfu) -> tuple[Tab, Tab, Tab]:
+    """The meeting's tabs, not yet connected: Ana (Polish) and Bo (English), each publishing
+    a tone on its member key with one member slot, and Ivy, their interpreter, with two."""
+    ana = Tab(sfu, "ana-tab", publish=member_key("ana"), channel="pl", audio=LoopedTone(ANA_HZ),
+              member_slots=1, decode_audio=False)  # fmt: skip
+    bo = Tab(sfu, "bo-tab", publish=member_key("bo"), channel="en", audio=LoopedTone(BO_HZ),
+             member_slots=1, decode_audio=False)  # fmt: skip
+    ivy = Tab(sfu, "ivy-tab", publish="interpreter:ivy", audio=LoopedTone(IVY_HZ),
+              member_slots=2, decode_audio=False)  # fmt: skip
+    return ana, bo, ivy
+
+
 async def test_two_companies_hear_each_other_and_the_room_closes_on_time(
     sfu: EmbeddedSfu, schedule: B2BSchedule
 ) -> None:
@@ -54,12 +66,7 @@ async def test_two_companies_hear_each_other_and_the_room_closes_on_time(
     rooms = B2BRooms(schedule, lambda: sfu)
     sfu.set_routes({"en": "floor", "pl": "floor"})
     floor = Tab(sfu, "floor", publish="floor", audio=LoopedTone(FLOOR_HZ))
-    ana = Tab(sfu, "ana-tab", publish=member_key("ana"), channel="pl", audio=LoopedTone(ANA_HZ),
-              member_slots=1, decode_audio=False)  # fmt: skip
-    bo = Tab(sfu, "bo-tab", publish=member_key("bo"), channel="en", audio=LoopedTone(BO_HZ),
-             member_slots=1, decode_audio=False)  # fmt: skip
-    ivy = Tab(sfu, "ivy-tab", publish="interpreter:ivy", audio=LoopedTone(IVY_HZ),
-              member_slots=2, decode_audio=False)  # fmt: skip
+    ana, bo, ivy = meeting_tabs(sfu)
     plenary = Tab(sfu, "plenary-pl", channel="pl", decode_audio=False)
     tabs = [floor, ana, bo, ivy, plenary]
     try:
@@ -114,12 +121,7 @@ async def test_each_side_chooses_the_interpretation_or_the_original(
     await schedule.run(b2b.Schedule("m1", ("ana", "bo"), DAY), "org")
     await schedule.run(b2b.BookInterpreter("m1", "ivy", ("pl", "en")), "org")
     rooms = B2BRooms(schedule, lambda: sfu)
-    ana = Tab(sfu, "ana-tab", publish=member_key("ana"), channel="pl", audio=LoopedTone(ANA_HZ),
-              member_slots=1, decode_audio=False)  # fmt: skip
-    bo = Tab(sfu, "bo-tab", publish=member_key("bo"), channel="en", audio=LoopedTone(BO_HZ),
-             member_slots=1, decode_audio=False)  # fmt: skip
-    ivy = Tab(sfu, "ivy-tab", publish="interpreter:ivy", audio=LoopedTone(IVY_HZ),
-              member_slots=2, decode_audio=False)  # fmt: skip
+    ana, bo, ivy = meeting_tabs(sfu)
     tabs = [ana, bo, ivy]
 
     async def heard() -> tuple[float | None, ...]:

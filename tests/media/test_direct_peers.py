@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiortc import clock
@@ -53,13 +55,23 @@ def steps(seqs: list[int]) -> list[int]:
     return [(b - a) % 65536 for a, b in itertools.pairwise(seqs)]
 
 
-async def test_senders_stay_idle_and_their_reports_stay_true(sfu: EmbeddedSfu) -> None:
+@asynccontextmanager
+async def floor_tone_to_a_listener(sfu: EmbeddedSfu) -> AsyncIterator[tuple[Tab, Tab]]:
+    """The floor's tab publishing a tone and a listener's tab ("l") on the English channel,
+    which carries the floor; both connected, closed at the end."""
     publisher = Tab(sfu, "floor", publish="floor", audio=EncodedTrack(ToneTrack(FLOOR_HZ)))
     listener = Tab(sfu, "l", channel="en")
     sfu.set_routes({"en": "floor"})
     try:
         await publisher.connect()
         await listener.connect()
+        yield publisher, listener
+    finally:
+        await asyncio.gather(listener.close(), publisher.close())
+
+
+async def test_senders_stay_idle_and_their_reports_stay_true(sfu: EmbeddedSfu) -> None:
+    async with floor_tone_to_a_listener(sfu) as (publisher, listener):
         seen = watch(listener, "program")
         await wait_until(lambda: len(seen.packets) > 100, timeout=10)
         out = sender(sfu, "l", "program")
@@ -69,16 +81,11 @@ async def test_senders_stay_idle_and_their_reports_stay_true(sfu: EmbeddedSfu) -
         # The sender report the listener got matches what went out: counts and the
         # NTP/RTP pair of a packet that was really sent.
         receiver = listener.program_t.receiver
-
-        async def remote_outbound() -> Any:
-            stats = await receiver.getStats()
-            return next((s for s in stats.values() if s.type == "remote-outbound-rtp"), None)
-
         deadline = time.monotonic() + 5
-        report = await remote_outbound()
+        report = await remote_outbound(receiver)
         while report is None and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
-            report = await remote_outbound()
+            report = await remote_outbound(receiver)
         assert report is not None
         packets, octets, last_ts, ntp = passthrough.sender_counts(out)
         assert 0 < report.packetsSent <= packets
@@ -89,8 +96,6 @@ async def test_senders_stay_idle_and_their_reports_stay_true(sfu: EmbeddedSfu) -
         # listener may still have it in flight)
         await wait_until(lambda: last_ts in {ts for _, _, ts in seen.packets[-200:]}, timeout=3)
         assert abs(clock.current_ntp_time() - ntp) >> 32 < 2  # seconds
-    finally:
-        await asyncio.gather(listener.close(), publisher.close())
 
 
 async def remote_outbound(receiver: Any) -> Any:
@@ -100,12 +105,7 @@ async def remote_outbound(receiver: Any) -> Any:
 
 async def test_one_rtcp_clock_reports_only_senders_that_sent(sfu: EmbeddedSfu) -> None:
     """aiortc's per-sender RTCP task is replaced by one clock; an idle slot sends no SR."""
-    publisher = Tab(sfu, "floor", publish="floor", audio=EncodedTrack(ToneTrack(FLOOR_HZ)))
-    listener = Tab(sfu, "l", channel="en")
-    sfu.set_routes({"en": "floor"})
-    try:
-        await publisher.connect()
-        await listener.connect()
+    async with floor_tone_to_a_listener(sfu) as (publisher, listener):
         seen = watch(listener, "program")
         await wait_until(lambda: len(seen.packets) > 20, timeout=10)
         # Every sender of the session is on the clock, none runs aiortc's own RTCP loop.
@@ -133,8 +133,6 @@ async def test_one_rtcp_clock_reports_only_senders_that_sent(sfu: EmbeddedSfu) -
         # Stopping a sender takes it off the clock (aiortc's stop() waits for the BYE).
         await out.stop()
         assert not passthrough.RTCP_CLOCK.has(out)
-    finally:
-        await asyncio.gather(listener.close(), publisher.close())
 
 
 async def test_sequence_numbers_continue_across_channel_switches(sfu: EmbeddedSfu) -> None:
