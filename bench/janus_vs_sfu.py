@@ -338,6 +338,7 @@ async def run(
         await asyncio.sleep(warmup)
         rss1 = {"sfu": proc_rss_bytes(sfu_pid), "janus": proc_rss_bytes(janus_pid)}
         rows: list[dict[str, float]] = []
+        await server.call(op="stats")  # the GC pauses are counted from here
         profiler = start_profiler(sfu_pid, window, profile) if profile else None
         for _ in range(windows):
             c0 = (proc_cpu_times(sfu_pid), proc_cpu_times(janus_pid))
@@ -399,8 +400,12 @@ async def run(
         result["load_cpu_core"] = round(med["load_cpu_core"], 3)
         result["source_pps"] = [round(r["source_pps"], 1) for r in rows]
         result["machine_busy_cores"] = round(med["machine_busy_cores"], 2)
+        after = await server.call(op="stats")
+        # The SFU's garbage-collector pauses since the windows began (count, longest, total
+        # per generation): a long one holds every packet behind it.
+        result["sfu_gc"] = after["gc"]
         if os.environ.get("SIMULTAN_BENCH_BATCH_RX"):
-            result["sfu_receive_batches"] = (await server.call(op="stats"))["receive_batches"]
+            result["sfu_receive_batches"] = after["receive_batches"]
         return result
     finally:
         await probe.close()

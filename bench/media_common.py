@@ -219,6 +219,7 @@ async def _serve(path: str, mode: str) -> None:
             else:
                 st = engine.stats()
                 summary = {
+                    "gc": gc_pauses.read(),
                     "receive_batches": dict(batch_counts),
                     "sessions": st.sessions,
                     "drops": st.drops,
@@ -284,6 +285,45 @@ class CpuProfiler:
 
 
 cpu_profiler = CpuProfiler()
+
+
+class GcPauses:
+    """The cyclic garbage collector's pauses in this process (``gc.callbacks``): count and
+    longest pause per generation, reset at each read."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self._started = 0.0
+        self.reset()
+        gc.callbacks.append(self._callback)
+
+    def reset(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest_ms = [0.0, 0.0, 0.0]
+        self.total_ms = [0.0, 0.0, 0.0]
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        ms = 1000 * (time.perf_counter() - self._started)
+        self.count[generation] += 1
+        self.total_ms[generation] += ms
+        self.longest_ms[generation] = max(self.longest_ms[generation], ms)
+
+    def read(self) -> dict[str, list[float]]:
+        out = {
+            "count": list(self.count),
+            "longest_ms": [round(x, 1) for x in self.longest_ms],
+            "total_ms": [round(x, 1) for x in self.total_ms],
+        }
+        self.reset()
+        return out
+
+
+gc_pauses = GcPauses()
 
 # Datagrams per readiness wakeup with SIMULTAN_BENCH_BATCH_RX (the batching experiment).
 batch_counts = {"wakeups": 0, "datagrams": 0}
