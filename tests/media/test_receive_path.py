@@ -301,3 +301,34 @@ async def test_a_packet_lost_on_the_way_in_is_nacked_on_the_lean_path(
         assert media.packets_received > 20 and media.packets_lost >= 0
     finally:
         await asyncio.gather(listener.close(), floor.close())
+
+
+async def test_a_failing_handler_never_reaches_the_socket(
+    sfu: EmbeddedSfu, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug on the receive path is logged once and the packet dropped: the datagram callback
+    never raises (asyncio would close the publisher's socket), and media goes on after it."""
+    failures = [0]
+    rtp = passthrough._MediaSink._rtp
+
+    def failing(dtls: Any, data: bytes, arrival: int) -> None:
+        if failures[0] < 20:
+            failures[0] += 1
+            raise KeyError("a bug")
+        rtp(dtls, data, arrival)
+
+    monkeypatch.setattr(passthrough._MediaSink, "_rtp", staticmethod(failing))
+    sfu.set_routes({"en": "floor"})
+    floor = Tab(sfu, "floor", publish="floor", audio=ToneTrack(FLOOR_HZ))
+    listener = Tab(sfu, "l1", channel="en")
+    try:
+        with caplog.at_level(logging.ERROR, logger=passthrough.__name__):
+            await floor.connect()
+            await listener.connect()
+            await wait_until(lambda: listener.channel_audio.packets > 30, timeout=8)
+        assert failures[0] == 20
+        assert abs(listener.channel_audio.frequency() - FLOOR_HZ) < 5
+        # Once per sink (the server's publisher transport, the listener's own in-process one).
+        assert 1 <= caplog.text.count("packet handling failed") <= 2
+    finally:
+        await asyncio.gather(listener.close(), floor.close())

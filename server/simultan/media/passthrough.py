@@ -1059,10 +1059,11 @@ class _MediaSink:
     datagram arrives, as ``RTCDtlsTransport._recv_next`` would, but without its queue and
     one task wakeup per packet."""
 
-    __slots__ = ("_dtls", "_srtp", "_unprotect")
+    __slots__ = ("_dtls", "_failed", "_srtp", "_unprotect")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
+        self._failed = False
         self._srtp: Any = dtls._rx_srtp
         self._unprotect = fast_unprotect(self._srtp)
 
@@ -1080,6 +1081,11 @@ class _MediaSink:
                 self._rtp(dtls, self._unprotect(data), arrival)
         except (pylibsrtp.Error, ValueError):
             pass  # as aiortc: a packet that fails authentication (or parsing) is dropped
+        except Exception:
+            # Never into the datagram callback: asyncio would close the socket. Said once.
+            if not self._failed:
+                self._failed = True
+                logger.exception("packet handling failed; later failures are not logged")
         return True
 
     @staticmethod
