@@ -165,10 +165,10 @@ function renderFloor() {
       room: room.title, names: listOf(room.members.map((id) => names[id] || id.slice(0, 8))),
     })
     : live.length
-      ? live.map((s) => {
+      ? listOf(live.map((s) => {
         const p = f.people?.[s.person_id] || { name: "?", city: "" };
         return t(key, { name: p.name, city: p.city || "", language: languageName(s.language) });
-      }).join("; ")
+      }))
       : t("booth.nobody_speaking");
   $("hearing").textContent = room
     ? t("booth.hear_group", { room: room.title })

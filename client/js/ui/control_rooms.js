@@ -59,7 +59,12 @@ export function mountRoomsControl(ui) {
   const send = (msg) => live.request(msg).then((reply) => { banner(""); return reply; },
     (err) => { banner(err.message); announce(err.message); throw err; });
   const nameOf = (id) => rooms?.names?.[id] || id.slice(0, 8);
-  const titleOf = (id) => rooms?.rooms.find((/** @type {any} */ r) => r.id === id)?.title || id;
+  /** A room's title; the plenary's in the page's language. @param {any} r */
+  const roomTitle = (r) => (r.id === "plenary" ? t("control.rooms_plenary") : r.title);
+  const titleOf = (id) => {
+    const r = rooms?.rooms.find((/** @type {any} */ r) => r.id === id);
+    return r ? roomTitle(r) : id;
+  };
 
   const members = memberMedia({
     rooms: () => rooms, me: () => you?.id, session: () => session,
@@ -167,7 +172,7 @@ export function mountRoomsControl(ui) {
     $("rooms-list").replaceChildren(...rooms.rooms.map((/** @type {any} */ r) => {
       const list = r.members.map((/** @type {string} */ p) => {
         const picker = el("select", { "aria-label": t("control.rooms_room_for", { name: nameOf(p) }) },
-          ...rooms.rooms.map((/** @type {any} */ o) => el("option", { value: o.id }, o.title)));
+          ...rooms.rooms.map((/** @type {any} */ o) => el("option", { value: o.id }, roomTitle(o))));
         picker.value = r.id;
         picker.dataset.person = p;
         picker.addEventListener("change", () => {
@@ -185,7 +190,7 @@ export function mountRoomsControl(ui) {
       });
       const booth = r.booth ? ` · ${t("control.rooms_booth", { language: languageName(r.booth) })}` : "";
       const visiting = (r.visitors || []).length ? ` · ${t("control.rooms_visited")}` : "";
-      const title = el("strong", { id: `room-${r.id}-title` }, `${r.title} (${r.members.length})${booth}${visiting}`);
+      const title = el("strong", { id: `room-${r.id}-title` }, `${roomTitle(r)} (${r.members.length})${booth}${visiting}`);
       const parts = [title];
       if (r.id !== "plenary") {
         parts.push(el("div", { class: "room-settings" }, rolePicker(r, "facilitator"), rolePicker(r, "rapporteur"),
