@@ -147,13 +147,17 @@ async def _serve(path: str, mode: str) -> None:
             from simultan.media import stunpath
 
             stunpath.uninstall()
-        if os.environ.get("SIMULTAN_BENCH_BATCH_RX"):  # A/B: read up to N datagrams a wakeup
+        if os.environ.get("SIMULTAN_BENCH_BATCH_RX"):  # A/B: N datagrams a wakeup (1: asyncio's)
             install_batched_reads(int(os.environ["SIMULTAN_BENCH_BATCH_RX"]))
         if os.environ.get("SIMULTAN_BENCH_NO_LEAN"):  # A/B: aiortc's handler for every packet
             from simultan.media import passthrough
 
             tap_receiver = passthrough.tap_receiver
             passthrough.tap_receiver = lambda r, tap, wanted=None: tap_receiver(r, tap)  # type: ignore[assignment]
+        if os.environ.get("SIMULTAN_BENCH_NO_PUMP"):  # A/B: every video packet to all at once
+            from simultan.media import fanout
+
+            fanout.VideoPump.CHUNK = 1 << 30
         if os.environ.get("SIMULTAN_BENCH_ALWAYS_FRAMES"):  # A/B: assemble frames nobody reads
             from simultan.media import fanout
 
@@ -330,29 +334,36 @@ batch_counts = {"wakeups": 0, "datagrams": 0}
 
 
 def install_batched_reads(most: int) -> None:
-    """Receive-side batching, for measuring only: a datagram transport that is readable
-    reads up to ``most`` datagrams (until the socket would block) in one wakeup instead of
-    asyncio's one. Applies to transports made afterwards."""
-    from asyncio import selector_events
+    """Receive batching as the server has it (media/batchread.py), with ``most`` datagrams
+    per wakeup at most (1: asyncio's own reads), counting wakeups and datagrams. Applies to
+    transports made afterwards."""
+    from simultan.media import batchread
 
-    cls: Any = selector_events._SelectorDatagramTransport
+    batchread.MOST = most
+    cls: Any = selector_events_transport()
+    read = batchread._read_ready
 
     def read_ready(self: Any) -> None:
         batch_counts["wakeups"] += 1
-        for _ in range(most):
-            if self._conn_lost:
-                return
-            try:
-                data, addr = self._sock.recvfrom(self.max_size)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                self._protocol.error_received(exc)
-                return
-            batch_counts["datagrams"] += 1
-            self._protocol.datagram_received(data, addr)
+        protocol = self._protocol
+        if not getattr(protocol, "_counted", False):
+            inner = protocol.datagram_received
+
+            def counted(data: bytes, addr: Any) -> None:
+                batch_counts["datagrams"] += 1
+                inner(data, addr)
+
+            protocol.datagram_received = counted
+            protocol._counted = True
+        read(self)
 
     cls._read_ready = read_ready
+
+
+def selector_events_transport() -> Any:
+    from asyncio import selector_events
+
+    return selector_events._SelectorDatagramTransport
 
 
 class ServerProcess:

@@ -83,6 +83,11 @@ async def test_interpreter_page_publishes_participant_page_hears(
         )
 
         participant, part_errors = await open_join_link(browser, server, part_id)
+        # The channel list is filled once the page is welcomed: the default is the
+        # participant's language.
+        await participant.wait_for_function(
+            "() => document.querySelector('#channel').options.length > 0"
+        )
         assert await participant.locator("#channel").input_value() == "zh"
         await participant.click("#listen")
         await participant.wait_for_function("() => window.simultan.media")

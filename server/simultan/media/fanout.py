@@ -24,7 +24,9 @@ the header rewritten (sequence number and timestamp continuous across source cha
 SRTP-protected, one ``sendto`` (see :mod:`.passthrough`). No task, queue or clock call per
 subscriber and packet; a subscriber whose socket will not take a packet loses it. Remote
 feeds get RTP from their receiver's tap (the publisher's packetization is kept); local
-feeds packetize each frame once. Video feeds keep the last packets for NACKs.
+feeds packetize each frame once. Video feeds keep the last packets for NACKs. Video to a
+large audience goes out a slice of subscribers per turn of the event loop
+(:class:`VideoPump`), so audio is not held behind a keyframe.
 
 Subscribers follow a *key*, not a feed: when a publisher reconnects under the same key, its
 new feed reaches the same subscribers.
@@ -218,6 +220,9 @@ class Feed:
         self._rtp_last_seq: int | None = None
         self._local_seq = 0
         self._cache: list[RtpLike | None] | None = [None] * RTP_CACHE if kind == "video" else None
+        # Video to many subscribers goes out a slice per loop turn, so audio is not held
+        # behind a keyframe (see VideoPump).
+        self._pump: VideoPump | None = VIDEO_PUMP if kind == "video" else None
 
     # -- the direct path -----------------------------------------------------------------
 
@@ -265,8 +270,27 @@ class Feed:
         if not subs:
             return
         ntp = self._ntp(arrival_ms)
+        self.counters.frames_out += len(subs)
+        if self._pump is not None and (len(routes) > VideoPump.CHUNK or self._pump.busy(self)):
+            self._pump.add(_Send(self, packet, arrival_ms, ntp, keyframe, subs, routes))
+            return
+        self.send_to(packet, arrival_ms, ntp, keyframe, subs, routes, 0, len(routes))
+
+    def send_to(
+        self,
+        packet: RtpLike,
+        arrival_ms: int,
+        ntp: int,
+        keyframe: bool,
+        subs: list[Subscriber],
+        routes: list[Any],
+        start: int,
+        stop: int,
+    ) -> None:
+        """Forward ``packet`` to the subscribers ``start:stop`` of these parallel lists."""
+        part = routes if start == 0 and stop == len(routes) else routes[start:stop]
         rest = forward(
-            routes,
+            part,
             self.id,
             packet.sequence_number,
             packet.timestamp,
@@ -279,10 +303,9 @@ class Feed:
         if rest is not None:
             slow, failed = rest
             for i in slow:
-                subs[i].push_rtp(packet, self, arrival_ms, ntp, keyframe)
+                subs[start + i].push_rtp(packet, self, arrival_ms, ntp, keyframe)
             for i in failed:
-                subs[i].send_failed()
-        self.counters.frames_out += len(subs)
+                subs[start + i].send_failed()
 
     def _forward_frame(self, packet: av.Packet[Any]) -> None:
         """A local feed: packetize the frame once, forward each packet."""
@@ -378,6 +401,96 @@ class Feed:
         if self._request_keyframe():
             self._last_keyframe_request = now
             self.counters.keyframe_requests += 1
+
+
+@dataclass(slots=True)
+class _Send:
+    """One video packet on its way to a feed's subscribers, ``done`` of them so far."""
+
+    feed: Feed
+    packet: RtpLike
+    arrival_ms: int
+    ntp: int
+    keyframe: bool
+    subs: list[Subscriber]
+    routes: list[Any]
+    done: int = 0
+
+
+class VideoPump:
+    """Sends video packets to large audiences a slice of ``CHUNK`` subscribers per turn of
+    the event loop.
+
+    A publisher's audio and video share one socket (BUNDLE) and are read one datagram per
+    turn. Forwarding a keyframe of 50-200 packets to hundreds of listeners in one go (a few
+    µs per listener and packet) would hold every audio packet behind it for tens to hundreds
+    of milliseconds; in slices, an audio packet waits at most one slice (~0.3 ms). Packets of
+    one feed keep their order for every subscriber (one queue, first in, first out); the
+    total work is the same, the last subscribers get a big keyframe as late as before.
+    """
+
+    CHUNK = 64
+
+    def __init__(self) -> None:
+        self._queue: deque[_Send] = deque()
+        self._pending: dict[int, int] = {}  # feed id -> packets queued
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.slices = 0  # slices sent (tests, benchmarks)
+
+    def busy(self, feed: Feed) -> bool:
+        return feed.id in self._pending
+
+    def add(self, send: _Send) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (a test's): what the old one left is moot
+            self._queue.clear()
+            self._pending.clear()
+            self._scheduled = False
+            self._loop = loop
+        self._queue.append(send)
+        fid = send.feed.id
+        self._pending[fid] = self._pending.get(fid, 0) + 1
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._step)
+
+    def _step(self) -> None:
+        self._scheduled = False
+        if not self._queue:
+            return
+        send = self._queue[0]
+        stop = min(send.done + self.CHUNK, len(send.routes))
+        try:
+            send.feed.send_to(
+                send.packet,
+                send.arrival_ms,
+                send.ntp,
+                send.keyframe,
+                send.subs,
+                send.routes,
+                send.done,
+                stop,
+            )
+        except Exception:
+            logger.exception("video slice failed for %s", send.feed.key)
+            stop = len(send.routes)
+        self.slices += 1
+        send.done = stop
+        if stop >= len(send.routes):
+            self._queue.popleft()
+            fid = send.feed.id
+            left = self._pending[fid] - 1
+            if left:
+                self._pending[fid] = left
+            else:
+                del self._pending[fid]
+        if self._queue and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._step)
+
+
+VIDEO_PUMP = VideoPump()
 
 
 @dataclass

@@ -131,7 +131,7 @@ from aiortc.rtp import (  # noqa: E402
 from pylibsrtp._binding import ffi as _srtp_ffi  # noqa: E402
 from pylibsrtp._binding import lib as _srtp_lib  # noqa: E402
 
-from simultan.media import stunpath  # noqa: E402
+from simultan.media import batchread, stunpath  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -1114,12 +1114,17 @@ def install(
 ) -> None:
     """Install the hooks (idempotent). Affects receivers started afterwards. ``fast_stun``
     also installs :mod:`simultan.media.stunpath` (ICE consent on a fast path);
-    ``fast_receive`` (with it) the direct receive path (6.)."""
+    ``fast_receive`` (with it) the direct receive path (6.), and up to
+    :data:`~.batchread.MOST` datagrams read per wakeup (:mod:`.batchread`)."""
     buffer: Any = _jitter_buffer if low_latency_audio else _ORIGINAL_JITTER_BUFFER
     if fast_stun:
         stunpath.install()
     else:
         stunpath.uninstall()
+    if fast_receive:
+        batchread.install()
+    else:
+        batchread.uninstall()
     _receiver_mod.get_decoder = _get_decoder  # type: ignore[attr-defined]
     _receiver_mod.JitterBuffer = buffer  # type: ignore[attr-defined]
     RTCRtpReceiver.receive = _receive  # type: ignore[method-assign]
@@ -1136,8 +1141,9 @@ def install(
 
 
 def uninstall() -> None:
-    """Put aiortc (and aioice) back as they were (tests)."""
+    """Put aiortc (and aioice, and asyncio's datagram reads) back as they were (tests)."""
     stunpath.uninstall()
+    batchread.uninstall()
     _receiver_mod.get_decoder = _ORIGINAL_GET_DECODER  # type: ignore[attr-defined]
     _receiver_mod.JitterBuffer = _ORIGINAL_JITTER_BUFFER  # type: ignore[attr-defined]
     RTCRtpReceiver.receive = _ORIGINAL_RECEIVE  # type: ignore[method-assign]
