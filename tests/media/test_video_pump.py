@@ -86,3 +86,27 @@ async def test_small_audiences_are_sent_at_once() -> None:
         board.attach(sub, "floor")  # type: ignore[arg-type]
     video.on_rtp(_Rtp(5, 0, 1, b"\x10vp8"), 0)
     assert all(v.got == [5] for v in viewers)  # no loop turn needed
+
+
+async def test_a_keyframe_takes_the_pump_even_to_few_and_the_rest_follows_in_order() -> None:
+    board = Switchboard()
+    video = Feed(
+        "floor",
+        "video",
+        track=None,
+        board=board,
+        keyframe_start=lambda p: p == b"key",  # type: ignore[arg-type]
+    )
+    board.set_feed(video)
+    log: list[tuple[str, int]] = []
+    viewers = [_Listener("video", log, f"v{i}") for i in range(3)]
+    for sub in viewers:
+        board.attach(sub, "floor")  # type: ignore[arg-type]
+    video.on_rtp(_Rtp(1, 0, 0, b"key"), 0)  # the burst starts: queued, not sent on the spot
+    video.on_rtp(_Rtp(2, 0, 1, b"\x00rest"), 0)  # behind it, in order
+    assert all(v.got == [] for v in viewers)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert all(v.got == [1, 2] for v in viewers)
+    video.on_rtp(_Rtp(3, 3000, 1, b"\x00next"), 0)  # the pump is idle again: at once
+    assert all(v.got == [1, 2, 3] for v in viewers)

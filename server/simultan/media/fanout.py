@@ -271,8 +271,9 @@ class Feed:
             return
         ntp = self._ntp(arrival_ms)
         self.counters.frames_out += len(subs)
-        if self._pump is not None and (len(routes) > VideoPump.CHUNK or self._pump.busy(self)):
-            self._pump.add(_Send(self, packet, arrival_ms, ntp, keyframe, subs, routes))
+        pump = self._pump
+        if pump is not None and (len(routes) > VideoPump.CHUNK or keyframe or pump.busy(self)):
+            pump.add(_Send(self, packet, arrival_ms, ntp, keyframe, subs, routes))
             return
         self.send_to(packet, arrival_ms, ntp, keyframe, subs, routes, 0, len(routes))
 
@@ -421,12 +422,15 @@ class VideoPump:
     """Sends video packets to large audiences a slice of ``CHUNK`` subscribers per turn of
     the event loop.
 
-    A publisher's audio and video share one socket (BUNDLE) and are read one datagram per
-    turn. Forwarding a keyframe of 50-200 packets to hundreds of listeners in one go (a few
-    µs per listener and packet) would hold every audio packet behind it for tens to hundreds
-    of milliseconds; in slices, an audio packet waits at most one slice (~0.3 ms). Packets of
-    one feed keep their order for every subscriber (one queue, first in, first out); the
-    total work is the same, the last subscribers get a big keyframe as late as before.
+    A publisher's audio and video share one socket (BUNDLE). Forwarding a keyframe of 50-200
+    packets to hundreds of listeners in one go (a few µs per listener and packet) would hold
+    every audio packet behind it for tens to hundreds of milliseconds; in slices, between
+    which the loop reads the socket again (:mod:`.batchread`), an audio packet is forwarded
+    within a few slices (~0.3 ms each). A feed's packets take the pump while it has more
+    than ``CHUNK`` subscribers, from a keyframe's first packet on (the burst that follows),
+    and while it still has packets queued; they keep their order for every subscriber (one
+    queue, first in, first out). The total work is the same: the last subscribers get a big
+    keyframe as late as before.
     """
 
     CHUNK = 64
