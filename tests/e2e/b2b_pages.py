@@ -93,3 +93,26 @@ async def seed_companies(
 
 def before_day(server: Any) -> None:
     server.clock.now = b2b_start(server) - timedelta(hours=20)
+
+
+async def organizer_with_two_meetings(
+    server: LiveServer, organizer_language: str | None = None
+) -> tuple[dict[str, Any], str, str, str, Any, list[Any]]:
+    """The seeded companies, an interpreter for Polish and an organizer (in
+    ``organizer_language``), the day not begun, and two meetings scheduled by the organizer:
+    Ana with Bo in the first slot (m1), Ana with Cy in the second (m2). Returns (people,
+    interpreter id, organizer id, organizer token, the schedule, its slots)."""
+    from simultan.core import b2b
+    from simultan.web.b2b import SCHEDULE
+
+    people = await seed_companies(server)
+    ivy, _ = await server.person("interpreter", "Ivy Interpreter", booth="pl", language="pl")
+    extra = {"language": organizer_language} if organizer_language else {}
+    org_id, org_token = await server.person("organizer", "Olga Organizer", **extra)
+    before_day(server)
+    schedule = server.app[SCHEDULE]
+    slots = schedule.state.grid.slots()
+    ana, bo, cy = people["ana"][0], people["bo"][0], people["cy"][0]
+    await schedule.run(b2b.Schedule("m1", (ana, bo), slots[0].start, 1), org_id)
+    await schedule.run(b2b.Schedule("m2", (ana, cy), slots[1].start, 1), org_id)
+    return people, ivy, org_id, org_token, schedule, slots

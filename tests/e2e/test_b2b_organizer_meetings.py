@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 
 from simultan.core import b2b
-from simultan.web.b2b import SCHEDULE
 from tests.conftest import LiveServer
-from tests.e2e.b2b_pages import before_day, seed_companies
+from tests.e2e.b2b_pages import organizer_with_two_meetings
 from tests.e2e.test_accessibility import check
 from tests.e2e.test_b2b_page import forum as forum_fixture
 from tests.e2e.test_b2b_page import open_b2b
@@ -40,15 +39,8 @@ async def status(page: Any) -> str:
 async def test_organizer_moves_books_an_interpreter_and_cancels(
     browser: Any, forum: LiveServer
 ) -> None:
-    people = await seed_companies(forum)
-    ivy, _ = await forum.person("interpreter", "Ivy Interpreter", booth="pl", language="pl")
-    org_id, org_token = await forum.person("organizer", "Olga Organizer")
-    before_day(forum)
-    schedule = forum.app[SCHEDULE]
-    slots = schedule.state.grid.slots()
-    ana, bo, cy = people["ana"][0], people["bo"][0], people["cy"][0]
-    await schedule.run(b2b.Schedule("m1", (ana, bo), slots[0].start, 1), org_id)
-    await schedule.run(b2b.Schedule("m2", (ana, cy), slots[1].start, 1), org_id)
+    people, ivy, org_id, org_token, schedule, slots = await organizer_with_two_meetings(forum)
+    bo, cy = people["bo"][0], people["cy"][0]
 
     def meeting(mid: str) -> b2b.Meeting:
         return schedule.state.meetings[mid]  # the state is replaced on every change

@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 
-from simultan.core import b2b
 from simultan.core.capabilities import Role
-from simultan.web.b2b import SCHEDULE
 from tests.conftest import FakeClock, LiveServer, start_server
-from tests.e2e.b2b_pages import before_day, seed_companies
+from tests.e2e.b2b_pages import organizer_with_two_meetings
 from tests.e2e.conftest import open_join_link
 from tests.e2e.test_b2b_page import forum as forum_fixture
 from tests.e2e.test_b2b_page import open_b2b
@@ -126,15 +124,7 @@ async def test_control_floor_groups_and_the_booth_in_a_second_language(
 
 
 async def test_b2b_organizer_meetings_in_spanish(browser: Any, forum: LiveServer) -> None:
-    people = await seed_companies(forum)
-    ivy, _ = await forum.person("interpreter", "Ivy Interpreter", booth="pl", language="pl")
-    org_id, org_token = await forum.person("organizer", "Olga Organizer", language="es")
-    before_day(forum)
-    schedule = forum.app[SCHEDULE]
-    slots = schedule.state.grid.slots()
-    ana, bo, cy = people["ana"][0], people["bo"][0], people["cy"][0]
-    await schedule.run(b2b.Schedule("m1", (ana, bo), slots[0].start, 1), org_id)
-    await schedule.run(b2b.Schedule("m2", (ana, cy), slots[1].start, 1), org_id)
+    _, ivy, _, org_token, _, _ = await organizer_with_two_meetings(forum, "es")
     org, errors = await open_b2b(browser, forum, org_token)
     await org.wait_for_function("() => document.documentElement.lang === 'es'")
     section = org.locator("#org-meeting")

@@ -293,7 +293,7 @@ async def test_a_packet_lost_on_the_way_in_is_nacked_on_the_lean_path(
         video_pt[0] = next(pt for pt, c in codecs.items() if c.mimeType.lower() == "video/vp8")
         await wait_until(lambda: len(lost) == 3, timeout=8)
         await wait_until(lambda: set(lost) <= set(retransmits), timeout=4)
-        assert video._simultan_lean.handled > 20
+        assert video._simultan_lean.handled >= 10  # the media packets took the lean path
         # The statistics behind the receiver reports, per SSRC: the media one counts on the
         # lean path (aiortc's getStats shows only one SSRC, here the RTX one, under one id).
         streams = video._RTCRtpReceiver__remote_streams

@@ -272,8 +272,11 @@ class Feed:
         ntp = self._ntp(arrival_ms)
         self.counters.frames_out += len(subs)
         pump = self._pump
-        if pump is not None and (len(routes) > VideoPump.CHUNK or keyframe or pump.busy(self)):
-            pump.add(_Send(self, packet, arrival_ms, ntp, keyframe, subs, routes))
+        if (
+            pump is not None
+            and (len(routes) > VideoPump.CHUNK or keyframe or pump.busy(self))
+            and pump.add(_Send(self, packet, arrival_ms, ntp, keyframe, subs, routes))
+        ):
             return
         self.send_to(packet, arrival_ms, ntp, keyframe, subs, routes, 0, len(routes))
 
@@ -445,8 +448,12 @@ class VideoPump:
     def busy(self, feed: Feed) -> bool:
         return feed.id in self._pending
 
-    def add(self, send: _Send) -> None:
-        loop = asyncio.get_running_loop()
+    def add(self, send: _Send) -> bool:
+        """Queue ``send``; False (nothing queued) outside an event loop: send it at once."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
         if loop is not self._loop:  # a new event loop (a test's): what the old one left is moot
             self._queue.clear()
             self._pending.clear()
@@ -458,6 +465,7 @@ class VideoPump:
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._step)
+        return True
 
     def _step(self) -> None:
         self._scheduled = False
