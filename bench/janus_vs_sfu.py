@@ -87,11 +87,6 @@ def proc_cpu_times(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads."""
-    return sum(proc_cpu_times(pid))
-
-
 def proc_rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -340,7 +340,7 @@ def install_batched_reads(most: int) -> None:
     from simultan.media import batchread
 
     batchread.MOST = most
-    cls: Any = selector_events_transport()
+    cls: Any = batchread._Transport
     read = batchread._read_ready
 
     def read_ready(self: Any) -> None:
@@ -358,12 +358,6 @@ def install_batched_reads(most: int) -> None:
         read(self)
 
     cls._read_ready = read_ready
-
-
-def selector_events_transport() -> Any:
-    from asyncio import selector_events
-
-    return selector_events._SelectorDatagramTransport
 
 
 class ServerProcess:

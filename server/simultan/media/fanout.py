@@ -230,10 +230,9 @@ class Feed:
         """A received RTP packet of this feed's track (the receiver's tap). Returns whether
         the track's frames are wanted (a subscriber takes frames, not RTP): if not, the
         receiver need not assemble them (:class:`~.passthrough._TapBuffer`)."""
-        board = self._board
-        if self.ended or board.feed(self.key, self.kind) is not self:
+        if not self._serving():
             return False
-        frames = bool(board.frame_subscribers(self.key, self.kind))
+        frames = bool(self._board.frame_subscribers(self.key, self.kind))
         counters = self.counters
         counters.rtp_in += 1
         if not frames and (self._rtp_lag is not None or packet.marker):
@@ -256,14 +255,13 @@ class Feed:
         self._forward(packet, arrival_ms, keyframe)
         return frames
 
+    def _serving(self) -> bool:
+        """This feed has not ended and still serves its key (not superseded)."""
+        return not self.ended and self._board.feed(self.key, self.kind) is self
+
     def frames_wanted(self) -> bool:
         """Whether a subscriber reads this feed's frames (not RTP) now."""
-        board = self._board
-        return (
-            not self.ended
-            and board.feed(self.key, self.kind) is self
-            and bool(board.frame_subscribers(self.key, self.kind))
-        )
+        return self._serving() and bool(self._board.frame_subscribers(self.key, self.kind))
 
     def _forward(self, packet: RtpLike, arrival_ms: int, keyframe: bool) -> None:
         subs, routes = self._board.rtp_routes(self.key, self.kind)

@@ -126,6 +126,7 @@ from aiortc.rtp import (  # noqa: E402
     RtcpSourceInfo,
     RtcpSrPacket,
     RtpPacket,
+    is_rtcp,
     pack_remb_fci,
 )
 from pylibsrtp._binding import ffi as _srtp_ffi  # noqa: E402
@@ -1074,7 +1075,7 @@ class _MediaSink:
         dtls._RTCDtlsTransport__rx_bytes += len(data)
         dtls._RTCDtlsTransport__rx_packets += 1
         try:
-            if len(data) >= 2 and 192 <= data[1] <= 208:  # RTCP (aiortc.rtp.is_rtcp)
+            if is_rtcp(data):
                 run_eagerly(dtls._handle_rtcp_data(self._srtp.unprotect_rtcp(data)))
             else:
                 arrival = _aiortc_clock.current_ms()
