@@ -63,3 +63,27 @@ def test_a_link_that_keeps_failing_waits_longer_each_time() -> None:
             t += 1
         waits.append(t - 1 - paused_at)
     assert waits[0] < waits[1] < waits[2] < waits[3], waits
+
+
+def test_the_first_video_report_after_a_resume_is_not_used() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from simultan.core.link_quality import VideoReports, judge_video_report, resumed
+
+    t0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    at = [t0 + timedelta(seconds=s) for s in (-0.5, 0.4, 1.4)]
+    # Before any pause every report counts.
+    assert judge_video_report(VideoReports(), at[0]) == (VideoReports(), True)
+    reports = resumed(t0)
+    reports, use = judge_video_report(reports, at[0])  # from before the resume
+    assert not use
+    reports, use = judge_video_report(reports, None)  # none yet
+    assert not use
+    reports, use = judge_video_report(reports, at[1])  # covers the pause: not used
+    assert not use
+    reports, use = judge_video_report(reports, at[1])  # the same report, sampled again
+    assert not use
+    reports, use = judge_video_report(reports, at[2])  # about the resumed video alone
+    assert use
+    reports, use = judge_video_report(reports, at[2])
+    assert use

@@ -161,6 +161,27 @@ class Heard:
     # Undecoded packets (arrival, packet), kept instead of ``frames`` by a Tab made with
     # ``decode_audio=False``: decoded only when judged (cheap on a loaded machine).
     raw: deque[tuple[float, av.Packet[Any]]] = field(default_factory=lambda: deque(maxlen=500))
+    # When each RTP timestamp's packet reached this peer (see ``stamp_arrivals``), and how
+    # many packets never did (gaps in the sequence numbers).
+    arrivals: dict[int, float] = field(default_factory=dict)
+    lost: int = 0
+    _last_sequence: int | None = None
+
+    def arrived(self, sequence_number: int, timestamp: int) -> None:
+        now = time.monotonic()
+        if self._last_sequence is not None:
+            gap = (sequence_number - self._last_sequence) & 0xFFFF
+            if 1 < gap < 0x8000:
+                self.lost += gap - 1
+        self._last_sequence = sequence_number
+        self.arrivals.setdefault(timestamp, now)
+        if len(self.arrivals) > 3000:
+            for stale in list(self.arrivals)[:1500]:
+                del self.arrivals[stale]
+
+    def arrival_of(self, timestamp: int) -> float:
+        """When the packet of the frame at ``timestamp`` arrived (now if unknown)."""
+        return self.arrivals.pop(timestamp, None) or time.monotonic()
 
     def decoded_since(self, since: float, limit: int = 25) -> np.ndarray:
         """The last ``limit`` raw packets that arrived after ``since``, decoded."""
@@ -314,6 +335,7 @@ class Tab:
             track = transceiver.receiver.track
             if track is not None and id(track) not in self._started:
                 self._started.add(id(track))
+                stamp_arrivals(transceiver.receiver, sink)
                 self._tasks.append(asyncio.ensure_future(self._read_audio(track, sink)))
         for transceiver, seen in (
             (self.video_t, self.video),
@@ -329,7 +351,7 @@ class Tab:
         try:
             while True:
                 packet = await track.recv()
-                now = time.monotonic()
+                now = sink.arrival_of(int(packet.pts or 0))
                 sink.packets += 1
                 sink.timestamps.append((now, int(packet.pts or 0)))
                 if not self._decode_audio:
@@ -366,6 +388,21 @@ class Tab:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.pc.close()
+
+
+def stamp_arrivals(receiver: Any, sink: Heard) -> None:
+    """Stamp each frame ``sink`` hears with the time its packet reached this peer, not the
+    time the reader took it: aiortc's audio jitter buffer holds four frames, and after one
+    lost packet it waits for sixteen (320 ms) before it gives up on it, and from then on
+    stays that far behind. A browser's jitter buffer adapts; what a test judges is what the
+    server sent and when."""
+    handle = receiver._handle_rtp_packet
+
+    async def stamped(packet: Any, arrival_time_ms: int) -> None:
+        sink.arrived(packet.sequence_number, packet.timestamp)
+        await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = stamped
 
 
 async def wait_until(

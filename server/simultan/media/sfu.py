@@ -24,6 +24,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from simultan.core import link_quality as lq
 from simultan.errors import BadOffer, CommandError, NotFoundError, ProtocolError
 from simultan.media import ice, passthrough
 from simultan.media.decode import LevelMeter
@@ -68,7 +69,8 @@ class _Session:
     # Audio before video: the link cannot carry everything, floor video is not sent to
     # this session (any send path honours it through _resolve).
     video_paused: bool = False
-    video_since: datetime | None = None  # video reports from before the resume are stale
+    # Which of its receiver's video reports are about the video since it resumed.
+    video_reports: lq.VideoReports = field(default_factory=lq.VideoReports)
     fingerprint: str = ""
     down: dict[str, DownTrack] = field(default_factory=dict)
     bound: set[str] = field(default_factory=set)
@@ -616,7 +618,8 @@ class EmbeddedSfu:
         if session is None or session.video_paused == paused:
             return
         session.video_paused = paused
-        session.video_since = None if paused else datetime.now(UTC)
+        if not paused:
+            session.video_reports = lq.resumed(datetime.now(UTC))
         self._resolve(session)
         if paused:
             session.down["video"].drop_queued()
@@ -647,9 +650,12 @@ class EmbeddedSfu:
                     if fraction is None:
                         continue
                     kind = sender.track.kind
-                    at = getattr(stat, "timestamp", None)
-                    if kind == "video" and session.video_since and at and at < session.video_since:
-                        continue
+                    if kind == "video":
+                        session.video_reports, usable = lq.judge_video_report(
+                            session.video_reports, getattr(stat, "timestamp", None)
+                        )
+                        if not usable:
+                            continue
                     value = fraction / 256.0
                     current = loss[kind]
                     loss[kind] = value if current is None else max(current, value)
