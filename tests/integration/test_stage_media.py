@@ -543,7 +543,10 @@ async def test_handover_in_booth_has_no_overlap_and_no_gap(stage: Stage) -> None
     first = transition(heard, ZH_A_HZ, ZH_B_HZ, t0)
     log_measure("handover A->B (request/accept)", **vars(first))
     await settled(heard, ZH_B_HZ)
-    calm = time.monotonic() - 0.3  # B only from here: keep the first switch out of the second
+    # B only from here (the last 15 of the frames just heard as B, by their arrival, not
+    # the clock: a stalled loop delivers none meanwhile): the first switch is kept out of
+    # the second, and its window still starts with B.
+    calm = heard.timestamps[-15][0]
 
     # And back: B offers the mic to A, A accepts.
     mark_a = len(a.inbox)
