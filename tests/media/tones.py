@@ -152,7 +152,8 @@ def closest_tone(
 
 @dataclass
 class Heard:
-    """Decoded audio of one received track, as (arrival time, samples) per frame."""
+    """Decoded audio of one received track, as (arrival time, samples) per frame: when the
+    frame's packet reached the peer (:func:`stamp_arrivals`), else when it was read."""
 
     frames: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=1500))
     # (arrival, pts) per packet: pts is the RTP timestamp relative to the first one.
