@@ -158,9 +158,14 @@ async def test_sequence_numbers_continue_across_channel_switches(sfu: EmbeddedSf
         )
         gaps = steps(seen.seqs())
         # Three switches between two unrelated publishers: never a repeat or a jump back,
-        # at most a packet or two lost on a loaded machine, never a jump.
+        # never a jump. What is missing is at most what the feeds' lag gate dropped on
+        # purpose (audio that came over 250 ms late: a stalled loop in a long suite run,
+        # seen once as 7 in a row) and a packet or two lost on a loaded machine.
+        sources = sfu.stats().sources
+        late = sum(sources[key].late_drops for key in ("floor", "interpreter:zh-a"))
+        missing = [g - 1 for g in gaps if g != 1]
         assert min(gaps) >= 1
-        assert max(gaps) <= 3
+        assert sum(missing) <= late + 2, (missing, late)
         assert down(sfu, "l", "channel").counters.reanchors >= 4
     finally:
         await asyncio.gather(listener.close(), booth.close(), floor.close())
