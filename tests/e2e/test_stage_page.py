@@ -59,7 +59,11 @@ async def test_fallback_indicator_appears_when_the_booth_empties(
     page, errors = await open_join_link(browser, server, reg_id)
     hearing = page.locator("[data-testid=hearing-status]")
     zh = catalog("zh")
-    # nobody in the zh booth yet: the zh listener hears the original, and is told so
+    # nobody in the zh booth yet: the zh listener hears the original, and is told so (once
+    # the page has rendered the snapshot: its first render may follow the welcome)
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=hearing-status]').dataset.kind"
+    )
     assert await hearing.get_attribute("data-kind") == "fallback"
     assert await hearing.inner_text() == zh["stage.fallback"]
 
