@@ -563,11 +563,14 @@ async def test_handover_in_booth_has_no_overlap_and_no_gap(stage: Stage) -> None
     back = transition(heard, ZH_B_HZ, ZH_A_HZ, t1, since=calm)
     log_measure("handover B->A (offer/accept)", **vars(back))
 
+    # What the listener never got (sequence gaps) and what the feeds' lag gate dropped on
+    # purpose: a silence in the window with no gap at the switch is one of these.
+    late = {k: v.late_drops for k, v in stage.sfu.stats().sources.items() if v.late_drops}
     for t in (first, back):
         assert t.overlap_ms == 0, t
         assert t.flips == 1, t
         assert t.gap_ms < 200, t
-        assert t.longest_silence_ms < 200, t
+        assert t.longest_silence_ms < 200, (t, f"lost {heard.lost}", f"late drops {late}")
         assert t.switch_ms < 1000, t
 
 
