@@ -68,13 +68,13 @@ def test_a_link_that_keeps_failing_waits_longer_each_time() -> None:
 def test_the_first_video_report_after_a_resume_is_not_used() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from simultan.core.link_quality import VideoReports, judge_video_report, resumed
+    from simultan.core.link_quality import VideoReports, judge_video_report
 
     t0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     at = [t0 + timedelta(seconds=s) for s in (-0.5, 0.4, 1.4)]
     # Before any pause every report counts.
     assert judge_video_report(VideoReports(), at[0]) == (VideoReports(), True)
-    reports = resumed(t0)
+    reports = VideoReports(resumed_at=t0)
     reports, use = judge_video_report(reports, at[0])  # from before the resume
     assert not use
     reports, use = judge_video_report(reports, None)  # none yet

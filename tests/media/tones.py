@@ -156,7 +156,7 @@ class Heard:
     frame's packet reached the peer (:func:`stamp_arrivals`), else when it was read."""
 
     frames: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(maxlen=1500))
-    # (arrival, pts) per packet: pts is the RTP timestamp relative to the first one.
+    # (arrival, pts) per frame, as in ``frames``: pts is the packet's RTP timestamp.
     timestamps: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=1500))
     packets: int = 0
     # Undecoded packets (arrival, packet), kept instead of ``frames`` by a Tab made with

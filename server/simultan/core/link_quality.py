@@ -95,10 +95,6 @@ class VideoReports:
     straddling: datetime | None = None  # the first report after the resume, once seen
 
 
-def resumed(at: datetime) -> VideoReports:
-    return VideoReports(resumed_at=at)
-
-
 def judge_video_report(reports: VideoReports, at: datetime | None) -> tuple[VideoReports, bool]:
     """Whether a video report received at ``at`` can be used, and the state after it."""
     if reports.resumed_at is None:

@@ -619,7 +619,7 @@ class EmbeddedSfu:
             return
         session.video_paused = paused
         if not paused:
-            session.video_reports = lq.resumed(datetime.now(UTC))
+            session.video_reports = lq.VideoReports(resumed_at=datetime.now(UTC))
         self._resolve(session)
         if paused:
             session.down["video"].drop_queued()
