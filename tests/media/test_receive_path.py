@@ -273,12 +273,15 @@ async def test_a_packet_lost_on_the_way_in_is_nacked_on_the_lean_path(
 
     def losing(dtls: Any, data: bytes, arrival: int) -> None:
         seq = int.from_bytes(data[2:4], "big")
-        if data[1] & 0x7F == video_pt[0] and len(lost) < 3 and seq % 7 == 0:
+        # Only on the way into the SFU's receiver (the listener's tab, in this process, has
+        # its packets on this path too).
+        if dtls is into[0] and data[1] & 0x7F == video_pt[0] and len(lost) < 3 and seq % 7 == 0:
             lost.append(seq)
             return
         rtp(dtls, data, arrival)
 
     video_pt = [-1]
+    into: list[Any] = [None]
     monkeypatch.setattr(passthrough._MediaSink, "_rtp", staticmethod(losing))
     sfu.set_routes({"en": "floor"})
     camera = EncodedTrack(TestPatternTrack("FLOOR", width=320, height=180, fps=15))
@@ -291,6 +294,7 @@ async def test_a_packet_lost_on_the_way_in_is_nacked_on_the_lean_path(
         video = next(r for r in _receivers(sfu, "floor") if r.track.kind == "video")
         codecs = video._RTCRtpReceiver__codecs
         video_pt[0] = next(pt for pt, c in codecs.items() if c.mimeType.lower() == "video/vp8")
+        into[0] = video.transport
         await wait_until(lambda: len(lost) == 3, timeout=8)
         await wait_until(lambda: set(lost) <= set(retransmits), timeout=4)
         assert video._simultan_lean.handled >= 10  # the media packets took the lean path
@@ -298,7 +302,10 @@ async def test_a_packet_lost_on_the_way_in_is_nacked_on_the_lean_path(
         # lean path (aiortc's getStats shows only one SSRC, here the RTX one, under one id).
         streams = video._RTCRtpReceiver__remote_streams
         media = streams[passthrough.remote_ssrc(video)]
-        assert media.packets_received > 20 and media.packets_lost >= 0
+        # Every packet the lean path took was counted, and the three dropped ones are missing
+        # from the media SSRC (their retransmissions come on the RTX one).
+        assert media.packets_received >= video._simultan_lean.handled
+        assert media.packets_lost >= len(lost)
     finally:
         await asyncio.gather(listener.close(), floor.close())
 
