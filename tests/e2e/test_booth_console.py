@@ -51,6 +51,11 @@ async def test_handover_slow_down_and_chat_through_the_ui(
         await moderator.wait_for_function(
             "() => document.querySelector('#floor-holder').textContent.includes('Speaker Sam')"
         )
+        # a live speaker is not offered the floor again: the list says they speak
+        live_item = moderator.locator("#speakers li[data-live]")
+        assert "Speaker Sam" in await live_item.inner_text()
+        assert "speaking" in await live_item.inner_text()
+        assert await moderator.locator(f"#speakers button[data-person='{spk_id}']").count() == 0
 
         # agenda-aware: the booth sees what comes next, with speakers and their languages,
         # and a cue ahead of it (15 minutes here; the event starts in 10)

@@ -97,6 +97,17 @@ async def test_control_floor_groups_and_the_booth_in_a_second_language(
         await control.locator("[data-testid=panel-list] li").nth(1).wait_for()
         await shown(control, "[data-testid=tabs]", "es", "control.tab_floor", "control.tab_groups")
         await shown(control, "#panel-floor", "es", "control.lower_all")
+        # both live speakers are named on the floor, and neither is offered it again
+        await control.wait_for_function(
+            "() => document.querySelector('#floor-holder').textContent.includes('Cy Odense')"
+        )
+        holder = await control.locator("#floor-holder").inner_text()
+        assert "Speaker Sam" in holder and " y " in holder, holder  # "A y B"
+        assert "tiene la palabra" in await control.locator("#speakers li[data-live]").inner_text()
+        now = await control.locator("#floor-now").inner_text()  # each in their language
+        assert (
+            "Speaker Sam (Testville) · español" in now and "Cy Odense (Testville) · inglés" in now
+        )
         await fits_a_phone(control, "es-control-floor", "#hands")
 
         # 2. the interpreter's console in Japanese
@@ -107,6 +118,9 @@ async def test_control_floor_groups_and_the_booth_in_a_second_language(
         # two live speakers: one list in Japanese (、), not joined by an English "; "
         speaking = await booth.locator("[data-testid=speaking]").inner_text()
         assert "Speaker Sam" in speaking and "Cy Odense" in speaking and ";" not in speaking
+        # an agenda item's speakers too (the city pairs showcase has two)
+        now_next = await booth.locator("[data-testid=now-next]").inner_text()
+        assert "(English)、Latin American city representative" in now_next, now_next
         await fits_a_phone(booth, "ja-booth", "#chat-form")
 
         # 3. the Groups tab with a preview of two groups

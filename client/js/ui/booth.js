@@ -197,7 +197,7 @@ function renderFloor() {
 }
 
 function speakersText(item) {
-  return (item.speakers || []).map((s) => `${s.name} (${nativeName(s.language)})`).join(", ");
+  return listOf((item.speakers || []).map((s) => `${s.name} (${nativeName(s.language)})`));
 }
 
 function renderNowNext() {
@@ -221,7 +221,7 @@ function renderNowNext() {
   if (next && next.expected_start) {
     const minutes = (Date.parse(next.expected_start) - serverNow()) / 60000;
     cue.hidden = !(minutes >= 0 && minutes <= setting("cue_minutes", 5));
-    const langs = [...new Set((next.speakers || []).map((s) => nativeName(s.language)))].join(", ");
+    const langs = listOf([...new Set((next.speakers || []).map((s) => nativeName(s.language)))]);
     cue.textContent = t("booth.cue", { minutes: Math.max(0, Math.round(minutes)), title: next.title })
       + (langs ? t("booth.cue_languages", { languages: langs }) : "");
   } else {

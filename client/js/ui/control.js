@@ -10,7 +10,7 @@ import { mountRoomsControl } from "./control_rooms.js";
 import { mountTabs } from "./tabs.js";
 import { countdown } from "./countdown.js";
 import {
-  followRegistration, formatTime, languageName, mountLanguagePicker, nativeName, onLanguageChange,
+  followRegistration, formatTime, languageName, listOf, mountLanguagePicker, nativeName, onLanguageChange,
   startI18n, t, UI_LANGUAGES,
 } from "../i18n.js";
 
@@ -69,11 +69,14 @@ function renderNow() {
   $("next-items").replaceChildren(...(upcoming.length ? upcoming.map((i) => el("li", { class: cue?.id === i.id ? "cue" : "" },
     el("span", { class: "time" }, formatTime(i.expected_start || i.planned_start, zone)), " ",
     cue?.id === i.id ? t(minutes ? "agenda.next_up" : "agenda.next_up_now", { minutes, title: i.title }) : i.title,
-    i.speakers?.length ? el("span", { class: "muted" }, ` · ${i.speakers.map((s) => s.name).join(", ")}`) : ""))
+    i.speakers?.length ? el("span", { class: "muted" }, ` · ${listOf(i.speakers.map((s) => s.name))}`) : ""))
     : [el("li", { class: "muted" }, t("control.nothing_next"))]));
+  // who speaks now, each in their language (a panel has several)
   const f = snap.floor;
-  const speaking = f.holder ? `${personText(f.holder)} · ${languageName(f.language)}` : t("common.nobody");
-  $("floor-now").textContent = speaking;
+  const speaking = (f.live || []).map((/** @type {any} */ s) =>
+    `${personText(f.people?.[s.person_id] || { name: s.person_id })} · ${languageName(s.language)}`);
+  $("floor-now").textContent = speaking.length ? listOf(speaking)
+    : f.holder ? `${personText(f.holder)} · ${languageName(f.language)}` : t("common.nobody");
 }
 
 function render() {
@@ -96,9 +99,13 @@ function render() {
   for (const button of $$("#timeline-controls button[data-action]")) {
     button.disabled = !possible[button.dataset.action];
   }
-  $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p)));
   const floor = snap.floor;
-  $("floor-holder").textContent = floor.holder ? personText(floor.holder) : t("common.nobody");
+  const live = new Set((floor.live || []).map((/** @type {any} */ s) => s.person_id));
+  $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p, live.has(p.id))));
+  // everyone live on the floor (a panel has several), not only the one on screen
+  const liveNames = [...live].map((id) => personText(floor.people?.[id] || { name: id }));
+  $("floor-holder").textContent = liveNames.length ? listOf(liveNames)
+    : floor.holder ? personText(floor.holder) : t("common.nobody");
   const sel = $("floor-language");
   sel.replaceChildren(...snap.event.languages.map((/** @type {string} */ lang) =>
     el("option", { value: lang, lang }, nativeName(lang))));
@@ -106,7 +113,11 @@ function render() {
   renderNow();
 }
 
-function speakerItem(p) {
+/** A present speaker: "give the floor", or that they speak now (nothing to give). */
+function speakerItem(p, speaking) {
+  if (speaking) {
+    return el("li", { "data-live": "" }, `${personText(p)} `, el("span", { class: "on-air on" }, t("control.speaking_now")));
+  }
   const give = el("button", { "data-person": p.id }, t("control.give_floor"));
   give.addEventListener("click", () => live.request({ type: "floor", action: "give", person_id: p.id }).then(() => banner(""), (e) => banner(e.message)));
   return el("li", {}, `${personText(p)} `, give);
