@@ -6,7 +6,8 @@ room to the next by itself, and each side of an interpreted meeting chooses what
   by itself as soon as it opens (no click): its title names Cy and she hears Cy's tone. After
   the last meeting the page shows (scrolls to and focuses) her schedule.
 - Ana (Polish) and Bo (English) meet; the organizer books Ivy for Polish and English while
-  they are in the room (their pages join again, now with the channel); by default both
+  they are in the room (the server tells their pages at once, and they join again, now
+  with the channel); by default both
   hear the interpretation (the mix's dominant tone is Ivy's); Bo clicks "The original
   voices" and then hears Ana's tone, Ana keeps Ivy's; Ana chooses the original with the
   keyboard and then hears Bo's. The server's seats follow each choice (``b2b_hear``).
@@ -169,9 +170,15 @@ async def test_each_side_hears_the_interpretation_or_the_original(
         await a.get_by_text("You hear the other companies directly.").wait_for()
         assert await a.locator("#room-hear").is_hidden()
         await hears(a, TONES["bo"], "mix")
-        # The organizer books Ivy while they meet: both pages join again, with the channel.
+        # The organizer books Ivy while they meet: the server tells the three pages at once
+        # (no refresh here), both companies' pages join again, with the channel, and say so.
         await schedule.run(b2b.BookInterpreter("m1", ivy, ("pl", "en")), "org")
-        await refresh(a, b, i)
+        for page in (a, b):
+            await page.wait_for_function(
+                "() => document.querySelector('#status').textContent"
+                ".includes('An interpreter is now in this meeting')",
+                timeout=5000,
+            )
         await join(i)
         rooms = forum.app[SESSION].b2b_rooms
         assert rooms is not None

@@ -301,18 +301,19 @@ function tick() {
     // channel and the choice of what to hear.
     state.room.interpreter = m.interpreter || null;
     $("room-media").replaceChildren();
-    joinRoom();
+    joinRoom(t(m.interpreter ? "b2b.interpreter_booked" : "b2b.interpreter_removed"));
   }
 }
 
-async function joinRoom() {
+/** Into the current meeting's room; `news` is said once in (else "you are in"). */
+async function joinRoom(news = "") {
   const m = currentMeeting();
   if (!m || !roomHooks.join) return;
   try {
     state.room = { id: m.id, interpreter: m.interpreter || null };
     $("room-leave").hidden = false;
     await roomHooks.join(m, { token: state.token, media: $("room-media"), hearing: $("room-hearing") });
-    say(t("b2b.joined"));
+    say(news || t("b2b.joined"));
   } catch (err) {
     state.room = null;
     $("room-leave").hidden = true;
@@ -615,7 +616,7 @@ function wire() {
   $("export").addEventListener("click", () => exportCsv().catch((err) => say(err.message, "error")));
   $("report-button").addEventListener("click", () => showReport().catch((err) => say(err.message, "error")));
   wireMeetingControls();
-  $("room-join").addEventListener("click", joinRoom);
+  $("room-join").addEventListener("click", () => joinRoom());
   $("room-leave").addEventListener("click", () => leaveRoom(t("b2b.left"), false));
   setInterval(tick, 500);
   setInterval(() => refresh().catch(() => {}), 30_000);
