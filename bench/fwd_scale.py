@@ -263,7 +263,8 @@ async def run(
                 await server.call(op="stats"),
                 file=sys.stderr,
             )
-        before_rss = (await server.call(op="stats"))["rss"]
+        joining = await server.call(op="stats")  # the collector's pauses while they joined
+        before_rss = joining["rss"]
         rows = []
         profiler = None
         if profile:
@@ -318,6 +319,7 @@ async def run(
             profiler.wait(timeout=60)
         if cpu_profile:
             await server.call(op="cpuprof", action="stop", path=cpu_profile)
+        full = await server.call(op="gc_full")
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
         # Listeners per core at this cost, with each listener's packet rate of this run.
         per_listener_pps = med["packets_per_s"] / n
@@ -343,6 +345,10 @@ async def run(
             "latency_samples": len(latencies),
             "load_cpu_core": round(med["load_cpu_core"], 3),
             "machine_busy_cores": round(med["machine_busy_cores"], 2),
+            # the cyclic collector: its pauses while the listeners joined, and one full
+            # collection with everyone connected (what a loop stall would cost then)
+            "gc_while_joining": joining.get("gc"),
+            "gc_full_collection": full,
         }
     finally:
         await probe.close()

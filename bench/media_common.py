@@ -179,6 +179,11 @@ async def _serve(path: str, mode: str) -> None:
 
             interval = float(os.environ["SIMULTAN_BENCH_RTCP_AUDIO_INTERVAL"])
             passthrough.RtcpClock.AUDIO_INTERVAL = interval
+    if os.environ.get("SIMULTAN_BENCH_GC_FREEZE"):  # A/B: what is there at start-up, frozen
+        import gc
+
+        gc.collect()
+        gc.freeze()
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -250,6 +255,14 @@ async def _serve(path: str, mode: str) -> None:
                 reply = {"started": True}
             else:
                 reply = {"samples": cpu_profiler.stop(req["path"])}
+        elif op == "gc_full":  # one full collection now: how long the loop would stall
+            import gc
+
+            started = time.perf_counter()
+            gc.collect()
+            ms = 1000 * (time.perf_counter() - started)
+            reply = {"full_ms": round(ms, 1), "tracked": len(gc.get_objects()),
+                     "frozen": gc.get_freeze_count()}  # fmt: skip
         elif op == "quit":
             reply = {"quit": True}
         else:
