@@ -179,6 +179,8 @@ async def _serve(path: str, mode: str) -> None:
 
             interval = float(os.environ["SIMULTAN_BENCH_RTCP_AUDIO_INTERVAL"])
             passthrough.RtcpClock.AUDIO_INTERVAL = interval
+    if os.environ.get("SIMULTAN_BENCH_COUNT_LOOP"):  # what wakes the loop, per callback
+        loop_wakeups.install()
     if os.environ.get("SIMULTAN_BENCH_GC_FREEZE"):  # A/B: what is there at start-up, frozen
         import gc
 
@@ -229,6 +231,7 @@ async def _serve(path: str, mode: str) -> None:
                 st = engine.stats()
                 summary = {
                     "gc": gc_pauses.read(),
+                    "loop": loop_wakeups.read(),
                     "receive_batches": dict(batch_counts),
                     "sessions": st.sessions,
                     "drops": st.drops,
@@ -341,6 +344,47 @@ class GcPauses:
 
 
 gc_pauses = GcPauses()
+
+
+class LoopWakeups:
+    """Turns of the event loop and the callbacks they ran, by name (``SIMULTAN_BENCH_COUNT_LOOP``;
+    reset at each read)."""
+
+    def __init__(self) -> None:
+        import collections
+
+        self.turns = 0
+        self.callbacks: collections.Counter[str] = collections.Counter()
+
+    def install(self) -> None:
+        import asyncio.base_events
+        import asyncio.events
+
+        run_once = asyncio.base_events.BaseEventLoop._run_once
+        handle_run = asyncio.events.Handle._run
+        counts = self
+
+        def counting_run_once(loop: Any) -> None:
+            counts.turns += 1
+            run_once(loop)
+
+        def counting_run(handle: Any) -> None:
+            cb = handle._callback
+            name = getattr(cb, "__qualname__", None) or type(cb).__name__
+            counts.callbacks[name] += 1
+            handle_run(handle)
+
+        asyncio.base_events.BaseEventLoop._run_once = counting_run_once  # type: ignore[method-assign]
+        asyncio.events.Handle._run = counting_run  # type: ignore[method-assign]
+
+    def read(self) -> dict[str, Any]:
+        out = {"turns": self.turns, "top": self.callbacks.most_common(12)}
+        self.turns = 0
+        self.callbacks.clear()
+        return out
+
+
+loop_wakeups = LoopWakeups()
 
 # Datagrams per readiness wakeup with SIMULTAN_BENCH_BATCH_RX (the batching experiment).
 batch_counts = {"wakeups": 0, "datagrams": 0}
