@@ -155,6 +155,7 @@ async def _media_plane(app: web.Application) -> AsyncIterator[None]:
 
 async def _b2b_rooms(app: web.Application) -> AsyncIterator[None]:
     """The B2B meetings' rooms and their 1 s clock (open, warn, close on the slot grid)."""
+    from simultan.core.b2b import B2BEvent, B2BState
     from simultan.hub.audience import Audience
     from simultan.session.b2b_rooms import B2BRooms
 
@@ -167,6 +168,17 @@ async def _b2b_rooms(app: web.Application) -> AsyncIterator[None]:
     async def notify(person_id: str, data: dict[str, Any]) -> None:
         await session.publish("b2b_room", data, Audience(person=person_id))
 
+    async def tell_pages(state: B2BState, event: B2BEvent) -> None:
+        # Every accepted change, to the pages of the people it concerns (besides their
+        # mail): a request, an answer, a meeting scheduled, moved or cancelled, an
+        # interpreter booked or removed. The page fetches its schedule again; a page in
+        # that meeting joins its room again if the interpretation changed.
+        data = {"change": event.change.value, "subject": event.subject, "version": state.version}
+        for person_id in event.notify:
+            await session.publish("b2b_schedule", data, Audience(person=person_id))
+
+    schedule.on_change.append(tell_pages)
+
     def alive(media_id: str) -> bool:
         media = session.stage.media
         held = media is not None and media_id in media.session_ids()
@@ -178,6 +190,7 @@ async def _b2b_rooms(app: web.Application) -> AsyncIterator[None]:
     yield
     clock.cancel()
     await asyncio.gather(clock, return_exceptions=True)
+    schedule.on_change.remove(tell_pages)
     session.b2b_rooms = None
 
 

@@ -60,7 +60,8 @@ async def test_request_accept_schedule_and_the_room_clock(browser: Any, forum: L
     await row.get_by_role("button", name="Ask for a meeting").click()
     await ana.get_by_text("Request sent to Aarhus Water.").first.wait_for()
 
-    await refresh(bo)
+    # Bo's page shows the request by itself (the server's b2b_schedule event; no reload).
+    await bo.locator("#requests li").first.wait_for(timeout=5000)
     logo = bo.locator(f'li[data-person="{people["ana"][0]}"] .logo img')
     await logo.wait_for()
     assert await logo.evaluate("(img) => img.complete && img.naturalWidth") == 8
@@ -69,7 +70,7 @@ async def test_request_accept_schedule_and_the_room_clock(browser: Any, forum: L
     await shot(bo, "b2b-request")
     await request.get_by_role("button", name="Accept").click()
     await bo.get_by_text("Accepted: the meeting is in your schedule.").first.wait_for()
-    await refresh(ana)
+    await ana.locator("#schedule tr td").nth(2).wait_for(timeout=5000)  # by itself, too
     start = b2b_start(forum)
     # 09:00 in Łódź is 16:00 in Tokyo (Ana) and 04:00 in São Paulo (Bo): each person's own
     # zone first, the event's time in brackets.

@@ -67,6 +67,15 @@ def b2b_events(peer: Peer, since: int = 0) -> list[dict[str, Any]]:
     ]
 
 
+def schedule_changes(peer: Peer) -> list[tuple[str, str]]:
+    """The ``b2b_schedule`` events this tab got: (change, subject)."""
+    return [
+        (msg["data"]["change"], msg["data"]["subject"])
+        for _, msg in peer.inbox
+        if msg["type"] == "event" and msg["name"] == "b2b_schedule"
+    ]
+
+
 async def told(peer: Peer, phase: str, since: int = 0) -> dict[str, Any]:
     await until(lambda: any(d["phase"] == phase for d in b2b_events(peer, since)), 5.0)
     return next(d for d in b2b_events(peer, since) if d["phase"] == phase)
@@ -102,6 +111,16 @@ async def test_a_meeting_over_the_websocket_opens_warns_and_closes_on_time(
     later = start + timedelta(minutes=30)
     await schedule.run(b2b.Schedule("m2", (ana.id, cy.id), later), "org")
     stage.local_floor()
+    # Each change reaches the pages of the people it concerns at once (b2b_schedule).
+    await until(lambda: len(schedule_changes(ana)) == 3 and len(schedule_changes(cy)) == 1, 5.0)
+    assert schedule_changes(ana) == [
+        ("scheduled", "m1"),
+        ("interpreter", "m1"),
+        ("scheduled", "m2"),
+    ]
+    assert schedule_changes(bo) == [("scheduled", "m1"), ("interpreter", "m1")]
+    assert schedule_changes(ivy) == [("interpreter", "m1")]
+    assert schedule_changes(cy) == [("scheduled", "m2")]
 
     # Every tab offers as a listener first; joining the meeting then re-points its slots.
     a_tab = await offer(ana, channel="pl", tone=None, slots=1)
@@ -132,8 +151,7 @@ async def test_a_meeting_over_the_websocket_opens_warns_and_closes_on_time(
     for peer in (ana, bo, ivy):
         opened = await told(peer, "open")
         assert opened["meeting"] == "m1"
-    # Cy is told of nothing in m1 (only, at once, that his own m2 was scheduled).
-    assert [(d["meeting"], d.get("change")) for d in b2b_events(cy)] == [("m2", "scheduled")]
+    assert b2b_events(cy) == []
 
     for peer, tab, tone in ((ana, a_tab, ANA_HZ), (bo, b_tab, BO_HZ), (ivy, i_tab, IVY_HZ)):
         joined = await peer.ok({"type": "b2b_join", "meeting": "m1"})
@@ -198,3 +216,8 @@ async def test_a_meeting_over_the_websocket_opens_warns_and_closes_on_time(
     assert tone_since(a_tab.program, judged) == FLOOR_HZ  # back in the plenary
     report = b2b.report(schedule.state, server.clock(), schedule.grace)
     assert report["held"] == 1
+
+    # A request reaches the invitee's page at once too, and no one else's.
+    await schedule.run(b2b.RequestMeeting("r1", bo.id, cy.id, start + timedelta(hours=1)), bo.id)
+    await until(lambda: ("requested", "r1") in schedule_changes(cy), 5.0)
+    assert ("requested", "r1") not in schedule_changes(ana)

@@ -12,7 +12,6 @@ import asyncio
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -177,40 +176,3 @@ async def test_each_side_chooses_the_interpretation_or_the_original(
         assert await heard() == (IVY_HZ, BO_HZ, None, ANA_HZ)
     finally:
         await asyncio.gather(*(t.close() for t in tabs), return_exceptions=True)
-
-
-async def test_an_interpreter_booked_mid_meeting_is_told_at_once(schedule: B2BSchedule) -> None:
-    """Booking (or removing) an interpreter while the meeting runs, and a meeting scheduled,
-    reach its people's pages at once (``b2b_room`` with ``change``), not at their next
-    refresh; a request is not told this way (its people get a mail)."""
-    clock = schedule.clock
-    assert isinstance(clock, FakeClock)
-    told: list[tuple[str, dict[str, Any]]] = []
-
-    async def notify(person: str, data: dict[str, Any]) -> None:
-        told.append((person, data))
-
-    rooms = B2BRooms(schedule, lambda: None, notify)
-    await schedule.run(b2b.Schedule("m1", ("ana", "bo"), DAY), "org")
-    assert [(p, d["change"], d["phase"]) for p, d in told] == [
-        ("ana", "scheduled", "upcoming"),
-        ("bo", "scheduled", "upcoming"),
-    ]
-    clock.now = DAY + timedelta(minutes=3)
-    await rooms.tick()  # the room opens (the clock's notice, no change)
-    assert [(p, d["phase"], "change" in d) for p, d in told[2:]] == [
-        ("ana", "open", False),
-        ("bo", "open", False),
-    ]
-    del told[:]
-    await schedule.run(b2b.BookInterpreter("m1", "ivy", ("pl", "en")), "org")
-    assert {p for p, _ in told} == {"ana", "bo", "ivy"}
-    assert {(d["meeting"], d["phase"], d["change"]) for _, d in told} == {
-        ("m1", "open", "interpreter")
-    }
-    del told[:]
-    await schedule.run(b2b.BookInterpreter("m1", None, ()), "org")  # removed again
-    assert sorted(p for p, d in told if d["change"] == "interpreter") == ["ana", "bo", "ivy"]
-    del told[:]
-    await schedule.run(b2b.RequestMeeting("r1", "cy", "ana", DAY + timedelta(minutes=25)), "cy")
-    assert told == []

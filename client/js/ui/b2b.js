@@ -352,8 +352,13 @@ function moveOn(reason, wasIn = false) {
   if (wasIn) state.autoJoin = next.id; // tick() joins it once its room is open
 }
 
-/** The server's clock: a meeting's room opened, its last minute, its end, its close. */
+/** The server's clock (a meeting's room opened, its last minute, its end, its close) and
+ * the schedule's changes. */
 function onLiveEvent(/** @type {any} */ ev) {
+  if (ev.name === "b2b_schedule") { // a request, an answer, a meeting changed: fetch again
+    refresh().catch(() => {});
+    return;
+  }
   if (ev.name !== "b2b_room") return;
   const data = ev.data;
   if (data.phase === "closed") {

@@ -10,10 +10,8 @@ one of the pair). ``tick`` (once a second, with
 the session's clock; ``run`` in the app) tells each meeting's people when its room opens, when
 its last minute starts, when the grace starts and when it closes (``notify``: the live
 session's ``b2b_room`` event to each of them, with their next meeting), and closes a room
-when its meeting's end plus the grace has passed: its sessions go back to the plenary. A
-meeting scheduled, or an interpreter booked or removed, is told to its people at once (the
-same event, with ``change``). Joins and leaves are marked in the schedule (the report's
-"held" and durations).
+when its meeting's end plus the grace has passed: its sessions go back to the plenary. Joins
+and leaves are marked in the schedule (the report's "held" and durations).
 """
 
 from __future__ import annotations
@@ -85,10 +83,6 @@ def room_media(meeting: Meeting, seats: dict[str, Seat] | None = None) -> RoomMe
     )
 
 
-# The schedule's changes told to a meeting's people at once (the others are told otherwise:
-# a request by mail, a move or a cancellation by the clock's phase notices).
-_TOLD_AT_ONCE = frozenset({b2b.Change.SCHEDULED, b2b.Change.INTERPRETER})
-
 # (person id, the ``b2b_room`` event's data): the live session tells that person's pages.
 Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -124,25 +118,9 @@ class B2BRooms:
         # cancelled) re-points the open rooms at once.
         schedule.on_change.append(self._schedule_changed)
 
-    async def _schedule_changed(self, state: b2b.B2BState, event: b2b.B2BEvent) -> None:
+    async def _schedule_changed(self, state: Any, event: Any) -> None:
         if self.seats:
             self.sync()
-        await self._tell_change(state, event)
-
-    async def _tell_change(self, state: b2b.B2BState, event: b2b.B2BEvent) -> None:
-        """A meeting scheduled, or an interpreter booked or removed, is told to its people
-        at once (``b2b_room`` with ``change``): the pages in that meeting join again with
-        the channel (or without it). A move or a cancellation changes the meeting's phase,
-        which the clock tells within a second."""
-        meeting = state.meetings.get(event.subject)
-        if event.change not in _TOLD_AT_ONCE or meeting is None or self._notify is None:
-            return
-        now = self.schedule.clock()
-        phase = b2b.phase(meeting, now, self.schedule.grace)
-        for person in event.notify:
-            nxt = b2b.next_meeting(state, person, max(now, meeting.end))
-            notice = room_notice(meeting, phase, nxt)
-            await self._notify(person, {**notice, "change": event.change.value})
 
     def seat(self, session_id: str) -> Seat | None:
         return self.seats.get(session_id)
