@@ -98,3 +98,35 @@ async def test_phone_layout_does_not_overflow(browser, server: LiveServer, width
     box = await page.locator("tr[data-item=opening] .item-status").bounding_box()
     assert box is not None and box["x"] + box["width"] <= width
     assert errors == []
+
+
+async def test_a_speaker_in_the_listeners_language_is_the_original_not_a_fallback(
+    browser, server: LiveServer
+) -> None:
+    """No Japanese interpreter, and a Japanese speaker on screen while the floor language is
+    still English (it follows a speaker a few seconds late, and a moderator may hold it):
+    the Japanese listener hears the original in Japanese, and is told that, not "no
+    interpreter"."""
+    reg_id, _ = await server.person(Role.PARTICIPANT, "Kenji Mori", language="ja")
+    spk_id, spk_token = await server.person(Role.PANELIST, "Aiko Sato", language="ja")
+    _, mod_token = await server.person(Role.MODERATOR, "Mo Derator")
+    page, errors = await open_join_link(browser, server, reg_id)
+    hearing = page.locator("[data-testid=hearing-status]")
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=hearing-status]').dataset.kind"
+    )
+    assert await hearing.get_attribute("data-kind") == "fallback"  # nobody speaks yet
+    speaker = await server.connect(spk_token)
+    await speaker.recv_type("welcome")
+    moderator = await server.connect(mod_token)
+    await moderator.recv_type("welcome")
+    reply = await moderator.request({"type": "floor", "action": "give", "person_id": spk_id})
+    assert reply["type"] == "reply", reply
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=hearing-status]').dataset.kind === 'original'"
+    )
+    floor = await page.evaluate("() => window.simultan.state.snapshot.floor")
+    assert floor["language"] == "en" and floor["pending_language"] == "ja"  # not followed yet
+    expected = catalog("ja")["stage.hearing_original"].replace("{language}", "日本語")
+    assert await hearing.inner_text() == expected
+    assert errors == []
