@@ -107,8 +107,8 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
         # The link becomes weak: 250 kbit/s (less than video + audio) and a little loss.
         before = await remote.said()
         shape(weak_host.veth, "250kbit")
-        # Every 333rd UDP packet lost (0.3 %): at random, 0.3 % loss over the 5 s measured
-        # below would pass 1 % by chance in about 4 % of runs.
+        # Every 333rd UDP packet lost (0.3 %): at random, 0.3 % loss over the 7 s measured
+        # below would pass 1 % by chance in a few runs in a hundred.
         weak_host.lose_every(333)
         degraded = time.monotonic()
         await until(lambda: any(m["video_paused"] for m in seen), 20)
@@ -120,9 +120,11 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
         # While paused: the sound keeps under 1 % frames lost, the tone right. Counted as the
         # RTP packets reach the listener's process (timestamp gaps before any jitter buffer
         # or decode: what the link and the server delivered); from 1 s after the pause (what
-        # the shaper had queued before it drains) for 5 s.
+        # the shaper had queued before it drains) for 7 s: a 5 s window (~260 packets) left
+        # 1 % at 2 lost, and runs saw 0, 1 and 2; 7 s stays clear of the link watch's first
+        # try to resume video (after 10 s of clean audio).
         first = await remote.said_after(paused + 1.0)
-        last = await remote.said_after(first["t"] + 5.0)
+        last = await remote.said_after(first["t"] + 7.0)
         arrived = last["arrived"] - first["arrived"]
         lost = last["arrived_lost"] - first["arrived_lost"]
         never = last["rtp_lost"] - first["rtp_lost"]
@@ -143,7 +145,7 @@ async def test_weak_link_pauses_video_keeps_the_sound_and_others_are_not_affecte
             f"packetsLost {never}), video frames {video}; decoded by aiortc {decoded} frames, "
             f"{decoded_lost} missing; good listener {good_frames} frames, {good_lost} missing"
         )
-        assert arrived > 200
+        assert arrived > 300
         assert lost / (arrived + lost) < 0.01
         assert video == 0  # paused means nothing of it is sent
         assert abs(last["hz"] - FLOOR_HZ) < 5
