@@ -56,6 +56,8 @@ async def test_request_accept_schedule_and_the_room_clock(browser: Any, forum: L
     bo, bo_errors = await open_b2b(browser, forum, people["bo"][1])
     assert ana.url.endswith("/b2b")  # the token left the address bar
     row = ana.locator(f'li[data-person="{people["bo"][0]}"]')
+    # the languages a company speaks by name, as the page's language lists them
+    assert "speaks Danish and English" in await row.inner_text()
     await row.get_by_role("textbox", name="Message").fill("<b>Heat</b> and water?")
     await row.get_by_role("button", name="Ask for a meeting").click()
     await ana.get_by_text("Request sent to Aarhus Water.").first.wait_for()

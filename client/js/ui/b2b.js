@@ -4,7 +4,7 @@
 // from the address bar. Every text from the server is inserted with textContent.
 import { $, el, banner } from "./dom.js";
 import {
-  currentLanguage, followRegistration, languageName, mountLanguagePicker, onLanguageChange, startI18n, t,
+  currentLanguage, followRegistration, languageName, listOf, mountLanguagePicker, onLanguageChange, startI18n, t,
 } from "../i18n.js";
 import { connectLive, frequency, hearing, inMeeting, joinMeeting, leaveMeeting } from "./b2b_room.js";
 import { errorText } from "./b2b_errors.js";
@@ -113,7 +113,7 @@ function clock(ms) {
 }
 
 const nameOf = (id) => state.names[id] || t("b2b.a_participant");
-const others = (ids) => ids.filter((id) => id !== state.me.person.id).map(nameOf).join(", ");
+const others = (ids) => listOf(ids.filter((id) => id !== state.me.person.id).map(nameOf));
 
 function slotOptions(select, slots, selected) {
   select.replaceChildren(...slots.filter((s) => !s.past).map((s) => {
@@ -229,7 +229,7 @@ async function renderDirectory() {
     if (p.logo) logoImg(p.logo, t("b2b.logo_of", { organization: p.organization })).then((img) => { if (!img.hidden) logo.replaceChildren(img); });
     return el("li", { "data-person": p.person_id }, logo,
       el("div", {}, el("strong", {}, p.organization), ` · ${p.sector} · ${p.city}, ${p.country}`),
-      el("div", {}, t("b2b.speaks", { name: p.name, languages: p.languages.join(", ") })),
+      el("div", {}, t("b2b.speaks", { name: p.name, languages: listOf(p.languages.map(languageName)) })),
       el("div", { className: "muted" }, p.offers ? t("b2b.offers", { text: p.offers }) : "", p.seeks ? t("b2b.seeks", { text: p.seeks }) : ""),
       form);
   });
@@ -447,7 +447,7 @@ function showMeeting() {
   state.cancelArmed = null;
   state.omEdited = null;
   $("om-current").textContent = m ? t("b2b.om_current", {
-    when: span(m.start, m.end), table: m.table, names: m.participants.map(nameOf).join(", "),
+    when: span(m.start, m.end), table: m.table, names: listOf(m.participants.map(nameOf)),
     interpretation: m.interpreter ? t("b2b.om_booked", { name: nameOf(m.interpreter), languages: m.languages.join("–") })
       : t("b2b.om_no_interpreter"),
   }) : t("b2b.om_none");
@@ -562,7 +562,7 @@ async function showReport() {
     el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, t("b2b.col_when")), el("th", {}, t("b2b.col_table")),
       el("th", {}, t("b2b.col_who")), el("th", {}, t("b2b.col_held")), el("th", {}, t("b2b.col_together")))),
     el("tbody", {}, ...r.rows.map((row) => el("tr", {}, el("td", {}, span(row.start, row.end)),
-      el("td", {}, String(row.table)), el("td", {}, row.participants.map(nameOf).join(", ")),
+      el("td", {}, String(row.table)), el("td", {}, listOf(row.participants.map(nameOf))),
       el("td", {}, t(row.cancelled ? "b2b.cancelled" : row.held ? "b2b.yes" : "b2b.no")),
       el("td", {}, minutes(row.together_seconds)))))));
 }

@@ -153,7 +153,7 @@ function renderTech(view) {
   $("tab-alarms").textContent = critical ? `(${critical})` : "";
   $("tech-booths").replaceChildren(...view.booths.map((b) => {
     const onMic = b.members.find((m) => m.live);
-    const members = b.members.map((m) => memberName(b, m.person) + (m.connected ? "" : ` (${t("control.away")})`)).join(", ");
+    const members = listOf(b.members.map((m) => memberName(b, m.person) + (m.connected ? "" : ` (${t("control.away")})`)));
     const level = onMic ? b.levels_dbfs?.[onMic.person] : null;
     return el("tr", { "data-booth": b.id },
       el("th", { scope: "row" }, languageName(b.language)),

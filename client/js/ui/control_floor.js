@@ -4,7 +4,7 @@
 // so a stale click is refused by the server. Buttons are enabled only where the move is
 // possible (the floor full, someone already muted...).
 import { $, banner, el } from "./dom.js";
-import { languageName, onLanguageChange, t } from "../i18n.js";
+import { languageName, listOf, onLanguageChange, t } from "../i18n.js";
 
 /** @param {{live: any, state: any}} page */
 export function mountControlFloor(page) {
@@ -97,7 +97,7 @@ export function mountControlFloor(page) {
     // Announce new hands to the moderator (a live region), once each.
     const now = new Set(f.hands.map((/** @type {any} */ h) => h.person_id));
     const fresh = [...now].filter((id) => !announced.has(id));
-    if (fresh.length) $("hand-announce").textContent = t("control.hand_raised", { names: fresh.map(name).join(", ") });
+    if (fresh.length) $("hand-announce").textContent = t("control.hand_raised", { names: listOf(fresh.map(name)) });
     announced = now;
   }
 
