@@ -71,12 +71,17 @@ function renderNow() {
     cue?.id === i.id ? t(minutes ? "agenda.next_up" : "agenda.next_up_now", { minutes, title: i.title }) : i.title,
     i.speakers?.length ? el("span", { class: "muted" }, ` · ${listOf(i.speakers.map((s) => s.name))}`) : ""))
     : [el("li", { class: "muted" }, t("control.nothing_next"))]));
-  // who speaks now, each in their language (a panel has several)
-  const f = snap.floor;
-  const speaking = (f.live || []).map((/** @type {any} */ s) =>
-    `${personText(f.people?.[s.person_id] || { name: s.person_id })} · ${languageName(s.language)}`);
-  $("floor-now").textContent = speaking.length ? listOf(speaking)
-    : f.holder ? `${personText(f.holder)} · ${languageName(f.language)}` : t("common.nobody");
+  // who speaks now, each in their language
+  const speaking = liveSpeakers(snap.floor).map((s) => `${s.text} · ${languageName(s.language)}`);
+  $("floor-now").textContent = speaking.length ? listOf(speaking) : t("common.nobody");
+}
+
+/** Everyone live on the floor (a panel has several, the one on screen among them). */
+function liveSpeakers(floor) {
+  return (floor.live || []).map((/** @type {any} */ s) => ({
+    id: s.person_id, language: s.language,
+    text: personText(floor.people?.[s.person_id] || { name: s.person_id }),
+  }));
 }
 
 function render() {
@@ -100,12 +105,10 @@ function render() {
     button.disabled = !possible[button.dataset.action];
   }
   const floor = snap.floor;
-  const live = new Set((floor.live || []).map((/** @type {any} */ s) => s.person_id));
-  $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p, live.has(p.id))));
-  // everyone live on the floor (a panel has several), not only the one on screen
-  const liveNames = [...live].map((id) => personText(floor.people?.[id] || { name: id }));
-  $("floor-holder").textContent = liveNames.length ? listOf(liveNames)
-    : floor.holder ? personText(floor.holder) : t("common.nobody");
+  const live = liveSpeakers(floor);
+  const liveIds = new Set(live.map((s) => s.id));
+  $("speakers").replaceChildren(...[...state.speakers.values()].map((p) => speakerItem(p, liveIds.has(p.id))));
+  $("floor-holder").textContent = live.length ? listOf(live.map((s) => s.text)) : t("common.nobody");
   const sel = $("floor-language");
   sel.replaceChildren(...snap.event.languages.map((/** @type {string} */ lang) =>
     el("option", { value: lang, lang }, nativeName(lang))));
